@@ -1,0 +1,52 @@
+"""The simulated module's identity, radio and timing: what a user may configure.
+
+Everything here is plain data so that a profile file or the CLI can fill it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    imei: str = "868183038764457"
+    iccid: str = "89445018101802445400"
+    imsi: str = "460001234567890"
+    manufacturer: str = "SIMCOM_Ltd"
+    model: str = "SIMCOM_SIM800L"
+    firmware: str = "SIM800 R14.18"  # ATI
+    revision: str = "1418B04SIM800L24"  # AT+CGMR
+    operator: str = "CHINA MOBILE"
+
+
+@dataclass(frozen=True, slots=True)
+class Radio:
+    local_ip: str = "10.78.245.128"
+    rssi: int = 24  # AT+CSQ <rssi> 0..31, 99
+    ber: int = 0
+    creg_stat: int = 1  # 1 home, 5 roaming, 2 searching ...
+    cgreg_stat: int = 1
+    lac: str = "1A2B"
+    ci: str = "3C4D"
+    dns_servers: tuple[str, str] = ("0.0.0.0", "0.0.0.0")
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Simulated network delays in seconds (real sockets add their own)."""
+
+    ciicr: float = 0.05  # context activation (CIICR, single-step CIPSTART)
+    cgatt: float = 0.0
+    sapbr: float = 0.05
+    boot_urcs: float = 0.2  # after AT+CFUN=1,1: until RDY ... SMS Ready
+    sim_busy: float = 1.0  # CPIN? answers SIM busy this long after a reboot
+    escape_guard: float = 1.0  # +++ guard time
+
+
+@dataclass(frozen=True, slots=True)
+class ModemConfig:
+    identity: Identity = field(default_factory=Identity)
+    radio: Radio = field(default_factory=Radio)
+    timing: Timing = field(default_factory=Timing)
+    cold_boot: bool = False  # print the boot URCs at start

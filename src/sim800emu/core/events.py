@@ -1,0 +1,232 @@
+"""What the pure modem core and the drivers around it say to each other.
+
+The core never touches the world. It emits *requests* (open a socket, send
+bytes, start a timer, save settings) and the drivers answer later with
+*results* (connected, received, timer fired). Every socket the core knows is
+named by an integer ``sock`` id:
+
+* ids the core allocates itself (``Connect``, ``Listen``) are positive;
+* ids of connections accepted by a listener are allocated by the network
+  driver and are negative, so the two spaces never collide.
+
+A result about a socket the core no longer knows (closed meanwhile) is
+ignored by the core; the driver need not filter.
+
+The driver must never call back into the core synchronously from inside the
+handling of a request: results are delivered from the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Proto = Literal["TCP", "UDP"]
+
+
+# ---------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Open a client link. ``host`` is an IP literal or a name to resolve
+    with the modem's DNS servers (``dns``); ``local_port`` 0 means any."""
+
+    sock: int
+    proto: Proto
+    host: str
+    port: int
+    dns: tuple[str, ...] = ()
+    local_port: int = 0
+    tls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    sock: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close a client or accepted link (``quick``: abort, no FIN wait)."""
+
+    sock: int
+    quick: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """Open the module's server (CIPSERVER) on ``port`` (before any port
+    mapping the driver applies)."""
+
+    sock: int
+    proto: Proto
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopListen:
+    sock: int
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    """Resolve ``name`` (CDNSGIP). ``query`` ties the answer to the request."""
+
+    query: int
+    name: str
+    dns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PauseReading:
+    """Stop reading ``sock`` (the core's buffer for it is full)."""
+
+    sock: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeReading:
+    sock: int
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    """Call back with ``TimerFired(key)`` at monotonic time ``at``. Starting
+    a key that is already running replaces it."""
+
+    key: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveSettings:
+    """Persist the saved profile (CIPSCONT / AT&W): a JSON-able mapping."""
+
+    settings: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Reboot:
+    """The modem restarts (AT+CFUN=1,1): links are gone; the core has
+    already reset itself and will print the boot URCs on its timers."""
+
+
+@dataclass(frozen=True, slots=True)
+class PowerDown:
+    """AT+CPOWD: the module switched itself off."""
+
+
+Request = (
+    Connect
+    | Send
+    | Close
+    | Listen
+    | StopListen
+    | Resolve
+    | PauseReading
+    | ResumeReading
+    | StartTimer
+    | CancelTimer
+    | SaveSettings
+    | Reboot
+    | PowerDown
+)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A client link is up. ``remote_ip`` is the address actually reached
+    (after DNS), ``local_port`` the source port."""
+
+    sock: int
+    remote_ip: str
+    remote_port: int
+    local_port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    sock: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    sock: int
+    data: bytes
+    # For UDP the datagram's source (needed for RECV FROM); TCP: the peer.
+    from_ip: str = ""
+    from_port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerClosed:
+    """The peer closed (or reset) the link."""
+
+    sock: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailed:
+    sock: int
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    sock: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListenFailed:
+    sock: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A client reached the server ``server``; ``sock`` (negative) is the new
+    connection. The core answers with ``Close(sock)`` if it has no room."""
+
+    server: int
+    sock: int
+    remote_ip: str
+    remote_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Answer to ``Resolve``: ``addresses`` empty means failure with the
+    manual's ``error`` code (8 = not found / common error, 3 = network)."""
+
+    query: int
+    addresses: tuple[str, ...] = ()
+    error: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    key: str
+
+
+Result = (
+    Connected
+    | ConnectFailed
+    | Received
+    | PeerClosed
+    | SendFailed
+    | Listening
+    | ListenFailed
+    | Accepted
+    | Resolved
+    | TimerFired
+)
