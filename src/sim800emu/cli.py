@@ -1,0 +1,650 @@
+"""The command line: ``sim800emu serve`` (and ``python -m sim800emu serve``).
+
+``serve`` starts one virtual SIM800 on a serial transport (a pty by default,
+or a TCP server where each connection is a modem of its own, or stdio),
+prints where its serial port is, and runs until Ctrl-C or SIGTERM, then
+closes every link and removes its symlink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from . import __version__
+from .core.config import Identity, ModemConfig, Radio
+from .core.events import Result
+from .net.config import (
+    NetConfig,
+    parse_host_entry,
+    parse_listen_map,
+    parse_network,
+    parse_route,
+)
+from .runtime import ModemRunner, ModemSpec, NetFactory, NetLike
+from .store import SettingsStore, default_state_dir
+from .trafficlog import TrafficLog
+
+log = logging.getLogger("sim800emu")
+
+PROG = "sim800emu"
+
+
+class OptionError(ValueError):
+    """A bad option (raised instead of exiting when the parser is used as a
+    library, e.g. by the ``sim800://`` URL handler)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    raise_errors = False
+
+    def error(self, message: str) -> NoReturn:
+        if self.raise_errors:
+            raise OptionError(message)
+        super().error(message)
+
+
+# ------------------------------------------------------------ option types
+
+
+def _digits(name: str, lengths: range) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if not text.isascii() or not text.isdigit() or len(text) not in lengths:
+            if lengths.stop - lengths.start == 1:
+                size = f"{lengths.start}"
+            else:
+                size = f"{lengths.start}-{lengths.stop - 1}"
+            raise argparse.ArgumentTypeError(f"{name} must be {size} digits, got {text!r}")
+        return text
+
+    return check
+
+
+def _text(name: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if not text or not text.isprintable() or not text.isascii() or '"' in text:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be printable ASCII without double quotes, got {text!r}"
+            )
+        return text
+
+    return check
+
+
+def _ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from None
+
+
+def _rssi(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not (0 <= value <= 31 or value == 99):
+        raise argparse.ArgumentTypeError(f"signal must be 0..31 or 99, got {text!r}")
+    return value
+
+
+def _port(allow_zero: bool) -> Callable[[str], int]:
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        low = 0 if allow_zero else 1
+        if not low <= value <= 65535:
+            raise argparse.ArgumentTypeError(f"not a port number ({low}..65535): {text!r}")
+        return value
+
+    return check
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _wrap(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """Turn a net.config parser's ``ValueError`` into an argparse error."""
+
+    def check(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    check.__name__ = getattr(parse, "__name__", "value")
+    return check
+
+
+# ------------------------------------------------------------ the parser
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows a default only where there is one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is False
+            or default == []
+            or default is argparse.SUPPRESS
+            or not action.option_strings
+            or isinstance(action, argparse._CountAction)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(
+        prog=PROG,
+        description="A software SIMCom SIM800 GPRS module: AT commands on a virtual "
+        "serial port, real networking on the host.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    serve = sub.add_parser(
+        "serve",
+        help="run a virtual SIM800 on a serial port",
+        description="Run a virtual SIM800 on a serial port until Ctrl-C or SIGTERM. "
+        "The modem starts settled (SIM ready, registered, attached, IP INITIAL) and "
+        "prints nothing until the first command, unless --cold-boot is given.",
+        formatter_class=_HelpFormatter,
+    )
+    add_serve_options(serve)
+    sub.add_parser("version", help="print the version and exit")
+    return parser
+
+
+def add_serve_options(p: argparse.ArgumentParser) -> None:
+    ident = Identity()
+    radio = Radio()
+    net = NetConfig()
+
+    g = p.add_argument_group("serial port")
+    g.add_argument(
+        "--transport",
+        choices=("pty", "tcp", "stdio"),
+        default="pty",
+        help="pty: a pseudo-terminal (open its path like a serial port); "
+        "tcp: a raw TCP server where every connection is a modem of its own; "
+        "stdio: stdin/stdout are the serial line",
+    )
+    g.add_argument(
+        "--link",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="(pty) also make PATH a symlink to the pty, created once the modem is ready "
+        "to answer (a stale link is replaced) and removed on exit",
+    )
+    g.add_argument(
+        "--tcp-host",
+        metavar="ADDR",
+        default="127.0.0.1",
+        help="(tcp) address the serial server binds",
+    )
+    g.add_argument(
+        "--tcp-port",
+        metavar="PORT",
+        type=_port(True),
+        default=0,
+        help="(tcp) port the serial server binds; 0 picks a free one (printed at start)",
+    )
+
+    g = p.add_argument_group("module")
+    g.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="where saved settings (AT+CIPSCONT, AT&W) live, one file per IMEI; "
+        f"created if missing (default: {default_state_dir()})",
+    )
+    g.add_argument(
+        "--cold-boot",
+        action="store_true",
+        help="print the boot URCs (RDY, +CFUN: 1, +CPIN: READY, Call Ready, SMS Ready) "
+        "and go through the SIM-busy period at start, like a module just powered on",
+    )
+    g.add_argument(
+        "--imei", type=_digits("IMEI", range(15, 16)), default=ident.imei, help="IMEI (AT+GSN)"
+    )
+    g.add_argument(
+        "--iccid",
+        type=_digits("ICCID", range(18, 21)),
+        default=ident.iccid,
+        help="SIM ICCID (AT+CCID)",
+    )
+    g.add_argument(
+        "--imsi", type=_digits("IMSI", range(6, 16)), default=ident.imsi, help="IMSI (AT+CIMI)"
+    )
+    g.add_argument(
+        "--local-ip",
+        metavar="IP",
+        type=_ipv4,
+        default=radio.local_ip,
+        help="the module's own IP (AT+CIFSR)",
+    )
+    g.add_argument(
+        "--operator",
+        metavar="NAME",
+        type=_text("operator"),
+        default=ident.operator,
+        help="operator name (AT+COPS?)",
+    )
+    g.add_argument(
+        "--csq",
+        metavar="RSSI",
+        type=_rssi,
+        default=radio.rssi,
+        help="signal quality reported by AT+CSQ: 0..31, or 99 for unknown",
+    )
+    g.add_argument(
+        "--firmware",
+        metavar="TEXT",
+        type=_text("firmware"),
+        default=ident.firmware,
+        help="firmware text (ATI)",
+    )
+
+    g = p.add_argument_group("network")
+    g.add_argument(
+        "--host",
+        metavar="NAME=IP",
+        dest="hosts",
+        action="append",
+        type=_wrap(parse_host_entry),
+        default=[],
+        help="answer NAME with IP from a hosts table before any DNS query (repeatable)",
+    )
+    g.add_argument(
+        "--dns-offline",
+        action="store_true",
+        help="only the hosts table answers: every other name fails at once and no DNS "
+        "query leaves the host",
+    )
+    g.add_argument(
+        "--host-resolver",
+        action="store_true",
+        help="when no usable DNS server is set, fall back to the host's own resolver",
+    )
+    g.add_argument(
+        "--dns-port",
+        metavar="PORT",
+        type=_port(False),
+        default=net.dns_port,
+        help="port the DNS servers are queried on (a test DNS server on a high port)",
+    )
+    g.add_argument(
+        "--dns-timeout",
+        metavar="S",
+        type=_seconds,
+        default=net.dns_timeout,
+        help="seconds a name resolution may take",
+    )
+    g.add_argument(
+        "--route",
+        metavar="FROM=TO",
+        dest="routes",
+        action="append",
+        type=_wrap(parse_route),
+        default=[],
+        help="rewrite a destination, HOST[:PORT]=HOST[:PORT], e.g. "
+        "116.236.221.75:6780=127.0.0.1:16780 (repeatable)",
+    )
+    g.add_argument(
+        "--allow",
+        metavar="CIDR",
+        action="append",
+        type=_wrap(parse_network),
+        default=[],
+        help="permit only destinations in these networks (repeatable; none: all allowed)",
+    )
+    g.add_argument(
+        "--deny",
+        metavar="CIDR",
+        action="append",
+        type=_wrap(parse_network),
+        default=[],
+        help="refuse destinations in these networks (repeatable; wins over --allow)",
+    )
+    g.add_argument(
+        "--listen-host",
+        metavar="ADDR",
+        default=net.listen_host,
+        help="address AT+CIPSERVER listens on",
+    )
+    g.add_argument(
+        "--listen-map",
+        metavar="PORT=PORT",
+        action="append",
+        type=_wrap(parse_listen_map),
+        default=[],
+        help="bind AT+CIPSERVER's MODEM_PORT on HOST_PORT instead, e.g. 5555=15555 (repeatable)",
+    )
+    g.add_argument(
+        "--connect-timeout",
+        metavar="S",
+        type=_seconds,
+        default=net.connect_timeout,
+        help="seconds before AT+CIPSTART gives up with CONNECT FAIL",
+    )
+    g.add_argument(
+        "--tls-verify",
+        action="store_true",
+        help="verify TLS servers' certificates (the SIM800 itself does not)",
+    )
+    g.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        default=None,
+        help="CA bundle to verify TLS servers against (implies --tls-verify)",
+    )
+
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--log",
+        metavar="FILE",
+        default=None,
+        help="append a transcript of all serial traffic (timestamps, text, hex) to FILE; "
+        "'-' for stderr",
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more diagnostics on stderr (-vv for debugging)",
+    )
+
+
+# ------------------------------------------------------------ configuration
+
+
+def _host_dns() -> tuple[str, ...]:
+    from .net.resolver import host_dns_servers
+
+    try:
+        return host_dns_servers()
+    except Exception:  # a strange resolv.conf must not stop the modem
+        return ()
+
+
+def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -> ModemConfig:
+    ipv4 = [s for s in host_dns if _is_ipv4(s)]
+    dns = (*ipv4[:2], "0.0.0.0", "0.0.0.0")
+    identity = dataclasses.replace(
+        Identity(),
+        imei=args.imei,
+        iccid=args.iccid,
+        imsi=args.imsi,
+        operator=args.operator,
+        firmware=args.firmware,
+    )
+    radio = dataclasses.replace(
+        Radio(), local_ip=args.local_ip, rssi=args.csq, dns_servers=(dns[0], dns[1])
+    )
+    return ModemConfig(identity=identity, radio=radio, cold_boot=args.cold_boot)
+
+
+def build_net_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -> NetConfig:
+    return NetConfig(
+        hosts=dict(args.hosts),
+        dns_offline=args.dns_offline,
+        use_host_resolver=args.host_resolver,
+        default_dns=tuple(host_dns),
+        dns_port=args.dns_port,
+        dns_timeout=args.dns_timeout,
+        routes=tuple(args.routes),
+        allow=tuple(args.allow),
+        deny=tuple(args.deny),
+        listen_host=args.listen_host,
+        listen_map=dict(args.listen_map),
+        connect_timeout=args.connect_timeout,
+        tls_verify=args.tls_verify or args.tls_ca is not None,
+        tls_ca=args.tls_ca,
+    )
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def net_factory_for(config: NetConfig) -> NetFactory:
+    """A factory making the real network driver with ``config``."""
+
+    def make(deliver: Callable[[Result], None], loop: asyncio.AbstractEventLoop) -> NetLike:
+        from .net.driver import NetDriver
+
+        return NetDriver(config, deliver, loop=loop)
+
+    return make
+
+
+def build_spec(
+    args: argparse.Namespace, *, persistent: bool = True, traffic: TrafficLog | None = None
+) -> ModemSpec:
+    """The modem to make from ``serve`` options. ``persistent``: use the
+    default state directory when ``--state-dir`` is not given (an in-process
+    modem only persists settings when one is given). Raises ``OSError`` when
+    the state directory cannot be used."""
+    host_dns = _host_dns()
+    modem_config = build_modem_config(args, host_dns)
+    net_config = build_net_config(args, host_dns)
+    state_dir: Path | None = args.state_dir
+    if state_dir is None and persistent:
+        state_dir = default_state_dir()
+    store = None
+    if state_dir is not None:
+        store = SettingsStore(state_dir, modem_config.identity.imei)
+        store.ensure_dir()
+    return ModemSpec(modem_config, net_factory_for(net_config), store=store, traffic=traffic)
+
+
+def check_serve_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.link is not None and args.transport != "pty":
+        parser.error("--link needs --transport pty")
+    if args.transport != "tcp" and (args.tcp_port != 0 or args.tcp_host != "127.0.0.1"):
+        parser.error("--tcp-host/--tcp-port need --transport tcp")
+    if args.tls_ca is not None and not Path(args.tls_ca).is_file():
+        parser.error(f"--tls-ca: no such file: {args.tls_ca}")
+
+
+# ------------------------------------------------------------ running
+
+
+def _announce(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+
+def _error(text: str) -> int:
+    print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
+    return 1
+
+
+async def serve(args: argparse.Namespace, spec: ModemSpec) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if args.transport == "pty":
+            return await _serve_pty(args, spec, stop)
+        if args.transport == "tcp":
+            return await _serve_tcp(args, spec, stop)
+        return await _serve_stdio(args, spec, stop)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def _wait_any(*aws: asyncio.Future[object] | asyncio.Task[object]) -> None:
+    _done, pending = await asyncio.wait(aws, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _serve_pty(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Event) -> int:
+    from .transports.pty import PtyPort
+
+    loop = asyncio.get_running_loop()
+    port = PtyPort(loop)
+    runner: ModemRunner | None = None
+    try:
+        runner = spec.create_runner(port.line, loop)
+        runner.start()
+        where = port.path
+        if args.link is not None:
+            try:
+                link = port.create_link(args.link)
+            except OSError as exc:
+                return _error(f"cannot create the link {args.link}: {exc}")
+            where = f"{port.path} (linked at {link})"
+        _announce(args, f"serial port {where}")
+        await stop.wait()
+        log.info("stopping")
+        return 0
+    finally:
+        if runner is not None:
+            await runner.aclose()
+        await port.aclose()
+
+
+async def _serve_tcp(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Event) -> int:
+    from .transports.tcp import TcpSerialServer
+
+    server = TcpSerialServer(spec, args.tcp_host, args.tcp_port)
+    try:
+        await server.start()
+    except OSError as exc:
+        return _error(f"cannot listen on {args.tcp_host}:{args.tcp_port}: {exc}")
+    try:
+        _announce(args, f"serial port {server.address} (every connection is a new modem)")
+        await stop.wait()
+        log.info("stopping")
+        return 0
+    finally:
+        await server.aclose()
+
+
+async def _serve_stdio(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Event) -> int:
+    from .transports.stdio import StdioPort
+
+    loop = asyncio.get_running_loop()
+    port = StdioPort(loop)
+    runner: ModemRunner | None = None
+    try:
+        runner = spec.create_runner(port.line, loop)
+        runner.start()
+        _announce(args, "serial line on stdin/stdout")
+        await _wait_any(
+            asyncio.ensure_future(stop.wait()), asyncio.ensure_future(runner.wait_closed())
+        )
+        return 0
+    finally:
+        if runner is not None:
+            await runner.aclose()
+        await port.aclose()
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    if args.quiet:
+        level = logging.ERROR
+    elif args.verbose >= 2:
+        level = logging.DEBUG
+    elif args.verbose == 1:
+        level = logging.INFO
+    else:
+        level = logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "version":
+        print(f"{PROG} {__version__}")
+        return 0
+    if args.command != "serve":
+        parser.print_help(sys.stderr)
+        return 2
+    serve_parser = _subparser(parser, "serve")
+    check_serve_args(serve_parser, args)
+    _setup_logging(args)
+
+    traffic: TrafficLog | None = None
+    if args.log is not None:
+        try:
+            traffic = TrafficLog.open(args.log)
+        except OSError as exc:
+            return _error(f"cannot open the log {args.log}: {exc}")
+    try:
+        try:
+            spec = build_spec(args, traffic=traffic)
+        except OSError as exc:
+            where = args.state_dir if args.state_dir is not None else default_state_dir()
+            return _error(f"cannot use the state directory {where}: {exc}")
+        try:
+            return asyncio.run(serve(args, spec))
+        except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+            return 130
+    finally:
+        if traffic is not None:
+            traffic.close()
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            choice = action.choices.get(name)
+            if isinstance(choice, argparse.ArgumentParser):
+                return choice
+    raise KeyError(name)
+
+
+def parse_serve_options(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse ``serve`` options without exiting: ``OptionError`` on a bad one."""
+    parser = _Parser(prog=f"{PROG} serve", add_help=False)
+    parser.raise_errors = True
+    add_serve_options(parser)
+    return parser.parse_args(list(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,427 @@
+"""Runs one modem: the pure core, a network driver and a serial line on one loop.
+
+``ModemRunner`` is the only place where the three meet:
+
+* bytes read from the serial line go to ``Modem.feed``;
+* results from the network driver (and fired timers) go to ``Modem.handle``;
+* after every feed/handle the runner drains the core: requests first
+  (timers become ``loop.call_at``, ``SaveSettings`` goes to the settings
+  store, ``Reboot`` drops every link, socket requests go to the driver),
+  then the serial output, written in one call.
+
+Inputs are queued and processed one after another, never recursively, so a
+driver that (against the contract) delivered a result synchronously from
+``submit`` would still see the core finish its current step first.
+
+Time is ``loop.time()``: the same clock ``StartTimer.at`` is expressed in.
+
+Flow control, both ways, keeps memory bounded:
+
+* serial side slow (its write backlog above ``serial_high``): the driver
+  stops reading every socket (``pause_all``) until the backlog is back
+  under ``serial_low``;
+* network side slow (``net.write_backlog()`` above ``net_high``): the runner
+  stops reading the serial line and polls the backlog on a short timer, only
+  while paused, until it is under ``net_low``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .core.config import ModemConfig
+from .core.events import (
+    CancelTimer,
+    PowerDown,
+    Reboot,
+    Request,
+    Result,
+    SaveSettings,
+    StartTimer,
+    TimerFired,
+)
+from .store import SettingsStore
+from .trafficlog import TrafficLog
+
+log = logging.getLogger(__name__)
+
+KiB = 1024
+
+
+# ------------------------------------------------------------ the interfaces
+
+
+class ModemLike(Protocol):
+    """What the runner needs from ``sim800emu.core.modem.Modem``."""
+
+    def feed(self, data: bytes, now: float) -> None: ...
+    def handle(self, result: Result, now: float) -> None: ...
+    def take_output(self) -> bytes: ...
+    def take_requests(self) -> list[Request]: ...
+    def shutdown(self, now: float) -> None: ...
+
+
+class NetLike(Protocol):
+    """What the runner needs from ``sim800emu.net.driver.NetDriver``."""
+
+    def submit(self, req: Request) -> None: ...
+    def pause_all(self) -> None: ...
+    def resume_all(self) -> None: ...
+    def write_backlog(self) -> int: ...
+    def close_all(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+Deliver = Callable[[Result], None]
+NetFactory = Callable[[Deliver, asyncio.AbstractEventLoop], NetLike]
+ModemFactory = Callable[[ModemConfig, "Mapping[str, object] | None", float], ModemLike]
+
+
+class SerialSink(Protocol):
+    """The runner, as a serial line sees it."""
+
+    def serial_received(self, data: bytes) -> None: ...
+    def serial_write_progress(self) -> None: ...
+    def serial_closed(self, exc: BaseException | None) -> None: ...
+
+
+class SerialLine(Protocol):
+    """A transport's serial port, as the runner sees it.
+
+    ``attach`` starts delivering read bytes to the sink. ``write`` never
+    blocks: what cannot be written at once is buffered (``write_backlog``)
+    and the sink's ``serial_write_progress`` is called whenever that buffer
+    shrinks. ``serial_closed`` reports the end of the line (EOF of a TCP
+    client, of stdin); a pty never ends.
+    """
+
+    def attach(self, sink: SerialSink) -> None: ...
+    def detach(self) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    def write_backlog(self) -> int: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+
+
+class _NullNet:
+    """A network driver that does nothing (used after close)."""
+
+    def submit(self, req: Request) -> None:
+        pass
+
+    def pause_all(self) -> None:
+        pass
+
+    def resume_all(self) -> None:
+        pass
+
+    def write_backlog(self) -> int:
+        return 0
+
+    def close_all(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------ the runner
+
+
+class ModemRunner:
+    """Glues one modem, one network driver and one serial line together."""
+
+    serial_high = 256 * KiB
+    serial_low = 64 * KiB
+    net_high = 256 * KiB
+    net_low = 64 * KiB
+    net_poll_interval = 0.005
+
+    def __init__(
+        self,
+        modem: ModemLike,
+        serial: SerialLine,
+        net_factory: NetFactory,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        store: SettingsStore | None = None,
+        traffic: TrafficLog | None = None,
+        name: str = "",
+        on_closed: Callable[[ModemRunner], None] | None = None,
+        on_power_down: Callable[[ModemRunner], None] | None = None,
+    ) -> None:
+        self.loop = loop or asyncio.get_running_loop()
+        self.modem = modem
+        self.serial = serial
+        self.store = store
+        self.traffic = traffic
+        self.name = name
+        self.saved: dict[str, object] | None = None  # last settings saved (also without a store)
+        self.powered_down = False
+        self._on_closed = on_closed
+        self._on_power_down = on_power_down
+        self._inbox: collections.deque[bytes | Result] = collections.deque()
+        self._busy = False
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._net_paused = False  # we asked the driver to stop reading sockets
+        self._serial_paused = False  # we stopped reading the serial line
+        self._poll: asyncio.TimerHandle | None = None
+        self._started = False
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._close_task: asyncio.Task[None] | None = None
+        self.net: NetLike = net_factory(self.deliver, self.loop)
+
+    # ---------------------------------------------------------- life cycle
+
+    def start(self) -> None:
+        """Attach to the serial line and run whatever the core has pending
+        (a cold boot's timers, for instance). The modem answers from now on."""
+        if self._started:
+            return
+        self._started = True
+        self.serial.attach(self)
+        self._drain()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def aclose(self) -> None:
+        """Stop: the core closes its links (``shutdown``), its last requests
+        and output are passed on, then the driver drops everything."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        try:
+            try:
+                self.modem.shutdown(self.loop.time())
+            except Exception:
+                log.exception("%smodem shutdown failed", self._prefix())
+            self._drain()
+            self._inbox.clear()
+            self._cancel_all_timers()
+            if self._poll is not None:
+                self._poll.cancel()
+                self._poll = None
+            self.serial.detach()
+            net, self.net = self.net, _NullNet()
+            try:
+                net.close_all()
+                await net.aclose()
+            except Exception:
+                log.exception("%snetwork driver close failed", self._prefix())
+        finally:
+            self._closed.set()
+            if self._on_closed is not None:
+                self._on_closed(self)
+
+    # ---------------------------------------------------------- inputs
+
+    def deliver(self, result: Result) -> None:
+        """A result from the network driver (called from the event loop)."""
+        if self._closing:
+            return
+        self._inbox.append(result)
+        self._process()
+
+    def serial_received(self, data: bytes) -> None:
+        if self._closing or not data:
+            return
+        if self.traffic is not None:
+            self.traffic.host_to_modem(data, self.name)
+        self._inbox.append(data)
+        self._process()
+        self._check_net_backlog()
+
+    def serial_write_progress(self) -> None:
+        if self._net_paused and self.serial.write_backlog() <= self.serial_low:
+            self._net_paused = False
+            self.net.resume_all()
+
+    def serial_closed(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            log.info("%sserial line lost: %s", self._prefix(), exc)
+        if not self._closing and self._close_task is None:
+            self._close_task = self.loop.create_task(self.aclose())
+
+    def _timer_fired(self, key: str) -> None:
+        self._timers.pop(key, None)
+        if self._closing:
+            return
+        self._inbox.append(TimerFired(key))
+        self._process()
+
+    # ---------------------------------------------------------- the core step
+
+    def _process(self) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            inbox = self._inbox
+            modem = self.modem
+            while inbox:
+                item = inbox.popleft()
+                try:
+                    if isinstance(item, bytes):
+                        modem.feed(item, self.loop.time())
+                    else:
+                        modem.handle(item, self.loop.time())
+                except Exception:
+                    log.exception("%smodem failed on %r", self._prefix(), item)
+                self._drain()
+        finally:
+            self._busy = False
+
+    def _drain(self) -> None:
+        """Pass on what the core produced: requests, then serial output."""
+        try:
+            requests = self.modem.take_requests()
+            output = self.modem.take_output()
+        except Exception:
+            log.exception("%smodem failed to hand over its output", self._prefix())
+            return
+        for req in requests:
+            try:
+                self._dispatch(req)
+            except Exception:
+                log.exception("%sfailed to carry out %r", self._prefix(), req)
+        if output:
+            if self.traffic is not None:
+                self.traffic.modem_to_host(output, self.name)
+            self.serial.write(output)
+            if not self._net_paused and self.serial.write_backlog() > self.serial_high:
+                self._net_paused = True
+                self.net.pause_all()
+
+    def _dispatch(self, req: Request) -> None:
+        if isinstance(req, StartTimer):
+            old = self._timers.pop(req.key, None)
+            if old is not None:
+                old.cancel()
+            if not self._closing:
+                self._timers[req.key] = self.loop.call_at(req.at, self._timer_fired, req.key)
+        elif isinstance(req, CancelTimer):
+            handle = self._timers.pop(req.key, None)
+            if handle is not None:
+                handle.cancel()
+        elif isinstance(req, SaveSettings):
+            self._save(req.settings)
+        elif isinstance(req, Reboot):
+            log.info("%smodem restarts: every link is dropped", self._prefix())
+            self.net.close_all()
+            if self._net_paused:
+                self._net_paused = False
+                self.net.resume_all()
+        elif isinstance(req, PowerDown):
+            log.info("%smodem powered down", self._prefix())
+            self.powered_down = True
+            if self._on_power_down is not None:
+                self._on_power_down(self)
+        else:
+            self.net.submit(req)
+
+    def _save(self, settings: Mapping[str, object]) -> None:
+        self.saved = dict(settings)
+        if self.store is None:
+            return
+        try:
+            self.store.save(settings)
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("%scannot save settings to %s: %s", self._prefix(), self.store.path, exc)
+
+    def _cancel_all_timers(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    # ---------------------------------------------------------- flow control
+
+    def _check_net_backlog(self) -> None:
+        if self._serial_paused or self._closing:
+            return
+        if self.net.write_backlog() > self.net_high:
+            self._serial_paused = True
+            self.serial.pause_reading()
+            self._poll = self.loop.call_later(self.net_poll_interval, self._poll_net_backlog)
+
+    def _poll_net_backlog(self) -> None:
+        self._poll = None
+        if self._closing:
+            return
+        if self.net.write_backlog() <= self.net_low:
+            self._serial_paused = False
+            self.serial.resume_reading()
+        else:
+            self._poll = self.loop.call_later(self.net_poll_interval, self._poll_net_backlog)
+
+    @property
+    def reading_paused(self) -> bool:
+        """True while the serial line is not read (network backlog)."""
+        return self._serial_paused
+
+    @property
+    def network_paused(self) -> bool:
+        """True while the driver was told to stop reading sockets."""
+        return self._net_paused
+
+    @property
+    def timer_keys(self) -> list[str]:
+        return list(self._timers)
+
+    def _prefix(self) -> str:
+        return f"[{self.name}] " if self.name else ""
+
+
+# ------------------------------------------------------------ building runners
+
+
+def _default_modem_factory(
+    config: ModemConfig, saved: Mapping[str, object] | None, now: float
+) -> ModemLike:
+    from .core.modem import Modem
+
+    return Modem(config, saved=saved, now=now)
+
+
+@dataclass
+class ModemSpec:
+    """Everything needed to make a modem: one per serve process (or per URL);
+    the TCP transport makes one runner per connection from it."""
+
+    config: ModemConfig
+    net_factory: NetFactory
+    store: SettingsStore | None = None
+    traffic: TrafficLog | None = None
+    modem_factory: ModemFactory = field(default=_default_modem_factory)
+
+    def create_runner(
+        self,
+        serial: SerialLine,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        name: str = "",
+        on_closed: Callable[[ModemRunner], None] | None = None,
+    ) -> ModemRunner:
+        saved = self.store.load() if self.store is not None else None
+        modem = self.modem_factory(self.config, saved, loop.time())
+        return ModemRunner(
+            modem,
+            serial,
+            self.net_factory,
+            loop=loop,
+            store=self.store,
+            traffic=self.traffic,
+            name=name,
+            on_closed=on_closed,
+        )
