@@ -1,17 +1,122 @@
 """The modem: serial bytes and network results in, serial bytes and requests out.
 
-(Public interface; the implementation is being written.)
+This is the only stateful object of the core. It owns
+
+* the serial line discipline (``_feed_*``): command lines with echo,
+  backspace, ``A/`` and the CR/LF rules of SPEC; the CIPSEND data entry
+  (prompt and fixed length); transparent data mode with the ``+++`` escape;
+* the output framing (``info``, ``final``, ``text_result``, ``urc``) in V1
+  and V0, and the rule that a URC never splits a response or a data block:
+  URCs and pushed data wait in ``_deferred`` while a command is running or
+  data is being entered, and follow once the line is idle;
+* the dispatcher (``_execute``) that applies the registry's declarations
+  (forms, signatures, state rules) before any handler runs;
+* the reactions to network results and timers (``handle``).
+
+The commands themselves live in ``commands/``, one module per family.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from enum import Enum
 
+from . import commands as _commands  # noqa: F401  (registers every command)
 from .config import ModemConfig
-from .events import Request, Result
+from .events import (
+    Accepted,
+    CancelTimer,
+    Close,
+    Connect,
+    Connected,
+    ConnectFailed,
+    Listen,
+    ListenFailed,
+    Listening,
+    PauseReading,
+    PeerClosed,
+    Proto,
+    Reboot,
+    Received,
+    Request,
+    Resolve,
+    Resolved,
+    Result,
+    ResumeReading,
+    Send,
+    SendFailed,
+    StartTimer,
+    StopListen,
+    TimerFired,
+)
+from .parser import Command, Form, ParseError, parse_line
+from .registry import (
+    CME_TEXTS,
+    DATA,
+    DONE,
+    PENDING,
+    REGISTRY,
+    CommandError,
+    Outcome,
+    bind,
+)
+from .settings import Settings
+from .state import (
+    RX_HIGH_WATER,
+    Ctx,
+    Link,
+    LinkState,
+    Server,
+    ServerState,
+    multi_link_state,
+    single_link_state,
+)
+
+MAX_LINE = 556  # characters after "AT" (reference 1.6)
+MAX_SEND = 1460  # bytes of one CIPSEND
+CR, LF, BS, CTRL_Z, ESC = 0x0D, 0x0A, 0x08, 0x1A, 0x1B
+NUMERIC_CODES = {
+    "OK": "0",
+    "CONNECT": "1",
+    "RING": "2",
+    "NO CARRIER": "3",
+    "ERROR": "4",
+    "NO DIALTONE": "6",
+    "BUSY": "7",
+    "NO ANSWER": "8",
+}
+
+# Outcome of a handler that printed an error result itself: stop the line.
+FAILED = Outcome("FAILED")
+
+
+class Mode(Enum):
+    COMMAND = "command"
+    PROMPT = "prompt"  # CIPSEND variable length, until Ctrl-Z / ESC
+    FIXED = "fixed"  # CIPSEND=<len>
+    DATA = "data"  # transparent data mode
+    OFF = "off"  # powered down (AT+CPOWD)
+
+
+Deferred = bytes | Callable[[], None]
 
 
 class Modem:
+    # Declared here for the command modules, which are type-checked before
+    # __init__ is (they import this module and this module imports them).
+    settings: Settings
+    ctx: Ctx
+    links: list[Link]
+    server: Server
+    dns: tuple[str, str]
+    pdp_apn: str
+    pdp_active: bool
+    bearer_open: bool
+    bearer_params: dict[str, str]
+    attached: bool
+    cfun: int
+    local_ip: str
+
     def __init__(
         self,
         config: ModemConfig | None = None,
@@ -19,18 +124,122 @@ class Modem:
         now: float = 0.0,
     ) -> None:
         self.config = config or ModemConfig()
-        self._out = bytearray()
+        self.saved: dict[str, object] = dict(saved or {})
+        self.settings = Settings.from_dict(self.saved)
+        self.now = now
+        radio = self.config.radio
+        # network and SIM
+        self.cfun = 1
+        self.sim_ready = True
+        self.attached = True
+        self.creg_stat = radio.creg_stat
+        self.cgreg_stat = radio.cgreg_stat
+        self.local_ip = radio.local_ip
+        self.dns: tuple[str, str] = radio.dns_servers
+        self.clock_base = 0.0  # CCLK: seconds since 2004-01-01 at clock_set_at
+        self.clock_set_at = now
+        self.bearer_open = False  # SAPBR profile 1
+        self.bearer_params: dict[str, str] = {}
+        self.pdp_apn = ""
+        self.pdp_active = False  # CGACT
+        # IP context, links, server
+        self.ctx = Ctx.INITIAL
+        self.links = [Link(n) for n in range(6)]
+        self.server = Server()
+        self._ctx_waiters: list[Callable[[], None]] = []
+        # line discipline
+        self.mode = Mode.COMMAND
+        self._line = bytearray()
+        self._line_overflow = False
+        self._skip_lf = False
+        self._last_body: str | None = None
+        self._busy = False
+        self._busy_rest: list[Command] = []
+        self._held = bytearray()
+        # data entry (CIPSEND)
+        self._entry = bytearray()
+        self._entry_link: Link | None = None
+        self._entry_len = 0
+        # transparent data mode
+        self._tx = bytearray()
+        self._plus_held = 0
+        self._plus_time = 0.0
+        self._last_in = 0.0
+        # output
+        self._out: list[bytes] = []
+        self._deferred: list[Deferred] = []
+        self._deferred_bytes = 0
         self._requests: list[Request] = []
+        self._next_sock = 1
+        self._next_query = 1
+        self._queries: dict[int, str] = {}
+        self._timers: dict[str, Callable[[], None]] = {}
+        if self.config.cold_boot:
+            self.begin_boot()
+
+    # ================================================================ API
 
     def feed(self, data: bytes, now: float) -> None:
         """Bytes from the serial line (any size, any content)."""
+        self.now = now
+        i, n = 0, len(data)
+        while i < n:
+            if self._busy:
+                # A command is running: keep its input for later (bounded:
+                # a real module's buffer overflows too).
+                room = 4096 - len(self._held)
+                if room > 0:
+                    self._held += data[i : i + room]
+                return
+            mode = self.mode
+            if mode is Mode.COMMAND:
+                i = self._feed_command(data, i)
+            elif mode is Mode.FIXED:
+                i = self._feed_fixed(data, i)
+            elif mode is Mode.PROMPT:
+                i = self._feed_prompt(data, i)
+            elif mode is Mode.DATA:
+                self._feed_transparent(data[i:] if i else data)
+                return
+            else:
+                return
 
     def handle(self, result: Result, now: float) -> None:
         """A result from a driver (network, timer)."""
+        self.now = now
+        if isinstance(result, TimerFired):
+            action = self._timers.pop(result.key, None)
+            if action is not None:
+                action()
+            return
+        if isinstance(result, Resolved):
+            self._on_resolved(result)
+            return
+        if isinstance(result, Accepted):
+            self._on_accepted(result)
+            return
+        if isinstance(result, (Listening, ListenFailed)):
+            self._on_listen_result(result)
+            return
+        link = self.link_by_sock(result.sock)
+        if link is None:
+            return
+        if isinstance(result, Connected):
+            self._on_connected(link, result)
+        elif isinstance(result, ConnectFailed):
+            self._on_connect_failed(link)
+        elif isinstance(result, Received):
+            self._on_received(link, result.data)
+        elif isinstance(result, PeerClosed):
+            self._on_peer_closed(link)
+        elif isinstance(result, SendFailed):
+            pass  # SEND OK was already printed when the kernel took the bytes
 
     def take_output(self) -> bytes:
         """Bytes to write to the serial line, in order (and forget them)."""
-        out = bytes(self._out)
+        if not self._out:
+            return b""
+        out = self._out[0] if len(self._out) == 1 else b"".join(self._out)
         self._out.clear()
         return out
 
@@ -41,4 +250,743 @@ class Modem:
         return reqs
 
     def shutdown(self, now: float) -> None:
-        """The emulator is stopping: close every link (emits Close/StopListen)."""
+        """The emulator is stopping: close every link and the server."""
+        self.now = now
+        for link in self.links:
+            if link.sock:
+                self.request(Close(link.sock))
+                link.closed(locally=True)
+        if self.server.sock:
+            self.request(StopListen(self.server.sock))
+            self.server = Server()
+
+    # ============================================================ output
+
+    def _emit(self, data: bytes) -> None:
+        self._out.append(data)
+
+    def raw_output(self, data: bytes) -> None:
+        """Bytes inside a response, unframed (CIPRXGET data)."""
+        self._emit(data)
+
+    def info(self, *lines: str) -> None:
+        """An information response block (lines separated by one CR LF)."""
+        body = "\r\n".join(lines).encode("latin-1", "replace")
+        if self.settings.verbose:
+            self._emit(b"\r\n" + body + b"\r\n")
+        else:
+            self._emit(body + b"\r\n")
+
+    def final(self, code: str) -> None:
+        """A final result code: OK, ERROR, CONNECT ..."""
+        if self.settings.quiet:
+            return
+        if self.settings.verbose:
+            self._emit(b"\r\n" + code.encode() + b"\r\n")
+        else:
+            self._emit(NUMERIC_CODES.get(code, code).encode() + b"\r")
+
+    def text_result(self, text: str) -> None:
+        """A TCP/IP result text (SHUT OK, CLOSE OK, SEND OK ...): framed like
+        information text, so ATV0 keeps the words and drops the leading CR LF."""
+        self.info(text)
+
+    def error(self, err: CommandError) -> None:
+        if err.cme is None or self.settings.cmee == 0:
+            self.final("ERROR")
+        elif self.settings.cmee == 1:
+            self._cme(str(err.cme))
+        else:
+            self._cme(CME_TEXTS.get(err.cme, "unknown"))
+
+    def _cme(self, what: str) -> None:
+        if not self.settings.quiet:
+            self.info(f"+CME ERROR: {what}")
+
+    def urc(self, text: str) -> None:
+        """An unsolicited line; it waits while the line is not idle."""
+        body = text.encode("latin-1", "replace")
+        self.urc_bytes(b"\r\n" + body + b"\r\n" if self.settings.verbose else body + b"\r\n")
+
+    def urc_bytes(self, data: bytes | Callable[[], None]) -> None:
+        if self._idle() and not self._deferred:
+            if isinstance(data, bytes):
+                self._emit(data)
+            else:
+                data()
+            return
+        self._deferred.append(data)
+        if isinstance(data, bytes):
+            self._deferred_bytes += len(data)
+
+    def _idle(self) -> bool:
+        return self.mode is Mode.COMMAND and not self._busy
+
+    def _flush_deferred(self) -> None:
+        while self._deferred and self._idle():
+            item = self._deferred.pop(0)
+            if isinstance(item, bytes):
+                self._deferred_bytes -= len(item)
+                self._emit(item)
+            else:
+                item()
+        if not self._deferred:
+            self._deferred_bytes = 0
+            self._resume_paused_links()
+
+    # ============================================================ requests
+
+    def request(self, req: Request) -> None:
+        self._requests.append(req)
+
+    def new_sock(self) -> int:
+        sock = self._next_sock
+        self._next_sock += 1
+        return sock
+
+    def start_timer(self, key: str, delay: float, action: Callable[[], None]) -> None:
+        self._timers[key] = action
+        self.request(StartTimer(key, self.now + delay))
+
+    def cancel_timer(self, key: str) -> None:
+        if self._timers.pop(key, None) is not None:
+            self.request(CancelTimer(key))
+
+    # ============================================================ state
+
+    @property
+    def multi(self) -> bool:
+        return self.settings.cipmux == 1
+
+    @property
+    def transparent(self) -> bool:
+        return self.settings.cipmode == 1 and not self.multi
+
+    def state_text(self) -> str:
+        if self.multi:
+            return multi_link_state(self.ctx, self.links, self.server)
+        if self.ctx is Ctx.CONFIG and self.links[0].state is LinkState.CONNECTING:
+            return f"{self.links[0].proto} CONNECTING"
+        return single_link_state(self.ctx, self.links[0], self.server)
+
+    @property
+    def activating(self) -> bool:
+        """A single-step context activation is running (IP CONFIG)."""
+        return self.ctx is Ctx.CONFIG and bool(self._ctx_waiters)
+
+    def link_by_sock(self, sock: int) -> Link | None:
+        if sock == 0:
+            return None
+        for link in self.links:
+            if link.sock == sock:
+                return link
+        return None
+
+    def prefix(self, link: Link) -> str:
+        """``"<n>, "`` in multi-link mode, nothing in single-link mode."""
+        return f"{link.n}, " if self.multi else ""
+
+    # ------------------------------------------------------------ context
+
+    def bring_up_context(self, then: Callable[[], None]) -> None:
+        """Single-step use (CIPSTART/CIPSERVER from IP INITIAL): CSTT, CIICR
+        and CIFSR happen by themselves, then ``then`` runs."""
+        self._ctx_waiters.append(then)
+        if self.ctx is Ctx.CONFIG:
+            return
+        self.ctx = Ctx.CONFIG
+        self.attached = True
+
+        def up() -> None:
+            self.ctx = Ctx.STATUS
+            waiters, self._ctx_waiters = self._ctx_waiters, []
+            for w in waiters:
+                w()
+
+        self.start_timer("ctx-up", self.config.timing.ciicr, up)
+
+    def drop_links(self) -> None:
+        """Close every link and the server without printing anything
+        (CIPSHUT, context loss, reboot)."""
+        self.shutdown(self.now)
+        for link in self.links:
+            link.reset()
+        self.server = Server()
+        self._ctx_waiters.clear()
+        self.cancel_timer("ctx-up")
+        self._tx.clear()
+        self._plus_held = 0
+        for key in ("pack", "esc", "esc-abort"):
+            self.cancel_timer(key)
+
+    def shut(self) -> None:
+        """CIPSHUT: everything closed, context deactivated → IP INITIAL."""
+        self.drop_links()
+        self.cancel_timer("ciicr")
+        self.ctx = Ctx.INITIAL
+
+    def lose_context(self) -> None:
+        """The network dropped the PDP context (+PDP: DEACT)."""
+        if self.ctx in (Ctx.INITIAL, Ctx.START, Ctx.DEACT):
+            return
+        was_data = self.mode is Mode.DATA
+        self.drop_links()
+        self.ctx = Ctx.DEACT
+        if was_data:
+            self.mode = Mode.COMMAND
+            self._emit(b"\r\nCLOSED\r\n")
+        self.urc("+PDP: DEACT")
+
+    # ------------------------------------------------------------ links
+
+    def open_link(self, link: Link, proto: Proto, host: str, port: int) -> None:
+        """Start a client link (the context is up or coming up)."""
+        sock = self.new_sock()
+        link.open(sock, proto, host, port)
+        local = self.settings.clport_tcp if proto == "TCP" else self.settings.clport_udp
+        tls = self.settings.cipssl == 1 and proto == "TCP"
+
+        def go() -> None:
+            if link.sock != sock:
+                return  # closed meanwhile
+            self.request(
+                Connect(
+                    sock,
+                    proto,
+                    host,
+                    port,
+                    dns=tuple(d for d in self.dns if d and d != "0.0.0.0"),
+                    local_port=0 if self.multi else local,
+                    tls=tls,
+                )
+            )
+
+        if self.ctx is Ctx.STATUS:
+            go()
+        else:
+            self.bring_up_context(go)
+
+    def close_link(self, link: Link, quick: bool = False) -> None:
+        """CIPCLOSE: the caller prints CLOSE OK."""
+        if link.sock:
+            self.request(Close(link.sock, quick))
+        link.closed(locally=True)
+        link.rx.clear()
+        if link is self.links[0] and not self.multi:
+            self._tx.clear()
+
+    def resolve(self, name: str) -> int:
+        query = self._next_query
+        self._next_query += 1
+        self._queries[query] = name
+        self.request(Resolve(query, name, tuple(d for d in self.dns if d and d != "0.0.0.0")))
+        return query
+
+    def listen(self, proto: Proto, port: int, blog: int) -> None:
+        sock = self.new_sock()
+        self.server = Server(ServerState.OPENING, sock, port, proto, blog)
+
+        def go() -> None:
+            if self.server.sock == sock:
+                self.request(Listen(sock, proto, port))
+
+        if self.ctx is Ctx.STATUS:
+            go()
+        else:
+            self.bring_up_context(go)
+
+    def stop_listening(self) -> None:
+        if self.server.sock:
+            self.request(StopListen(self.server.sock))
+        self.server = Server()
+
+    # ============================================================ network results
+
+    def _on_connected(self, link: Link, res: Connected) -> None:
+        link.state = LinkState.CONNECTED
+        if res.remote_ip:
+            link.remote_ip = res.remote_ip
+        if self.transparent and link.n == 0:
+            self.urc_bytes(self._enter_data_mode)
+        else:
+            self.urc(f"{self.prefix(link)}CONNECT OK")
+
+    def _on_connect_failed(self, link: Link) -> None:
+        link.closed(locally=False)
+        if self.multi:
+            self.urc(f"{link.n}, CONNECT FAIL")
+        else:
+            self.urc(f"STATE: {self.state_text()}")
+            self.urc("CONNECT FAIL")
+
+    def _on_received(self, link: Link, data: bytes) -> None:
+        if not data:
+            return
+        if self.transparent and link.n == 0:
+            if self.mode is Mode.DATA:
+                self._emit(data)
+            else:
+                self._buffer_rx(link, data, notify=False)
+            return
+        if self.settings.ciprxget == 1:
+            self._buffer_rx(link, data, notify=True)
+            return
+        for start in range(0, len(data), MAX_SEND):
+            self.urc_bytes(self._push_header(link, min(MAX_SEND, len(data) - start)))
+            self.urc_bytes(data[start : start + MAX_SEND])
+        if self._deferred_bytes > RX_HIGH_WATER and not link.rx_paused:
+            link.rx_paused = True
+            self.request(PauseReading(link.sock))
+
+    def _push_header(self, link: Link, size: int) -> bytes:
+        """What precedes pushed data (reference 3, receive headers)."""
+        if self.multi:
+            return f"\r\n+RECEIVE,{link.n},{size}:\r\n".encode()
+        s = self.settings
+        head = ""
+        if s.cipsrip:
+            head += f"\r\nRECV FROM:{link.remote_ip}:{link.remote_port}\r\n"
+        if s.ciphead:
+            proto = f",{link.proto}" if s.cipshowtp else ""
+            head += f"\r\n+IPD,{size}{proto}:"
+        return head.encode()
+
+    def _buffer_rx(self, link: Link, data: bytes, notify: bool) -> None:
+        was_empty = not link.rx
+        link.rx += data
+        if notify and was_empty:
+            self.urc("+CIPRXGET: 1" + (f",{link.n}" if self.multi else ""))
+        if len(link.rx) > RX_HIGH_WATER and not link.rx_paused and link.sock:
+            link.rx_paused = True
+            self.request(PauseReading(link.sock))
+
+    def rx_taken(self, link: Link) -> None:
+        """Bytes were read from a link's buffer: read the socket again."""
+        if link.rx_paused and len(link.rx) <= RX_HIGH_WATER // 2 and link.sock:
+            link.rx_paused = False
+            self.request(ResumeReading(link.sock))
+
+    def _resume_paused_links(self) -> None:
+        for link in self.links:
+            if link.rx_paused and not link.rx and link.sock:
+                link.rx_paused = False
+                self.request(ResumeReading(link.sock))
+
+    def _on_peer_closed(self, link: Link) -> None:
+        link.closed(locally=False)
+        if self.transparent and link.n == 0:
+            self._tx.clear()
+            self._plus_held = 0
+            for key in ("pack", "esc", "esc-abort"):
+                self.cancel_timer(key)
+            if self.mode is Mode.DATA:
+                self.mode = Mode.COMMAND
+                self._emit(b"\r\nCLOSED\r\n")
+                self._flush_deferred()
+                return
+            if link.rx:
+                # received in command mode, never shown: deliver before CLOSED
+                data = bytes(link.rx)
+                link.rx.clear()
+                self.urc_bytes(data)
+        self.urc(f"{self.prefix(link)}CLOSED")
+
+    def _on_listen_result(self, res: Listening | ListenFailed) -> None:
+        if res.sock != self.server.sock or not res.sock:
+            return
+        if isinstance(res, Listening):
+            self.server.state = ServerState.LISTENING
+            self.urc("SERVER OK")
+        else:
+            self.server = Server()
+            self.urc("CONNECT FAIL")
+
+    def _on_accepted(self, res: Accepted) -> None:
+        server = self.server
+        if res.server != server.sock or server.state is not ServerState.LISTENING:
+            self.request(Close(res.sock))
+            return
+        clients = sum(1 for link in self.links if link.accepted and link.active)
+        if self.multi:
+            free = [link for link in self.links if not link.active]
+        else:
+            free = [self.links[0]] if not self.links[0].active else []
+        if not free or clients >= server.blog:
+            self.request(Close(res.sock))
+            return
+        link = free[0]
+        link.open(res.sock, server.proto, res.remote_ip, res.remote_port, accepted=True)
+        self.urc(f"{self.prefix(link)}REMOTE IP: {res.remote_ip}")
+        if self.transparent and link.n == 0:
+            self.urc_bytes(self._enter_data_mode)
+
+    def _on_resolved(self, res: Resolved) -> None:
+        name = self._queries.pop(res.query, None)
+        if name is None:
+            return
+        if res.addresses:
+            ips = ",".join(f'"{ip}"' for ip in res.addresses[:2])
+            self.urc(f'+CDNSGIP: 1,"{name}",{ips}')
+        else:
+            self.urc(f"+CDNSGIP: 0,{res.error or 8}")
+
+    # ============================================================ command line
+
+    def _feed_command(self, data: bytes, i: int) -> int:
+        n = len(data)
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[i] == LF:
+                i += 1
+                if i >= n:
+                    return n
+        cr = data.find(b"\r", i)
+        lf = data.find(b"\n", i)
+        end = cr if lf < 0 else lf if cr < 0 else min(cr, lf)
+        piece = data[i:] if end < 0 else data[i:end]
+        if self.settings.echo and piece:
+            self._emit(piece)
+        self._add_to_line(piece)
+        if end < 0:
+            return n
+        if self.settings.echo:
+            self._emit(data[end : end + 1])
+        nxt = end + 1
+        if data[end] == CR:
+            if nxt < n and data[nxt] == LF:
+                nxt += 1
+            elif nxt >= n:
+                self._skip_lf = True
+        line = bytes(self._line)
+        overflow = self._line_overflow
+        self._line.clear()
+        self._line_overflow = False
+        self._execute_line(line, overflow)
+        if self.mode is not Mode.COMMAND:
+            self._skip_lf = False  # the answer is out: what follows is data
+        if self._idle():
+            self._flush_deferred()
+        return nxt
+
+    def _add_to_line(self, piece: bytes) -> None:
+        if BS in piece:
+            for b in piece:
+                if b == BS:
+                    if self._line:
+                        self._line.pop()
+                else:
+                    self._line.append(b)
+        else:
+            self._line += piece
+        if len(self._line) > MAX_LINE + 64:
+            # keep the head (to find "AT"), remember the line was too long
+            del self._line[MAX_LINE + 64 :]
+            self._line_overflow = True
+
+    def _execute_line(self, raw: bytes, overflow: bool) -> None:
+        text = raw.decode("latin-1")
+        upper = text.upper()
+        at = upper.find("AT")
+        if at < 0:
+            if upper.strip().endswith("A/") and self._last_body is not None:
+                self._run_body(self._last_body)
+            return  # not a command: ignored silently
+        body = text[at + 2 :].rstrip(" ")
+        if overflow or len(body) > MAX_LINE:
+            self.final("ERROR")
+            return
+        self._last_body = body
+        self._run_body(body)
+
+    def _run_body(self, body: str) -> None:
+        try:
+            cmds = parse_line(body)
+        except ParseError:
+            self.final("ERROR")
+            return
+        self._run_commands(cmds)
+
+    def _run_commands(self, cmds: list[Command]) -> None:
+        done = False
+        for k, cmd in enumerate(cmds):
+            try:
+                outcome = self._execute(cmd)
+            except CommandError as err:
+                self.error(err)
+                return
+            if outcome is FAILED or outcome is DATA:
+                return
+            if outcome is PENDING:
+                self._busy = True
+                self._busy_rest = cmds[k + 1 :]
+                return
+            done = outcome is DONE
+        if not done:
+            self.final("OK")
+
+    def complete(self, error: CommandError | None = None) -> None:
+        """The pending command finished: its final result, then the rest of
+        its line, then whatever arrived meanwhile."""
+        if not self._busy:
+            return
+        self._busy = False
+        rest, self._busy_rest = self._busy_rest, []
+        if error is not None:
+            self.error(error)
+        elif rest:
+            self._run_commands(rest)
+        else:
+            self.final("OK")
+        if self._idle():
+            self._flush_deferred()
+        if not self._busy and self._held:
+            held = bytes(self._held)
+            self._held.clear()
+            self.feed(held, self.now)
+
+    def _execute(self, cmd: Command) -> Outcome | None:
+        spec = REGISTRY.get(cmd.name)
+        if spec is None:
+            raise CommandError(None)
+        form = spec.forms.get(cmd.form)
+        if form is None:
+            raise CommandError(None)
+        values: tuple[int | str | None, ...] = ()
+        if cmd.form is Form.WRITE and form.sig is not None:
+            sig = form.sig(self) if callable(form.sig) else form.sig
+            values = bind(sig, cmd.args)
+        if spec.needs_sim and not self.sim_ready:
+            raise CommandError(14 if self.cfun == 1 else 3)
+        if not form.when.test(self, values):
+            raise CommandError(form.when.refusal)
+        return form.handler(self, values, cmd)
+
+    def fail(self, err: CommandError) -> Outcome:
+        """Print an error result from inside a handler and stop the line."""
+        self.error(err)
+        return FAILED
+
+    # ============================================================ CIPSEND entry
+
+    def begin_send(self, link: Link, length: int | None) -> Outcome:
+        if self.settings.cipsprt == 1:
+            self._emit(b"\r\n> ")
+        self._entry.clear()
+        self._entry_link = link
+        if length is None:
+            self.mode = Mode.PROMPT
+            if self.settings.cipats_mode == 1:
+                self.start_timer("cipats", self.settings.cipats_time, self._finish_send)
+        else:
+            self.mode = Mode.FIXED
+            self._entry_len = length
+        return DATA
+
+    def _feed_fixed(self, data: bytes, i: int) -> int:
+        need = self._entry_len - len(self._entry)
+        take = data[i : i + need]
+        self._entry += take
+        if len(self._entry) >= self._entry_len:
+            self._finish_send()
+        return i + len(take)
+
+    def _feed_prompt(self, data: bytes, i: int) -> int:
+        z = data.find(b"\x1a", i)
+        e = data.find(b"\x1b", i)
+        end = z if e < 0 else e if z < 0 else min(z, e)
+        piece = data[i:] if end < 0 else data[i:end]
+        self._entry += piece
+        if len(self._entry) > MAX_SEND:
+            # longer than one send may be: refused, nothing sent
+            self._end_entry()
+            self.final("ERROR")
+            self._flush_deferred()
+            return len(data) if end < 0 else end + 1
+        if end < 0:
+            return len(data)
+        if data[end] == CTRL_Z:
+            self._finish_send()
+        else:
+            self._end_entry()
+            self.final("OK")
+            self._flush_deferred()
+        return end + 1
+
+    def _end_entry(self) -> None:
+        self.mode = Mode.COMMAND
+        self._entry_link = None
+        self.cancel_timer("cipats")
+
+    def _finish_send(self) -> None:
+        link = self._entry_link
+        data = bytes(self._entry)
+        self._entry.clear()
+        self._end_entry()
+        if link is None:
+            return
+        sprt = self.settings.cipsprt
+        if not link.active or link.state is not LinkState.CONNECTED:
+            if sprt != 2:
+                self.text_result(f"{self.prefix(link)}SEND FAIL")
+        else:
+            if data:
+                self.request(Send(link.sock, data))
+                link.sent += len(data)
+            if sprt != 2:
+                if self.settings.cipqsend == 1:
+                    where = f"{link.n}," if self.multi else ""
+                    self.text_result(f"DATA ACCEPT:{where}{len(data)}")
+                else:
+                    self.text_result(f"{self.prefix(link)}SEND OK")
+        self._flush_deferred()
+
+    # ============================================================ transparent mode
+
+    def _enter_data_mode(self) -> None:
+        """Print CONNECT and make the serial line the link's stream."""
+        link = self.links[0]
+        if not link.active:
+            return
+        self.final("CONNECT")
+        self.mode = Mode.DATA
+        self._last_in = self.now
+        if link.rx:
+            self._emit(bytes(link.rx))
+            link.rx.clear()
+            self.rx_taken(link)
+
+    def leave_data_mode_for_ato(self) -> Outcome:
+        self._enter_data_mode()
+        return DATA
+
+    def _feed_transparent(self, chunk: bytes) -> None:
+        now = self.now
+        guard = self.config.timing.escape_guard
+        esc_on = self.settings.ccfg_esc == 1
+        if self._plus_held:
+            if (
+                esc_on
+                and not chunk.strip(b"+")
+                and self._plus_held + len(chunk) <= 3
+                and now - self._plus_time < guard
+            ):
+                self._plus_held += len(chunk)
+                self._plus_time = now
+                self._last_in = now
+                self._arm_escape(guard)
+                return
+            self._release_plus()
+        quiet = now - self._last_in >= guard
+        self._last_in = now
+        if esc_on and quiet and len(chunk) <= 3 and not chunk.strip(b"+"):
+            self._plus_held = len(chunk)
+            self._plus_time = now
+            self._arm_escape(guard)
+            return
+        self._queue_tx(chunk)
+
+    def _arm_escape(self, guard: float) -> None:
+        if self._plus_held == 3:
+            self.cancel_timer("esc-abort")
+            self.start_timer("esc", guard, self._escape)
+        else:
+            self.start_timer("esc-abort", guard, self._release_plus)
+
+    def _release_plus(self) -> None:
+        held, self._plus_held = self._plus_held, 0
+        self.cancel_timer("esc")
+        self.cancel_timer("esc-abort")
+        if held:
+            self._queue_tx(b"+" * held)
+
+    def _escape(self) -> None:
+        """``+++`` with its guard times: back to command mode, link open."""
+        self._plus_held = 0
+        self.cancel_timer("esc-abort")
+        self._send_tx()
+        self.mode = Mode.COMMAND
+        self.final("OK")
+        self._flush_deferred()
+
+    def _queue_tx(self, chunk: bytes) -> None:
+        size = self.settings.ccfg_sendsz
+        if not self._tx and len(chunk) >= size:
+            self._send(chunk)
+            return
+        self._tx += chunk
+        if len(self._tx) >= size:
+            self._send_tx()
+        else:
+            self.start_timer("pack", self.settings.ccfg_waittm * 0.2, self._send_tx)
+
+    def _send_tx(self) -> None:
+        if self._tx:
+            data = bytes(self._tx)
+            self._tx.clear()
+            self._send(data)
+        self.cancel_timer("pack")
+
+    def _send(self, data: bytes) -> None:
+        link = self.links[0]
+        if link.state is LinkState.CONNECTED and link.sock:
+            self.request(Send(link.sock, data))
+            link.sent += len(data)
+        self.cancel_timer("pack")
+
+    # ============================================================ boot, radio
+
+    def begin_boot(self) -> None:
+        """After power-on or AT+CFUN=1,1: the SIM is busy for a while, then
+        the boot URCs come."""
+        self.sim_ready = False
+        timing = self.config.timing
+
+        def sim_ready() -> None:
+            self.sim_ready = True
+            self.urc("+CPIN: READY")
+            self.urc("Call Ready")
+            self.urc("SMS Ready")
+
+        def boot_urcs() -> None:
+            if self.settings.ipr != 0:
+                self.urc("RDY")
+            self.urc("+CFUN: 1")
+            self.start_timer("sim-ready", max(0.0, timing.sim_busy - timing.boot_urcs), sim_ready)
+
+        self.start_timer("boot", timing.boot_urcs, boot_urcs)
+
+    def reboot(self) -> None:
+        """AT+CFUN=1,1: links gone, settings back to the saved profile."""
+        self.drop_links()
+        self.ctx = Ctx.INITIAL
+        self.settings = Settings.from_dict(self.saved)
+        self.mode = Mode.COMMAND
+        self._deferred.clear()
+        self._deferred_bytes = 0
+        self._held.clear()
+        self.cfun = 1
+        self.attached = True
+        self.creg_stat = self.config.radio.creg_stat
+        self.cgreg_stat = self.config.radio.cgreg_stat
+        self.bearer_open = False
+        self.pdp_active = False
+        self.request(Reboot())
+        self.begin_boot()
+
+    def registration_changed(self) -> None:
+        s = self.settings
+        radio = self.config.radio
+        for n, name, stat in (
+            (s.creg_n, "+CREG", self.creg_stat),
+            (s.cgreg_n, "+CGREG", self.cgreg_stat),
+        ):
+            if n == 1:
+                self.urc(f"{name}: {stat}")
+            elif n == 2:
+                self.urc(f'{name}: {stat},"{radio.lac}","{radio.ci}"')
+
+    def power_down(self) -> None:
+        self.drop_links()
+        self.ctx = Ctx.INITIAL
+        self._emit(b"\r\nNORMAL POWER DOWN\r\n")
+        self.mode = Mode.OFF

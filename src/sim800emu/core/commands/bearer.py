@@ -1,0 +1,116 @@
+"""Bearer and PDP commands that client libraries send besides the manual's
+set: SAPBR, CGDCONT, CGACT, CNTP (reference 6, 8)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..parser import Command
+from ..registry import DONE, PENDING, CommandError, F, Int, Outcome, Str, Value, command, ok, text
+
+if TYPE_CHECKING:
+    from ..modem import Modem
+
+REF = "reference 6, 8"
+
+
+def _sapbr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
+    cmd_type, cid, tag, value = values
+    if cid != 1:
+        raise CommandError(3)
+    if cmd_type == 3:
+        if tag is None:
+            raise CommandError(None)
+        m.bearer_params[str(tag).upper()] = str(value or "")
+        return None
+    if cmd_type == 4:
+        params = m.bearer_params
+        m.info(
+            "+SAPBR:",
+            f"CONTYPE: {params.get('CONTYPE', 'GPRS')}",
+            f"APN: {params.get('APN', '')}",
+            f"USER: {params.get('USER', '')}",
+            f"PWD: {params.get('PWD', '')}",
+        )
+        return None
+    if cmd_type == 2:
+        if m.bearer_open:
+            m.info(f'+SAPBR: 1,1,"{m.local_ip}"')
+        else:
+            m.info('+SAPBR: 1,3,"0.0.0.0"')
+        return None
+    if cmd_type == 1:
+        if m.bearer_open:
+            raise CommandError(3)
+        if m.cfun != 1 or m.cgreg_stat not in (1, 5):
+            raise CommandError(3)
+
+        def opened() -> None:
+            m.bearer_open = True
+            m.attached = True
+            m.complete()
+
+        m.start_timer("sapbr", m.config.timing.sapbr, opened)
+        return PENDING
+    # 0: close
+    if not m.bearer_open:
+        raise CommandError(3)
+    m.bearer_open = False
+    return None
+
+
+command(
+    "+SAPBR", "Bearer profile: 3 set, 1 open, 2 query (+SAPBR: 1,1,\"<ip>\"), 0 close",
+    REF,
+    test=F(text('+SAPBR: (0-4),(1-3),"ConParamTag","ConParamValue"')),
+    write=F(_sapbr, sig=(Int(0, 4), Int(1, 3), Str(20, optional=True), Str(64, optional=True))),
+)
+
+
+def _cgdcont_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.pdp_apn = str(values[2] or "")
+
+
+command(
+    "+CGDCONT", "Define the PDP context", REF,
+    test=F(text('+CGDCONT: (1-3),"IP",,,(0,1),(0,1)')),
+    read=F(lambda m, v, c: m.info(f'+CGDCONT: 1,"IP","{m.pdp_apn}","0.0.0.0",0,0')),
+    write=F(_cgdcont_write, sig=(Int(1, 3), Str(10, optional=True), Str(64, optional=True),
+                                 Str(20, optional=True), Int(0, 1, optional=True),
+                                 Int(0, 1, optional=True))),
+)
+
+
+def _cgact_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.pdp_active = values[0] == 1
+    if m.pdp_active:
+        m.attached = True
+
+
+command(
+    "+CGACT", "Activate or deactivate the PDP context", REF,
+    test=F(text("+CGACT: (0,1)")),
+    read=F(lambda m, v, c: m.info(f"+CGACT: 1,{1 if m.pdp_active else 0}")),
+    write=F(_cgact_write, sig=(Int(0, 1), Int(1, 3, optional=True))),
+)
+
+command(
+    "+CNTPCID", "Bearer profile used by NTP", REF,
+    test=F(text("+CNTPCID: (1-3)")), read=F(text("+CNTPCID: 1")),
+    write=F(ok, sig=(Int(1, 3),)),
+)
+
+
+def _cntp_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
+    m.final("OK")
+    m.urc("+CNTP: 1")
+    return DONE
+
+
+command(
+    "+CNTP", "Synchronise the clock by NTP", REF,
+    test=F(text('+CNTP: "SERVER",(-47-48),(0-1)')),
+    read=F(lambda m, v, c: m.info('+CNTP: "pool.ntp.org",0')),
+    write=F(ok, sig=(Str(64), Int(0, 96, optional=True), Int(0, 1, optional=True))),
+    exec=F(_cntp_exec),
+)

@@ -1,0 +1,244 @@
+"""The command registry: every command declared once, with its forms, the
+argument types of its write form, the states where each form is allowed and
+the source (manual or reference section) it comes from.
+
+The dispatcher (``Modem._execute``) enforces all of that, so handlers never
+check a state or a range themselves: a handler only runs when the command
+is well formed and allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .parser import Arg, Command, Form
+
+if TYPE_CHECKING:
+    from .modem import Modem
+
+
+class CommandError(Exception):
+    """Refuse the command. ``cme`` None: plain ERROR whatever CMEE says
+    (syntax, unknown); otherwise the 27.007 code shown per AT+CMEE."""
+
+    def __init__(self, cme: int | None = None) -> None:
+        super().__init__(cme)
+        self.cme = cme
+
+
+def syntax_error() -> CommandError:
+    return CommandError(None)
+
+
+OPERATION_NOT_ALLOWED = 3
+CME_TEXTS: dict[int, str] = {
+    3: "operation not allowed",
+    4: "operation not supported",
+    10: "SIM not inserted",
+    11: "SIM PIN required",
+    12: "SIM PUK required",
+    13: "SIM failure",
+    14: "SIM busy",
+    50: "Incorrect parameters",
+    100: "unknown",
+}
+
+
+# ------------------------------------------------------------ argument types
+
+
+@dataclass(frozen=True, slots=True)
+class Int:
+    lo: int
+    hi: int
+    optional: bool = False
+    name: str = ""
+
+    def convert(self, arg: Arg) -> int:
+        text = arg.text.strip()
+        if not text.isdigit():
+            raise syntax_error()
+        value = int(text)
+        if not self.lo <= value <= self.hi:
+            raise syntax_error()
+        return value
+
+    def describe(self) -> str:
+        return f"{self.name or 'n'}:{self.lo}-{self.hi}"
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    max_len: int = 255
+    optional: bool = False
+    name: str = ""
+
+    def convert(self, arg: Arg) -> str:
+        if len(arg.text) > self.max_len:
+            raise syntax_error()
+        return arg.text
+
+    def describe(self) -> str:
+        return f'"{self.name or "text"}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    choices: tuple[str, ...]
+    optional: bool = False
+    name: str = ""
+
+    def convert(self, arg: Arg) -> str:
+        value = arg.text.strip().upper()
+        if value not in self.choices:
+            raise syntax_error()
+        return value
+
+    def describe(self) -> str:
+        return "/".join(f'"{c}"' for c in self.choices)
+
+
+Param = Int | Str | Choice
+Signature = tuple[Param, ...]
+Value = int | str | None
+
+
+def bind(sig: Signature, args: Sequence[Arg]) -> tuple[Value, ...]:
+    """Convert ``args`` by ``sig``: too many or too few arguments, a bad
+    value or a missing required one is a syntax error. Omitted optional
+    trailing arguments (and empty optional ones) are None."""
+    if len(args) > len(sig):
+        raise syntax_error()
+    values: list[Value] = []
+    for i, param in enumerate(sig):
+        if i >= len(args) or (args[i].text == "" and not args[i].quoted):
+            if not param.optional:
+                if isinstance(param, Str) and i < len(args):
+                    values.append("")
+                    continue
+                raise syntax_error()
+            values.append(None)
+            continue
+        values.append(param.convert(args[i]))
+    return tuple(values)
+
+
+# ------------------------------------------------------------ state rules
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Where a form is allowed. ``text`` is what the docs print."""
+
+    text: str
+    test: Callable[[Modem, tuple[Value, ...]], bool]
+    refusal: int = OPERATION_NOT_ALLOWED
+
+    def __and__(self, other: Rule) -> Rule:
+        return Rule(
+            f"{self.text}; {other.text}",
+            lambda m, v: self.test(m, v) and other.test(m, v),
+            self.refusal,
+        )
+
+
+ANYWHERE = Rule("any state", lambda m, v: True)
+
+
+# ------------------------------------------------------------ commands
+
+Handler = Callable[["Modem", tuple[Value, ...], Command], "Outcome | None"]
+
+
+class Outcome:
+    """What a handler's final result is, when it is not a plain OK."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Outcome.{self.name}"
+
+
+# The handler printed its own final text (SHUT OK, CLOSE OK, CIFSR's address):
+# no OK follows. The rest of a chained line still runs.
+DONE = Outcome("DONE")
+# The final result comes later (CIICR); the line is busy until it does.
+PENDING = Outcome("PENDING")
+# The line switched to data entry (CIPSEND prompt, transparent data mode).
+DATA = Outcome("DATA")
+
+
+@dataclass(frozen=True, slots=True)
+class FormSpec:
+    handler: Handler
+    when: Rule = ANYWHERE
+    # Signature for WRITE; a callable picks one by the modem's mode. None: the
+    # handler gets raw args (only for commands with several syntaxes).
+    sig: Signature | Callable[[Modem], Signature] | None = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    summary: str
+    source: str
+    forms: dict[Form, FormSpec] = field(default_factory=dict)
+    needs_sim: bool = False
+
+
+REGISTRY: dict[str, CommandSpec] = {}
+
+
+def command(
+    name: str,
+    summary: str,
+    source: str,
+    *,
+    needs_sim: bool = False,
+    **forms: FormSpec,
+) -> CommandSpec:
+    spec = CommandSpec(
+        name=name,
+        summary=summary,
+        source=source,
+        forms={Form(k): v for k, v in forms.items()},
+        needs_sim=needs_sim,
+    )
+    if name in REGISTRY:
+        raise ValueError(f"{name} registered twice")
+    REGISTRY[name] = spec
+    return spec
+
+
+def alias(name: str, target: str) -> None:
+    REGISTRY[name] = REGISTRY[target]
+
+
+def text(*lines: str) -> Handler:
+    """A form that prints fixed information lines then OK."""
+
+    def handler(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        m.info(*lines)
+
+    return handler
+
+
+def ok(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    """A form that only answers OK."""
+
+
+def F(
+    handler: Handler,
+    when: Rule = ANYWHERE,
+    sig: Signature | Callable[[Modem], Signature] | None = (),
+    doc: str = "",
+) -> FormSpec:
+    return FormSpec(handler, when, sig, doc)
+
+

@@ -1,0 +1,79 @@
+"""The module's settings: what AT&F restores, AT&W / AT+CIPSCONT save and a
+restart loads. Defaults are those of the manual's 4.2.9 listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass(slots=True)
+class Settings:
+    # V.25ter / 27.007 user profile (ATE, ATV, ATQ, CMEE) - AT&W
+    echo: bool = True
+    verbose: bool = True
+    quiet: bool = False
+    cmee: int = 0
+    creg_n: int = 0
+    cgreg_n: int = 0
+    ipr: int = 0  # 0 = autobaud
+    # TCP/IP application settings - AT+CIPSCONT
+    cipmux: int = 0
+    cipmode: int = 0
+    apn: str = "CMNET"  # CSTT
+    user: str = ""
+    pwd: str = ""
+    csgp_mode: int = 1  # CIPCSGP: 1 GPRS, 0 CSD
+    csgp_apn: str = "cmnet"
+    csgp_user: str = ""
+    csgp_pwd: str = ""
+    csgp_dial: str = ""
+    csgp_rate: int = 2
+    clport_tcp: int = 0
+    clport_udp: int = 0
+    ciphead: int = 0
+    cipshowtp: int = 0
+    cipsrip: int = 0
+    cipats_mode: int = 0
+    cipats_time: int = 0
+    cipsprt: int = 1
+    ccfg_retry: int = 3
+    ccfg_waittm: int = 2
+    ccfg_sendsz: int = 1024
+    ccfg_esc: int = 1
+    ccfg_rxmode: int = 0
+    ccfg_rxsize: int = 1460
+    ccfg_rxtimer: int = 50
+    dpdp_mode: int = 1
+    dpdp_interval: int = 10
+    dpdp_timer: int = 3
+    cipqsend: int = 0
+    ciprxget: int = 0
+    cipssl: int = 0
+
+    def copy(self) -> Settings:
+        return replace(self)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object] | None) -> Settings:
+        """Defaults overlaid with the known, well-typed entries of ``data``
+        (a saved file from another version may lack or add entries)."""
+        s = cls()
+        if not data:
+            return s
+        for f in fields(cls):
+            if f.name in data:
+                value = data[f.name]
+                current = getattr(s, f.name)
+                if type(value) is type(current):
+                    setattr(s, f.name, value)
+        return s
+
+
+# Which settings each saving command stores.
+PROFILE_KEYS = ("echo", "verbose", "quiet", "cmee", "creg_n", "cgreg_n", "ipr")
+TCPIP_KEYS = tuple(f.name for f in fields(Settings) if f.name not in PROFILE_KEYS)
