@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -516,6 +516,19 @@ async def _wait_any(*aws: asyncio.Future[object] | asyncio.Task[object]) -> None
             await task
 
 
+SHUTDOWN_TIMEOUT = 5.0
+
+
+async def _bounded(aw: Awaitable[None], what: str) -> None:
+    """Await a shutdown step, but never hang the exit on it."""
+    try:
+        await asyncio.wait_for(aw, SHUTDOWN_TIMEOUT)
+    except TimeoutError:
+        log.warning("%s did not finish within %s s", what, SHUTDOWN_TIMEOUT)
+    except Exception:
+        log.exception("%s failed", what)
+
+
 async def _serve_pty(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Event) -> int:
     from .transports.pty import PtyPort
 
@@ -538,7 +551,7 @@ async def _serve_pty(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Ev
         return 0
     finally:
         if runner is not None:
-            await runner.aclose()
+            await _bounded(runner.aclose(), "the modem's shutdown")
         await port.aclose()
 
 
@@ -556,7 +569,7 @@ async def _serve_tcp(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Ev
         log.info("stopping")
         return 0
     finally:
-        await server.aclose()
+        await _bounded(server.aclose(), "the modems' shutdown")
 
 
 async def _serve_stdio(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Event) -> int:
@@ -575,7 +588,7 @@ async def _serve_stdio(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.
         return 0
     finally:
         if runner is not None:
-            await runner.aclose()
+            await _bounded(runner.aclose(), "the modem's shutdown")
         await port.aclose()
 
 

@@ -185,8 +185,13 @@ class ModemRunner:
         if self._started:
             return
         self._started = True
-        self.serial.attach(self)
-        self._drain()
+        self._busy = True  # bytes the line hands over at once wait for the boot output
+        try:
+            self.serial.attach(self)
+            self._drain()
+        finally:
+            self._busy = False
+        self._process()
 
     @property
     def closing(self) -> bool:
@@ -203,6 +208,7 @@ class ModemRunner:
             return
         self._closing = True
         try:
+            self._busy = True  # whatever the driver delivers now is dropped
             try:
                 self.modem.shutdown(self.loop.time())
             except Exception:
@@ -284,7 +290,11 @@ class ModemRunner:
             self._busy = False
 
     def _drain(self) -> None:
-        """Pass on what the core produced: requests, then serial output."""
+        """Pass on what the core produced: requests, then serial output.
+
+        Always called with ``_busy`` set, so a result delivered synchronously
+        while a request is carried out only queues (and follows this output).
+        """
         try:
             requests = self.modem.take_requests()
             output = self.modem.take_output()

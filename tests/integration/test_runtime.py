@@ -22,7 +22,7 @@ from runtime_fakes import FakeModem, FakeNet, fake_modem_factory, fake_net_facto
 
 from sim800emu.core.config import ModemConfig
 from sim800emu.core.events import Close, Connect, Send, TimerFired
-from sim800emu.runtime import ModemSpec
+from sim800emu.runtime import ModemRunner, ModemSpec
 from sim800emu.store import SettingsStore
 from sim800emu.trafficlog import TrafficLog
 from sim800emu.transports.pty import PtyPort
@@ -546,3 +546,58 @@ def test_url_handler_with_the_real_core() -> None:
         assert port.read_until(b"OK\r\n") == b"\r\nOK\r\n"
     finally:
         port.close()
+
+
+class MemoryLine:
+    """A SerialLine in memory: what the runner wrote, and what it reads."""
+
+    def __init__(self, pending: bytes = b"") -> None:
+        self.written = bytearray()
+        self.pending = pending
+        self.sink: Any = None
+
+    def attach(self, sink: Any) -> None:
+        self.sink = sink
+        if self.pending:  # like StreamLine: bytes that came before the runner
+            sink.serial_received(self.pending)
+
+    def detach(self) -> None:
+        self.sink = None
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def write_backlog(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def test_start_passes_on_the_boot_output_first() -> None:
+    """What the core has at construction (a cold boot) goes out before any
+    byte the line already holds is fed; a result the driver delivers
+    synchronously is queued behind those bytes, never handled re-entrantly."""
+
+    class BootingModem(FakeModem):
+        def __init__(self, *a: Any) -> None:
+            super().__init__(*a)
+            self._out += b"RDY\r\n"
+            self._requests.append(Connect(1, "TCP", "127.0.0.1", 7))
+
+    def sync_net(deliver: Any, loop: asyncio.AbstractEventLoop) -> FakeNet:
+        return FakeNet(deliver, loop, synchronous=True)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        line = MemoryLine(b"AT\r")
+        runner = ModemRunner(BootingModem(), line, sync_net, loop=loop)
+        runner.start()
+        assert bytes(line.written) == b"RDY\r\n\r\nOK\r\n\r\nCONNECT OK\r\n"
+        await runner.aclose()
+        assert line.sink is None
+
+    run(main())
