@@ -167,6 +167,8 @@ def test_port_is_announced_only_once_the_link_exists(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(TIMEOUT)
+        if proc.stderr is not None:
+            proc.stderr.close()
     assert proc.returncode == 0
 
 
@@ -241,6 +243,8 @@ def test_tcp_transport(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(TIMEOUT)
+        if proc.stderr is not None:
+            proc.stderr.close()
     assert proc.returncode == 0
     b.settimeout(TIMEOUT)
     assert b.recv(100) == b""  # the server closed it on exit
