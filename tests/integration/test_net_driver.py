@@ -76,6 +76,7 @@ class Harness:
         self.sync_deliveries = 0
         self._in_submit = False
         self._changed = asyncio.Event()
+        self.on_result: Callable[[Result], None] | None = None  # runs inside deliver
         self.driver = NetDriver(config or NetConfig(), self._deliver)
 
     def _deliver(self, result: Result) -> None:
@@ -85,6 +86,8 @@ class Harness:
         if isinstance(result, Received):
             self.counts[result.sock] = self.counts.get(result.sock, 0) + len(result.data)
         self._changed.set()
+        if self.on_result is not None:
+            self.on_result(result)
 
     def submit(self, req: Request) -> None:
         self._in_submit = True
@@ -697,6 +700,53 @@ async def test_pause_reading_per_sock_and_all_combine() -> None:
         await h.first(PeerClosed, 1)
         assert h.data(1) == b"tick" * 3
         assert isinstance(h.of(1)[-1], PeerClosed)
+
+
+@aio
+async def test_no_received_after_pause_even_if_already_read() -> None:
+    writers: list[asyncio.StreamWriter] = []
+    both = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        if len(writers) == 2:
+            both.set()
+        await reader.read()
+
+    server, port = await tcp_server(handler)
+    async with server, Harness() as h:
+        paused_by: list[int] = []
+
+        def pause_on_first_data(result: Result) -> None:
+            # As the runtime does when the serial side backs up. The other
+            # link's data, read in the same loop iteration, is already on its
+            # way and must be held back.
+            if isinstance(result, Received) and not paused_by:
+                paused_by.append(result.sock)
+                h.driver.pause_all()
+
+        h.on_result = pause_on_first_data
+        h.submit(Connect(1, "TCP", LOCAL, port))
+        h.submit(Connect(2, "TCP", LOCAL, port))
+        await h.first(Connected, 1)
+        await h.first(Connected, 2)
+        await asyncio.wait_for(both.wait(), 5)
+        for writer in writers:  # both readable in the same select()
+            writer.write(b"data")
+        for writer in writers:
+            writer.write(b"more")
+            writer.close()
+        await h.until(lambda: bool(paused_by))
+        await asyncio.sleep(0.1)  # negative check: nothing more may come
+        received = [r for r in h.results if isinstance(r, Received)]
+        assert len(received) == 1 and received[0].sock == paused_by[0]
+        assert not any(isinstance(r, PeerClosed) for r in h.results)
+        h.driver.resume_all()
+        await h.first(PeerClosed, 1)
+        await h.first(PeerClosed, 2)
+        for sock in (1, 2):
+            assert h.data(sock) == b"datamore"
+            assert isinstance(h.of(sock)[-1], PeerClosed)
 
 
 @aio

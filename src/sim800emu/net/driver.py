@@ -79,7 +79,7 @@ from sim800emu.core.events import (
 )
 from sim800emu.net.config import NetConfig
 from sim800emu.net.policy import find_route, is_permitted, normalize_host, parse_ip
-from sim800emu.net.resolver import Resolver
+from sim800emu.net.resolver import ERR_NOT_FOUND, Resolution, Resolver
 
 __all__ = ["NetDriver"]
 
@@ -525,6 +525,9 @@ class NetDriver:
         except (OSError, ValueError) as exc:  # refused, unreachable, TLS, bind...
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             self._connect_failed(link, req, reason)
+        except Exception as exc:  # a bug here must still end the CIPSTART
+            _log.exception("connection %d to %s:%d", req.sock, req.host, req.port)
+            self._connect_failed(link, req, f"internal error: {exc!r}")
         finally:
             link.task = None
 
@@ -699,11 +702,11 @@ class NetDriver:
                 listener.transport.close()
             return
         transport = link.transport
-        if transport is None or transport.is_closing():
+        if transport is None:
             return
         if quick:
-            _abort(transport)
-        else:
+            _abort(transport)  # also ends a graceful close still flushing
+        elif not transport.is_closing():
             transport.close()
             if _write_buffer_size(transport):
                 self._draining.add(link)
@@ -837,7 +840,11 @@ class NetDriver:
         self._resolves.add(self._spawn(self._run_resolve(req)))
 
     async def _run_resolve(self, req: Resolve) -> None:
-        resolution = await self._resolver.resolve(req.name, req.dns)
+        try:
+            resolution = await self._resolver.resolve(req.name, req.dns)
+        except Exception as exc:  # a bug here must still answer the CDNSGIP
+            _log.exception("resolving %r", req.name)
+            resolution = Resolution(error=ERR_NOT_FOUND, reason=repr(exc))
         if resolution.error:
             _log.info("DNS %s: error %d (%s)", req.name, resolution.error, resolution.reason)
         self._emit(None, Resolved(req.query, resolution.addresses, resolution.error))
