@@ -87,6 +87,9 @@ _log = logging.getLogger("sim800emu.net")
 
 Deliver = Callable[[Result], None]
 
+DRAIN_TIMEOUT = 60.0
+"""Seconds a gracefully closed link may take to flush what it was sent."""
+
 
 class _Owner:
     """Something results belong to; once ``closed``, its results are dropped."""
@@ -371,13 +374,11 @@ class NetDriver:
 
     def write_backlog(self) -> int:
         """Bytes accepted by ``Send`` and not yet handed to the kernel, over
-        every socket (including links closed gracefully, still flushing)."""
-        total = 0
-        for link in self._links.values():
-            total += _write_buffer_size(link.transport)
-        for link in self._draining:
-            total += _write_buffer_size(link.transport)
-        return total
+        every socket the core still has open. (A link closed gracefully keeps
+        flushing, for at most ``DRAIN_TIMEOUT`` seconds, but no longer counts:
+        the core is done with it, and a peer that never reads must not hold
+        the serial line back.)"""
+        return sum(_write_buffer_size(link.transport) for link in self._links.values())
 
     def close_all(self) -> None:
         """Close every socket and listener at once (abort: no FIN wait,
@@ -709,7 +710,18 @@ class NetDriver:
         elif not transport.is_closing():
             transport.close()
             if _write_buffer_size(transport):
+                # Flushing to a peer that may never read: give up after a while.
                 self._draining.add(link)
+                self._get_loop().call_later(DRAIN_TIMEOUT, self._drain_expired, link)
+
+    def _drain_expired(self, link: _Link) -> None:
+        if link in self._draining:
+            self._draining.discard(link)
+            if link.transport is not None:
+                _log.info(
+                    "link %d: unsent data dropped %.0f s after close", link.sock, DRAIN_TIMEOUT
+                )
+                _abort(link.transport)
 
     def _on_peer_closed(self, link: _Link) -> None:
         if not link.peer_closed and not link.closed and link.connected:
