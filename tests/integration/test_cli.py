@@ -268,7 +268,6 @@ def test_stdio_transport(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ with the real core
 
 
-@pytest.mark.xfail(reason="needs the core modem (issue 2)", strict=False)
 def test_real_serve_as_the_conformance_harness_runs_it(tmp_path: Path) -> None:
     link = tmp_path / "modem"
     state = tmp_path / "state"
@@ -284,7 +283,6 @@ def test_real_serve_as_the_conformance_harness_runs_it(tmp_path: Path) -> None:
     assert not os.path.lexists(link)
 
 
-@pytest.mark.xfail(reason="needs the core modem (issue 2)", strict=False)
 @pytest.mark.sim800("--imei", "123456789012345")
 def test_pytest_plugin_fixture(sim800: Sim800Process) -> None:
     assert "--imei" in sim800.command
@@ -293,7 +291,6 @@ def test_pytest_plugin_fixture(sim800: Sim800Process) -> None:
     assert b"123456789012345" in at(port, b"AT+GSN\r")
 
 
-@pytest.mark.xfail(reason="needs the core modem (issue 2)", strict=False)
 def test_pytest_plugin_factory_makes_independent_modems(sim800_factory: object) -> None:
     assert callable(sim800_factory)
     a = sim800_factory()

@@ -531,7 +531,6 @@ def test_url_to_argv() -> None:
         url_to_argv("sim800://?dns-offline=maybe")
 
 
-@pytest.mark.xfail(reason="needs the core modem (issue 2)", strict=False)
 def test_url_handler_with_the_real_core() -> None:
     import serial
 
