@@ -80,6 +80,19 @@ class Resolve:
 
 
 @dataclass(frozen=True, slots=True)
+class Ping:
+    """AT+CIPPING: ``count`` ICMP echoes to ``host`` (name or address)."""
+
+    query: int
+    host: str
+    count: int = 4
+    size: int = 32
+    timeout: float = 10.0
+    ttl: int = 64
+    dns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PauseReading:
     """Stop reading ``sock`` (the core's buffer for it is full)."""
 
@@ -130,6 +143,7 @@ Request = (
     | Listen
     | StopListen
     | Resolve
+    | Ping
     | PauseReading
     | ResumeReading
     | StartTimer
@@ -214,6 +228,26 @@ class Resolved:
 
 
 @dataclass(frozen=True, slots=True)
+class PingReply:
+    """One echo of a ``Ping``: ``time_ms`` None means it timed out."""
+
+    query: int
+    seq: int
+    ip: str
+    time_ms: float | None = None
+    ttl: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PingDone:
+    """All echoes of a ``Ping`` are answered; ``error``: the name did not
+    resolve or the address is not permitted."""
+
+    query: int
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     key: str
 
@@ -228,5 +262,7 @@ Result = (
     | ListenFailed
     | Accepted
     | Resolved
+    | PingReply
+    | PingDone
     | TimerFired
 )

@@ -35,6 +35,9 @@ from .events import (
     Listening,
     PauseReading,
     PeerClosed,
+    Ping,
+    PingDone,
+    PingReply,
     Proto,
     Reboot,
     Received,
@@ -173,6 +176,7 @@ class Modem:
         self._next_sock = 1
         self._next_query = 1
         self._queries: dict[int, str] = {}
+        self._ping_query = 0
         self._timers: dict[str, Callable[[], None]] = {}
         if self.config.cold_boot:
             self.begin_boot()
@@ -214,6 +218,9 @@ class Modem:
             return
         if isinstance(result, Resolved):
             self._on_resolved(result)
+            return
+        if isinstance(result, (PingReply, PingDone)):
+            self._on_ping(result)
             return
         if isinstance(result, Accepted):
             self._on_accepted(result)
@@ -481,6 +488,27 @@ class Modem:
         self._queries[query] = name
         self.request(Resolve(query, name, tuple(d for d in self.dns if d and d != "0.0.0.0")))
         return query
+
+    def ping(self, host: str, count: int, size: int, timeout: float, ttl: int) -> None:
+        """AT+CIPPING (a pending command: the replies come as results)."""
+        query = self._next_query
+        self._next_query += 1
+        self._ping_query = query
+        dns = tuple(d for d in self.dns if d and d != "0.0.0.0")
+        self.request(Ping(query, host, count, size, timeout, ttl, dns))
+
+    def _on_ping(self, res: PingReply | PingDone) -> None:
+        if res.query != self._ping_query:
+            return
+        if isinstance(res, PingReply):
+            if res.time_ms is None:  # time-out: what the module prints
+                self.info(f'+CIPPING: {res.seq},"{res.ip}",600,255')
+            else:
+                ms = max(1, round(res.time_ms / 100))  # in units of 100 ms
+                self.info(f'+CIPPING: {res.seq},"{res.ip}",{ms},{res.ttl}')
+            return
+        self._ping_query = 0
+        self.complete(CommandError(None) if res.error else None)
 
     def listen(self, proto: Proto, port: int, blog: int) -> None:
         sock = self.new_sock()

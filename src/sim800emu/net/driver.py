@@ -67,6 +67,9 @@ from sim800emu.core.events import (
     Listening,
     PauseReading,
     PeerClosed,
+    Ping,
+    PingDone,
+    PingReply,
     Received,
     Request,
     Resolve,
@@ -77,8 +80,9 @@ from sim800emu.core.events import (
     SendFailed,
     StopListen,
 )
+from sim800emu.net import ping
 from sim800emu.net.config import NetConfig
-from sim800emu.net.policy import find_route, is_permitted, normalize_host, parse_ip
+from sim800emu.net.policy import find_route, is_ip_literal, is_permitted, normalize_host, parse_ip
 from sim800emu.net.resolver import ERR_NOT_FOUND, Resolution, Resolver
 
 __all__ = ["NetDriver"]
@@ -353,6 +357,8 @@ class NetDriver:
                 self._stop_listen(req.sock)
             case Resolve():
                 self._resolve(req)
+            case Ping():
+                self._resolves.add(self._spawn(self._run_ping(req)))
             case PauseReading():
                 self._pause(req.sock, True)
             case ResumeReading():
@@ -847,6 +853,28 @@ class NetDriver:
         self._emit(link, Received(link.sock, data, ip, port))
 
     # -------------------------------------------------------------- resolve
+
+    async def _run_ping(self, req: Ping) -> None:
+        """AT+CIPPING: resolve like CDNSGIP, obey the policy, then real
+        ICMP echoes one after the other."""
+        ip = req.host
+        if not is_ip_literal(ip):
+            resolution = await self._resolver.resolve(req.host, req.dns)
+            if resolution.error or not resolution.addresses:
+                self._emit(None, PingDone(req.query, error=True))
+                return
+            ip = resolution.addresses[0]
+        if not is_permitted(ip, self._config.allow, self._config.deny):
+            _log.warning("ping %s denied by policy", ip)
+            self._emit(None, PingDone(req.query, error=True))
+            return
+        for seq in range(1, req.count + 1):
+            answer = await ping.echo(ip, seq, req.size, req.timeout, req.ttl)
+            if answer is None:
+                self._emit(None, PingReply(req.query, seq, ip))
+            else:
+                self._emit(None, PingReply(req.query, seq, ip, answer[0], answer[1]))
+        self._emit(None, PingDone(req.query))
 
     def _resolve(self, req: Resolve) -> None:
         self._resolves.add(self._spawn(self._run_resolve(req)))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..parser import Command
 from ..registry import DONE, PENDING, CommandError, F, Int, Outcome, Str, Value, command, ok, text
+from .dns import CONTEXT_UP
 
 if TYPE_CHECKING:
     from ..modem import Modem
@@ -113,4 +114,31 @@ command(
     read=F(lambda m, v, c: m.info('+CNTP: "pool.ntp.org",0')),
     write=F(ok, sig=(Str(64), Int(0, 96, optional=True), Int(0, 1, optional=True))),
     exec=F(_cntp_exec),
+)
+
+
+# ---------------------------------------------------------------- CIPPING
+
+
+def _cipping(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
+    host, retry, size, timeout, ttl = values
+    if not host:
+        raise CommandError(None)
+    m.ping(
+        str(host),
+        count=int(retry) if retry is not None else 4,
+        size=int(size) if size is not None else 32,
+        timeout=(int(timeout) if timeout is not None else 100) / 10.0,
+        ttl=int(ttl) if ttl is not None else 64,
+    )
+    return PENDING  # one +CIPPING line per echo, then OK
+
+
+command(
+    "+CIPPING", "Ping a host (real ICMP): +CIPPING: <n>,\"<ip>\",<ms>,<ttl> per echo, then OK",
+    "reference 3 (AT+CIPPING)",
+    test=F(text('+CIPPING: "host",(1-100),(0-1024),(1-600),(1-255)')),
+    write=F(_cipping, CONTEXT_UP, (Str(255), Int(1, 100, optional=True),
+                                   Int(0, 1024, optional=True), Int(1, 600, optional=True),
+                                   Int(1, 255, optional=True))),
 )
