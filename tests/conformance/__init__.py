@@ -1,0 +1,1 @@
+"""Golden-transcript conformance tests: parser, player and the runs against the emulator."""
