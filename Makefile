@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/sim800emu serve $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/python -m sim800emu.docs --check docs/commands.md
 	$(BIN)/pytest -q $(PYTEST_ARGS)
