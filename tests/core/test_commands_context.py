@@ -142,7 +142,7 @@ def test_ciicr_refused_when_gprs_not_registered() -> None:
     assert h.at("AT+CIICR") == crlf("+CME ERROR: 3")
 
 
-def test_cipshut_during_ciicr_fails_it() -> None:
+def test_cipshut_typed_during_ciicr_runs_after_it() -> None:
     # The CIPSHUT is typed while CIICR runs: it waits, then runs after OK.
     h = Harness(config=ModemConfig(timing=Timing(ciicr=1.0)))
     h.at("AT+CSTT")
@@ -411,6 +411,18 @@ def test_unsaved_changes_are_lost_on_reboot_saved_ones_kept() -> None:
     h.take()
     assert h.at("AT+CIPHEAD?") == block("+CIPHEAD: 1") + OK
     assert h.at("AT+CIPSPRT?") == block("+CIPSPRT: 1") + OK
+
+
+def test_at_w_and_cipscont_accumulate_in_one_saved_profile() -> None:
+    h = Harness()
+    h.at("AT+CIPHEAD=1")
+    h.at("AT+CIPSCONT")
+    h.at("AT+CMEE=2")
+    h.at("AT&W")
+    saved = h.saves[-1].settings
+    assert saved["ciphead"] == 1
+    assert saved["cmee"] == 2
+    assert set(saved) == set(TCPIP_KEYS) | set(PROFILE_KEYS)
 
 
 def test_saved_file_with_bad_entries_is_tolerated() -> None:

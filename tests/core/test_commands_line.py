@@ -187,6 +187,10 @@ def test_cifsr_e0_chain_echo_still_on_for_its_own_line() -> None:
 
 
 def test_chain_stops_at_the_first_failing_command() -> None:
+    # reference 1.6 (INF): execution stops at the first failing command. The
+    # reference adds "only ERROR is returned"; the core still prints the
+    # information lines of the commands that ran before it (real modems do
+    # too; no project source fixes this byte-exactly).
     h = Harness(echo=True)
     h.m.settings.echo = False
     assert h.at("AT+CIFSR;E1") == ERROR  # no context: CIFSR fails, E1 never runs

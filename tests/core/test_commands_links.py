@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from harness import ERROR, OK, PROMPT, Harness, block, crlf
 
-from sim800emu.core.config import ModemConfig, Timing
-from sim800emu.core.events import Close, Connect, Connected
+from sim800emu.core.config import ModemConfig, Radio, Timing
+from sim800emu.core.events import Close, Connect, Connected, Received
 
 SIX = tuple(f'C: {n},,"","","","INITIAL"' for n in range(6))
 
@@ -162,6 +162,24 @@ class TestCipstartSingle:
         h.at("AT+CIPSERVER=1,3000")
         h.listening()
         assert h.at('AT+CIPSTART="TCP","1.2.3.4",80') == ERROR
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="core bug: single-step CIPSTART brings the context up and opens a real "
+        "connection with the radio off (CFUN=0) or GPRS not registered; CIICR refuses "
+        "the same (manual 3.5.2: CGREG not registered -> CONNECT FAIL)",
+    )
+    @pytest.mark.parametrize("how", ["cfun0", "cgreg"])
+    def test_single_step_needs_gprs_registration(self, how: str) -> None:
+        if how == "cfun0":
+            h = Harness()
+            h.at("AT+CFUN=0")
+        else:
+            h = Harness(config=ModemConfig(radio=Radio(cgreg_stat=2)))
+        h.take()
+        out = h.at('AT+CIPSTART="TCP","1.2.3.4",80') + h.run_timers()
+        assert h.connects == []
+        assert out == ERROR or out.endswith(crlf("CONNECT FAIL"))
 
     def test_pdp_deact_refuses_cipstart_until_cipshut(self) -> None:
         # reference 2: PDP DEACT is left only via CIPSHUT.
@@ -530,6 +548,27 @@ class TestReceiveHeaders:
         assert h.receive(sock, b"plain") == b"\r\nRECV FROM:127.0.0.1:4242\r\nplain"
         assert h.at("AT+CIPSRIP=0") == OK
         assert h.receive(sock, b"raw") == b"raw"
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="core bug: RECV FROM shows the link's remote address instead of the "
+        "datagram's sender (Received.from_ip/from_port)",
+    )
+    def test_recv_from_shows_the_datagram_sender(self) -> None:
+        # manual 3.19: the sender's IP address and port; events.Received and the
+        # net driver's docstring: from_ip/from_port are "needed for RECV FROM".
+        h = Harness()
+        sock, _ = h.open_single("1.2.3.4", 53, "UDP")
+        h.at("AT+CIPSRIP=1")
+        out = h.handle(Received(sock, b"x", "5.6.7.8", 5353))
+        assert out == b"\r\nRECV FROM:5.6.7.8:5353\r\nx"
+
+    def test_recv_from_with_the_peer_as_sender(self) -> None:
+        h = Harness()
+        sock, _ = h.open_single("1.2.3.4", 53, "UDP")
+        h.at("AT+CIPSRIP=1")
+        out = h.handle(Received(sock, b"x", "1.2.3.4", 53))
+        assert out == b"\r\nRECV FROM:1.2.3.4:53\r\nx"
 
     def test_showtp_alone_has_no_effect(self) -> None:
         # manual 3.23: only with CIPHEAD=1.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from harness import ERROR, OK, PROMPT, Harness, block, crlf
 
+from sim800emu.core.config import ModemConfig, Radio
 from sim800emu.core.events import Accepted, Close, Listen, Listening, StopListen
 
 SIX = tuple(f'C: {n},,"","","","INITIAL"' for n in range(6))
@@ -133,6 +134,18 @@ def test_single_link_server_refused_after_a_closed_client_link(how: str) -> None
         state = "TCP CLOSED"
     assert h.at("AT+CIPSTATUS") == OK + crlf(f"STATE: {state}")
     assert h.at("AT+CIPSERVER=1,3000") == ERROR
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug: single-step CIPSERVER opens a real listener with GPRS not "
+    "registered (CIICR refuses the same; manual 3.16: CONNECT FAIL on failure)",
+)
+def test_single_step_server_needs_gprs_registration() -> None:
+    h = Harness(config=ModemConfig(radio=Radio(cgreg_stat=2)))
+    out = h.at("AT+CIPSERVER=1,3000") + h.run_timers()
+    assert h.listens == []
+    assert out == ERROR or out.endswith(crlf("CONNECT FAIL"))
 
 
 def test_single_link_second_client_is_refused() -> None:
