@@ -381,8 +381,8 @@ def wait_quiet(seconds: float) -> None:
 
 @dataclass
 class Event:
-    kind: str  # "receive", "line" or "prompt"
-    link: int = -1
+    kind: str  # "line" or "prompt"
+    seq: int
     data: bytes = b""
 
 
@@ -398,8 +398,9 @@ class MuxStream:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self.received: dict[int, bytearray] = {n: bytearray() for n in range(6)}
-        self.receive_blocks: dict[int, list[int]] = {n: [] for n in range(6)}
-        self.events: deque[Event] = deque()
+        self.blocks: list[tuple[int, int, int]] = []  # (seq, link, length) per +RECEIVE
+        self.events: deque[Event] = deque()  # lines and prompts not yet waited for
+        self.seq = 0  # position of every parsed item in the output
         self.lines: list[bytes] = []  # every line seen, for messages
 
     def _parse(self) -> bool:
@@ -421,13 +422,14 @@ class MuxStream:
             if len(buf) < m.end() + length:
                 return False
             self.received[n] += buf[m.end() : m.end() + length]
-            self.receive_blocks[n].append(length)
+            self.seq += 1
+            self.blocks.append((self.seq, n, length))
             del buf[: m.end() + length]
-            self.events.append(Event("receive", n, b""))
             return True
         if buf.startswith(b"> "):
             del buf[:2]
-            self.events.append(Event("prompt"))
+            self.seq += 1
+            self.events.append(Event("prompt", self.seq))
             return True
         if buf[:1] == b">":
             return False
@@ -437,7 +439,8 @@ class MuxStream:
         line = bytes(buf[:end])
         del buf[: end + 2]
         self.lines.append(line)
-        self.events.append(Event("line", data=line))
+        self.seq += 1
+        self.events.append(Event("line", self.seq, line))
         return True
 
     def pump(self, timeout: float) -> None:
@@ -459,13 +462,13 @@ class MuxStream:
             if left <= 0:
                 raise AssertionError(
                     f"timed out waiting for {what}; pending events "
-                    f"{[(e.kind, e.data) for e in self.events if e.kind != 'receive']}\n"
+                    f"{[(e.kind, e.data) for e in self.events]}\n"
                     f"last lines {self.lines[-10:]}\n{self.emu._context()}"
                 )
             self.pump(left)
 
-    def wait_line(self, line: bytes, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._take(lambda e: e.kind == "line" and e.data == line, repr(line), timeout)
+    def wait_line(self, line: bytes, timeout: float = DEFAULT_TIMEOUT) -> Event:
+        return self._take(lambda e: e.kind == "line" and e.data == line, repr(line), timeout)
 
     def wait_line_re(self, pattern: re.Pattern[bytes], timeout: float = DEFAULT_TIMEOUT) -> bytes:
         ev = self._take(
@@ -475,8 +478,8 @@ class MuxStream:
         )
         return ev.data
 
-    def wait_prompt(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._take(lambda e: e.kind == "prompt", "the '> ' prompt", timeout)
+    def wait_prompt(self, timeout: float = DEFAULT_TIMEOUT) -> Event:
+        return self._take(lambda e: e.kind == "prompt", "the '> ' prompt", timeout)
 
     def wait_received(self, n: int, length: int, timeout: float = DEFAULT_TIMEOUT) -> bytes:
         deadline = time.monotonic() + timeout
@@ -495,11 +498,18 @@ class MuxStream:
         return [e.data for e in self.events if e.kind == "line"]
 
     def send(self, n: int, data: bytes, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """``AT+CIPSEND=<n>,<len>``, the prompt, the data, ``<n>, SEND OK``."""
+        """``AT+CIPSEND=<n>,<len>``, the prompt, the data, ``<n>, SEND OK``;
+        no ``+RECEIVE`` block may come between the prompt and SEND OK (a URC
+        never lands inside a response or a data block)."""
         self.emu.send(f"AT+CIPSEND={n},{len(data)}")
-        self.wait_prompt(timeout)
+        prompt = self.wait_prompt(timeout)
         self.emu.write_all(data)
-        self.wait_line(f"{n}, SEND OK".encode(), timeout)
+        done = self.wait_line(f"{n}, SEND OK".encode(), timeout)
+        inside = [b for b in self.blocks if prompt.seq < b[0] < done.seq]
+        assert not inside, (
+            f"+RECEIVE blocks (seq, link, len) {inside} between the '> ' prompt of "
+            f"link {n} and its SEND OK"
+        )
 
 
 # --------------------------------------------------------------------------- peers

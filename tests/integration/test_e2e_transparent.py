@@ -29,12 +29,12 @@ CONNECT = b"\r\nCONNECT\r\n"
 GUARD = 1.2  # > the 1 s guard time of +++
 
 
-def open_transparent(emu: Emulator, port: int, proto: str = "TCP") -> None:
+def open_transparent(emu: Emulator, port: int, proto: str = "TCP", end: bytes = b"\r") -> None:
     """ATE0, CIPMODE=1, CSTT/CIICR/CIFSR, CIPSTART -> OK, CONNECT (data mode)."""
     emu.init()
     emu.command("AT+CIPMODE=1")
     emu.bring_up()
-    emu.send(f'AT+CIPSTART="{proto}","127.0.0.1",{port}')
+    emu.write_all(f'AT+CIPSTART="{proto}","127.0.0.1",{port}'.encode() + end)
     emu.expect_exact(OK)
     emu.expect_exact(CONNECT)
 
@@ -97,7 +97,9 @@ def test_64_mib_each_way_concurrently() -> None:
 
 def test_plus_signs_in_stream_and_guarded_escape() -> None:
     with Emulator() as emu, TcpServer() as srv:
-        open_transparent(emu, srv.port)
+        # CIPSTART ends in CR LF written at once: the LF belongs to the
+        # command line, it is not payload (SPEC, line ends).
+        open_transparent(emu, srv.port, end=b"\r\n")
         peer = srv.accept()
         # Lone +, ++, +++ inside the stream, in separate writes and inside
         # chunks, with no guard times: all payload, intact and in order.
@@ -136,8 +138,13 @@ def test_plus_signs_in_stream_and_guarded_escape() -> None:
         peer.send_all(b"world+++\r\nOK\r\n")
         emu.expect_exact(b"world+++\r\nOK\r\n")
         assert not emu.buf
-        # The escape works a second time.
-        emu.escape(GUARD)
+        # The escape with the three + written apart (< 1 s between them).
+        wait_quiet(GUARD)
+        for _ in range(3):
+            emu.write_all(b"+")
+            wait_quiet(0.3)
+        emu.expect_exact(OK, timeout=5)
+        assert not emu.buf
         emu.command("AT+CIPCLOSE", b"\r\nCLOSE OK\r\n")
         peer.wait_eof()
         assert peer.count == len(expected)
@@ -215,7 +222,10 @@ def test_cipccfg_packing_send_size_and_wait_time() -> None:
 def test_cipccfg_esc_off_makes_plus_plus_plus_data() -> None:
     with Emulator() as emu, TcpServer() as srv:
         emu.init()
-        emu.command("AT+CIPCCFG=3,2,1024,0")
+        # The longer write form of later firmware (Rxmode, RxSize, Rxtimer);
+        # the read form keeps the manual's four fields.
+        emu.command("AT+CIPCCFG=3,2,1024,0,0,1460,50")
+        emu.command("AT+CIPCCFG?", b"\r\n+CIPCCFG: 3,2,1024,0\r\n\r\nOK\r\n")
         emu.command("AT+CIPMODE=1")
         emu.bring_up()
         emu.send(f'AT+CIPSTART="TCP","127.0.0.1",{srv.port}')
