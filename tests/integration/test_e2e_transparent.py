@@ -169,6 +169,69 @@ def test_remote_close_in_data_mode_loses_nothing() -> None:
         emu.command("AT+CIPSTATUS", b"\r\nOK\r\n\r\nSTATE: TCP CLOSED\r\n")
 
 
+def test_remote_close_behind_a_slow_serial_reader_loses_nothing() -> None:
+    """The peer sends 8 MiB and closes at once while the pty is not read
+    (backpressure): every byte still comes, then CLOSED."""
+    block = os.urandom(8 << 20)
+    with Emulator() as emu, TcpServer() as srv:
+        open_transparent(emu, srv.port)
+        peer = srv.accept()
+        sent = threading.Event()
+
+        def push() -> None:
+            peer.send_all(block)
+            peer.close()
+            sent.set()
+
+        threading.Thread(target=push, daemon=True).start()
+        # A slow consumer: the pty is not read for 1 s.
+        assert not sent.wait(1.0), "8 MiB were taken while the pty was not read"
+        got = hashlib.sha256()
+        emu.read_stream(len(block), got.update, timeout=60)
+        assert got.digest() == hashlib.sha256(block).digest()
+        emu.expect_exact(b"\r\nCLOSED\r\n")
+        emu.command("AT", OK)
+
+
+def test_escape_while_the_peer_streams_loses_nothing() -> None:
+    """+++ while data keeps arriving from the network: OK comes, command mode
+    shows no data, ATO prints CONNECT and then everything that arrived in the
+    meantime; the bytes on the serial line are exactly the peer's bytes."""
+    with Emulator() as emu, TcpServer() as srv:
+        open_transparent(emu, srv.port)
+        peer = srv.accept()
+        stop = threading.Event()
+        sent = bytearray()
+
+        def stream() -> None:
+            i = 0
+            while not stop.is_set():
+                chunk = bytes([97 + i % 26]) * 1000  # never contains CR, LF, OK
+                peer.send_all(chunk)
+                sent.extend(chunk)
+                i += 1
+                stop.wait(0.01)  # a peer sending 100 kB/s
+
+        streamer = threading.Thread(target=stream, daemon=True)
+        streamer.start()
+        try:
+            wait_quiet(GUARD)  # the serial side is quiet; the network side is not
+            emu.write_all(b"+++")
+            serial = bytearray(emu.expect(OK, timeout=5)[: -len(OK)])
+            # Command mode: the link is up and no data is printed.
+            emu.command("AT+CIPSTATUS", b"\r\nOK\r\n\r\nSTATE: CONNECT OK\r\n")
+            emu.command("AT", OK)
+            emu.send("ATO")
+            emu.expect_exact(CONNECT)
+        finally:
+            stop.set()
+            streamer.join(5)
+        rest = len(sent) - len(serial)
+        serial += emu.read_exact(rest)
+        assert bytes(serial) == bytes(sent)
+        emu.expect_silence(0.2)
+
+
 # --------------------------------------------------------------------------- (d) CIPCCFG
 
 
