@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .control import ControlServer
 from .core.config import Identity, ModemConfig, Radio
 from .core.events import Result
 from .net.config import (
@@ -173,6 +174,14 @@ def build_parser() -> _Parser:
         formatter_class=_HelpFormatter,
     )
     add_serve_options(serve)
+    ctl = sub.add_parser(
+        "ctl",
+        help="send a fault or status command to a running modem (serve --control)",
+        description="Send one command to a modem started with --control SOCKET and print "
+        "its answer. Commands: status; pdp-deact; register 0-5; signal 0-31|99; drop 0-5.",
+    )
+    ctl.add_argument("socket", type=Path, help="the --control socket of the running modem")
+    ctl.add_argument("words", nargs="+", metavar="COMMAND", help="e.g. pdp-deact, drop 1")
     sub.add_parser("version", help="print the version and exit")
     return parser
 
@@ -371,6 +380,15 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         help="append a transcript of all serial traffic (timestamps, text, hex) to FILE; "
         "'-' for stderr",
     )
+    g.add_argument(
+        "--control",
+        metavar="SOCKET",
+        type=Path,
+        default=None,
+        help="listen for fault injection and status commands on this Unix socket "
+        "(pdp-deact, register N, signal N, drop N, status); send them with "
+        f"'{PROG} ctl SOCKET COMMAND'",
+    )
     g.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     g.add_argument(
         "-v",
@@ -507,6 +525,16 @@ async def serve(args: argparse.Namespace, spec: ModemSpec) -> int:
             loop.remove_signal_handler(sig)
 
 
+async def _start_control(
+    args: argparse.Namespace, runners: Callable[[], Sequence[ModemRunner]]
+) -> ControlServer | None:
+    if args.control is None:
+        return None
+    server = ControlServer(args.control, runners)
+    await server.start()
+    return server
+
+
 async def _wait_any(*aws: asyncio.Future[object] | asyncio.Task[object]) -> None:
     _done, pending = await asyncio.wait(aws, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
@@ -535,9 +563,11 @@ async def _serve_pty(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Ev
     loop = asyncio.get_running_loop()
     port = PtyPort(loop)
     runner: ModemRunner | None = None
+    control: ControlServer | None = None
     try:
         runner = spec.create_runner(port.line, loop)
         runner.start()
+        control = await _start_control(args, lambda: [runner] if runner else [])
         where = port.path
         if args.link is not None:
             try:
@@ -550,6 +580,8 @@ async def _serve_pty(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Ev
         log.info("stopping")
         return 0
     finally:
+        if control is not None:
+            await control.aclose()
         if runner is not None:
             await _bounded(runner.aclose(), "the modem's shutdown")
         await port.aclose()
@@ -563,12 +595,15 @@ async def _serve_tcp(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Ev
         await server.start()
     except OSError as exc:
         return _error(f"cannot listen on {args.tcp_host}:{args.tcp_port}: {exc}")
+    control = await _start_control(args, lambda: list(server.runners))
     try:
         _announce(args, f"serial port {server.address} (every connection is a new modem)")
         await stop.wait()
         log.info("stopping")
         return 0
     finally:
+        if control is not None:
+            await control.aclose()
         await _bounded(server.aclose(), "the modems' shutdown")
 
 
@@ -578,15 +613,19 @@ async def _serve_stdio(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.
     loop = asyncio.get_running_loop()
     port = StdioPort(loop)
     runner: ModemRunner | None = None
+    control: ControlServer | None = None
     try:
         runner = spec.create_runner(port.line, loop)
         runner.start()
+        control = await _start_control(args, lambda: [runner] if runner else [])
         _announce(args, "serial line on stdin/stdout")
         await _wait_any(
             asyncio.ensure_future(stop.wait()), asyncio.ensure_future(runner.wait_closed())
         )
         return 0
     finally:
+        if control is not None:
+            await control.aclose()
         if runner is not None:
             await _bounded(runner.aclose(), "the modem's shutdown")
         await port.aclose()
@@ -614,6 +653,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"{PROG} {__version__}")
         return 0
+    if args.command == "ctl":
+        from .control import send
+
+        try:
+            answer = send(args.socket, " ".join(args.words))
+        except OSError as exc:
+            return _error(f"cannot reach {args.socket}: {exc}")
+        print(answer)
+        return 0 if answer.startswith("ok") else 1
     if args.command != "serve":
         parser.print_help(sys.stderr)
         return 2

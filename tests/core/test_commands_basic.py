@@ -70,6 +70,7 @@ def test_at_w_saves_the_user_profile_only() -> None:
         "creg_n": 0,
         "cgreg_n": 0,
         "ipr": 0,
+        "ciurc": 1,
     }
 
 
@@ -195,11 +196,6 @@ def test_cfun_0_and_back() -> None:
     assert h.at("AT+CIPSHUT") == crlf("SHUT OK")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: AT+CFUN=0 prints the +PDP: DEACT URC before its own OK "
-    "(+CPIN: NOT READY correctly after it)",
-)
 def test_cfun_0_urcs_follow_ok() -> None:
     # SPEC: a URC is never printed inside a command's response; it follows.
     h = Harness()
@@ -236,22 +232,12 @@ def test_creg_2_read_and_urc_when_registered() -> None:
     assert h.at("AT+CFUN=1").endswith(crlf('+CREG: 1,"1A2B","3C4D"'))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='core bug: with CREG=2 the not-registered URC carries <lac>,<ci> (+CREG: 0,"1A2B","3C4D") '
-    "while the read form correctly omits them",
-)
 def test_creg_2_urc_without_location_when_not_registered() -> None:
     h = Harness()
     h.at("AT+CREG=2")
     assert h.at("AT+CFUN=4") == OK + crlf("+CREG: 0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: CPIN? with CFUN=0 and CMEE=2 says 'operation not allowed'; "
-    "reference 1.8/6 (LOG I:TG561) gives '+CME ERROR: CFUN state is 0 or 4'",
-)
 def test_cpin_with_cfun_0_verbose_error() -> None:
     h = Harness()
     h.at("AT+CMEE=2")
@@ -308,7 +294,7 @@ def test_cgatt_0_tears_down_the_context() -> None:
     h = Harness()
     sock, _ = h.open_single()
     out = h.at("AT+CGATT=0")
-    assert out.endswith(OK)  # the URC placement is tested in test_commands_links
+    assert out.startswith(OK)  # the URC follows the response (SPEC)
     assert crlf("+PDP: DEACT") in out
     assert Close(sock, False) in h.closed
     assert h.at("AT+CIPSTATUS") == OK + crlf("STATE: PDP DEACT")
@@ -348,11 +334,6 @@ def test_cclk_starts_at_2004_after_power_on() -> None:
 # ---------------------------------------------------------------- misc settings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: CLTS/CVHU/CBATCHK/CSCLK/CIURC/CNTPCID accept a write but the read "
-    "form always prints the default (reference 3: read prints +CMD: <value>)",
-)
 @pytest.mark.parametrize(
     ("write", "read", "shown"),
     [
@@ -370,22 +351,12 @@ def test_write_is_read_back(write: str, read: str, shown: str) -> None:
     assert h.at(read) == block(shown) + OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: AT+CLTS/CVHU/CBATCHK=2 answer OK although their own test form "
-    "says (0,1)",
-)
 @pytest.mark.parametrize("line", ["AT+CLTS=2", "AT+CVHU=2", "AT+CBATCHK=2"])
 def test_value_outside_the_test_form_range_is_error(line: str) -> None:
     h = Harness()
     assert h.at(line) == ERROR
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: AT+CIURC=0 does not suppress 'Call Ready' after a restart "
-    "(reference 6: CIURC=0 suppresses Call Ready)",
-)
 def test_ciurc_0_suppresses_call_ready() -> None:
     h = Harness()
     h.at("AT+CIURC=0")

@@ -233,11 +233,6 @@ def test_cifsr_in_ip_processing() -> None:
     assert h.at("AT+CIFSR") == crlf(IP)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: during single-step CIPSTART the core reports STATE: TCP CONNECTING "
-    "but refuses AT+CIFSR (SPEC allows CIFSR in TCP CONNECTING)",
-)
 def test_cifsr_during_single_step_connecting() -> None:
     h = Harness()
     h.at('AT+CIPSTART="TCP","1.2.3.4",80')

@@ -191,7 +191,7 @@ CASES: list[Case] = [
     Case("+CBATCHK", T, "fresh", "AT+CBATCHK=?", info_ok("+CBATCHK: (0,1)")),
     Case("+CBATCHK", R, "fresh", "AT+CBATCHK?", info_ok("+CBATCHK: 0")),
     Case("+CBATCHK", W, "fresh", "AT+CBATCHK=1", OK),
-    Case("+CSCLK", T, "fresh", "AT+CSCLK=?", info_ok("+CSCLK: (0,1)")),
+    Case("+CSCLK", T, "fresh", "AT+CSCLK=?", info_ok("+CSCLK: (0-2)")),
     Case("+CSCLK", R, "fresh", "AT+CSCLK?", info_ok("+CSCLK: 0")),
     Case("+CSCLK", W, "fresh", "AT+CSCLK=0", OK),
     Case("+CIURC", T, "fresh", "AT+CIURC=?", info_ok("+CIURC: (0,1)")),

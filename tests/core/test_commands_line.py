@@ -434,11 +434,6 @@ def test_cmee_rendering_of_sim_busy(cmee: int, expected: bytes) -> None:
 # ---------------------------------------------------------------- crash-free parsing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a latin-1 superscript digit (0xB2/0xB3/0xB9) as a numeric argument "
-    "raises ValueError out of Modem.feed instead of answering ERROR",
-)
 @pytest.mark.parametrize("line", [b"AT+CIPMUX=\xb2\r", b"ATE\xb3\r", b"ATS0=\xb9\r", b"AT+CIPSEND=\xb2\r"])
 def test_superscript_digit_argument_is_error_not_a_crash(line: bytes) -> None:
     h = Harness()

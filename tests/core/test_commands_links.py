@@ -163,12 +163,6 @@ class TestCipstartSingle:
         h.listening()
         assert h.at('AT+CIPSTART="TCP","1.2.3.4",80') == ERROR
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="core bug: single-step CIPSTART brings the context up and opens a real "
-        "connection with the radio off (CFUN=0) or GPRS not registered; CIICR refuses "
-        "the same (manual 3.5.2: CGREG not registered -> CONNECT FAIL)",
-    )
     @pytest.mark.parametrize("how", ["cfun0", "cgreg"])
     def test_single_step_needs_gprs_registration(self, how: str) -> None:
         if how == "cfun0":
@@ -185,7 +179,7 @@ class TestCipstartSingle:
         # reference 2: PDP DEACT is left only via CIPSHUT.
         h = Harness()
         h.bring_up()
-        assert h.at("AT+CGATT=0").endswith(OK)
+        assert h.at("AT+CGATT=0").startswith(OK)
         assert h.at("AT+CIPSTATUS") == OK + crlf("STATE: PDP DEACT")
         assert h.at('AT+CIPSTART="TCP","1.2.3.4",80') == ERROR
         assert h.at("AT+CIPSHUT") == crlf("SHUT OK")
@@ -549,11 +543,6 @@ class TestReceiveHeaders:
         assert h.at("AT+CIPSRIP=0") == OK
         assert h.receive(sock, b"raw") == b"raw"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="core bug: RECV FROM shows the link's remote address instead of the "
-        "datagram's sender (Received.from_ip/from_port)",
-    )
     def test_recv_from_shows_the_datagram_sender(self) -> None:
         # manual 3.19: the sender's IP address and port; events.Received and the
         # net driver's docstring: from_ip/from_port are "needed for RECV FROM".
@@ -985,20 +974,11 @@ class TestUrcsWait:
         assert h.at("AT+CIICR;+CIFSR;E0") == b""
         assert h.advance(1.0) == crlf("10.78.245.128") + OK
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="core bug: AT+CGATT=0 prints the +PDP: DEACT URC before its own OK",
-    )
     def test_cgatt_0_urc_follows_ok(self) -> None:
         h = Harness()
         h.open_single()
         assert h.at("AT+CGATT=0") == OK + crlf("+PDP: DEACT")
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="core bug: with echo on, pushed data lands between the echo of a "
-        "partly typed command and the rest of its echo/response",
-    )
     def test_push_does_not_split_an_echoed_command(self) -> None:
         h = Harness()
         h.multi_up()

@@ -117,11 +117,6 @@ def test_refusals() -> None:
     assert h3.at("AT+CIPSERVER=1,3000") == ERROR  # IP GPRSACT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: single-link CIPSERVER is accepted in IP CLOSE / TCP CLOSED; "
-    "SPEC and manual 3.16 allow it only in IP INITIAL or IP STATUS",
-)
 @pytest.mark.parametrize("how", ["local", "remote"])
 def test_single_link_server_refused_after_a_closed_client_link(how: str) -> None:
     h = Harness()
@@ -136,11 +131,6 @@ def test_single_link_server_refused_after_a_closed_client_link(how: str) -> None
     assert h.at("AT+CIPSERVER=1,3000") == ERROR
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: single-step CIPSERVER opens a real listener with GPRS not "
-    "registered (CIICR refuses the same; manual 3.16: CONNECT FAIL on failure)",
-)
 def test_single_step_server_needs_gprs_registration() -> None:
     h = Harness(config=ModemConfig(radio=Radio(cgreg_stat=2)))
     out = h.at("AT+CIPSERVER=1,3000") + h.run_timers()
@@ -270,11 +260,6 @@ def test_multi_link_close_accepted_link() -> None:
     assert Close(c0, False) in h.closed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: the S: line says LISTENING while the server is still OPENING "
-    "(before Listening); manual 3.10 / reference 3 list OPENING as a server state",
-)
 def test_server_line_opening_before_listening() -> None:
     h = Harness()
     h.multi_up()

@@ -252,6 +252,27 @@ class TimerFired:
     key: str
 
 
+FaultKind = Literal["pdp-deact", "register", "signal", "drop-link"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Something the simulated network does to the module, injected by the
+    user to reproduce field faults:
+
+    * ``pdp-deact``: the network deactivates the PDP context (+PDP: DEACT);
+    * ``register``: GSM and GPRS registration become ``value`` (0-5; with
+      AT+CREG/AT+CGREG n=1/2 the URCs follow); losing it with CIPDPDP on
+      loses the context after <interval> x <timer> seconds;
+    * ``signal``: AT+CSQ's <rssi> becomes ``value``;
+    * ``drop-link``: the network drops link ``value`` (CLOSED, as if the
+      peer had closed it).
+    """
+
+    kind: FaultKind
+    value: int = 0
+
+
 Result = (
     Connected
     | ConnectFailed
@@ -265,4 +286,5 @@ Result = (
     | PingReply
     | PingDone
     | TimerFired
+    | Fault
 )

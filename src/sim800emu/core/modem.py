@@ -30,6 +30,7 @@ from .events import (
     Connect,
     Connected,
     ConnectFailed,
+    Fault,
     Listen,
     ListenFailed,
     Listening,
@@ -116,9 +117,11 @@ class Modem:
     pdp_active: bool
     bearer_open: bool
     bearer_params: dict[str, str]
+    switches: dict[str, int]
     attached: bool
     cfun: int
     local_ip: str
+    rssi: int
 
     def __init__(
         self,
@@ -138,11 +141,13 @@ class Modem:
         self.creg_stat = radio.creg_stat
         self.cgreg_stat = radio.cgreg_stat
         self.local_ip = radio.local_ip
+        self.rssi = radio.rssi
         self.dns: tuple[str, str] = radio.dns_servers
         self.clock_base = 0.0  # CCLK: seconds since 2004-01-01 at clock_set_at
         self.clock_set_at = now
         self.bearer_open = False  # SAPBR profile 1
         self.bearer_params: dict[str, str] = {}
+        self.switches: dict[str, int] = {}  # CLTS, CVHU ...: kept, no effect
         self.pdp_apn = ""
         self.pdp_active = False  # CGACT
         # IP context, links, server
@@ -157,6 +162,8 @@ class Modem:
         self._skip_lf = False
         self._last_body: str | None = None
         self._busy = False
+        self._executing = False
+        self._partial_expired = False
         self._busy_rest: list[Command] = []
         self._held = bytearray()
         # data entry (CIPSEND)
@@ -222,6 +229,9 @@ class Modem:
         if isinstance(result, (PingReply, PingDone)):
             self._on_ping(result)
             return
+        if isinstance(result, Fault):
+            self._on_fault(result)
+            return
         if isinstance(result, Accepted):
             self._on_accepted(result)
             return
@@ -236,7 +246,7 @@ class Modem:
         elif isinstance(result, ConnectFailed):
             self._on_connect_failed(link)
         elif isinstance(result, Received):
-            self._on_received(link, result.data)
+            self._on_received(link, result.data, result.from_ip, result.from_port)
         elif isinstance(result, PeerClosed):
             self._on_peer_closed(link)
         elif isinstance(result, SendFailed):
@@ -304,7 +314,7 @@ class Modem:
         elif self.settings.cmee == 1:
             self._cme(str(err.cme))
         else:
-            self._cme(CME_TEXTS.get(err.cme, "unknown"))
+            self._cme(err.text or CME_TEXTS.get(err.cme, "unknown"))
 
     def _cme(self, what: str) -> None:
         if not self.settings.quiet:
@@ -327,7 +337,21 @@ class Modem:
             self._deferred_bytes += len(data)
 
     def _idle(self) -> bool:
-        return self.mode is Mode.COMMAND and not self._busy
+        """May a URC be printed now? Not inside a response (a command line
+        being executed or pending, or one being typed with echo on) nor
+        inside a data block."""
+        if self.mode is not Mode.COMMAND or self._busy or self._executing:
+            return False
+        if self._line and self.settings.echo and not self._partial_expired:
+            if "partial" not in self._timers:
+                # a half-typed line must not hold URCs back for ever
+                self.start_timer("partial", 2.0, self._expire_partial)
+            return False
+        return True
+
+    def _expire_partial(self) -> None:
+        self._partial_expired = True
+        self._flush_deferred()
 
     def _flush_deferred(self) -> None:
         while self._deferred and self._idle():
@@ -446,10 +470,19 @@ class Modem:
 
     # ------------------------------------------------------------ links
 
+    @property
+    def radio_up(self) -> bool:
+        """Registered for GPRS with the radio on: a context can come up."""
+        return self.cfun == 1 and self.cgreg_stat in (1, 5)
+
     def open_link(self, link: Link, proto: Proto, host: str, port: int) -> None:
         """Start a client link (the context is up or coming up)."""
         sock = self.new_sock()
         link.open(sock, proto, host, port)
+        if self.ctx is not Ctx.STATUS and not self.radio_up:
+            # single-step with no network: the activation fails
+            self._on_connect_failed(link)
+            return
         local = self.settings.clport_tcp if proto == "TCP" else self.settings.clport_udp
         tls = self.settings.cipssl == 1 and proto == "TCP"
 
@@ -513,6 +546,9 @@ class Modem:
     def listen(self, proto: Proto, port: int, blog: int) -> None:
         sock = self.new_sock()
         self.server = Server(ServerState.OPENING, sock, port, proto, blog)
+        if self.ctx is not Ctx.STATUS and not self.radio_up:
+            self._on_listen_result(ListenFailed(sock, "no network"))
+            return
 
         def go() -> None:
             if self.server.sock == sock:
@@ -547,7 +583,7 @@ class Modem:
             self.urc(f"STATE: {self.state_text()}")
             self.urc("CONNECT FAIL")
 
-    def _on_received(self, link: Link, data: bytes) -> None:
+    def _on_received(self, link: Link, data: bytes, from_ip: str = "", from_port: int = 0) -> None:
         if not data:
             return
         if self.transparent and link.n == 0:
@@ -560,20 +596,22 @@ class Modem:
             self._buffer_rx(link, data, notify=True)
             return
         for start in range(0, len(data), MAX_SEND):
-            self.urc_bytes(self._push_header(link, min(MAX_SEND, len(data) - start)))
+            size = min(MAX_SEND, len(data) - start)
+            self.urc_bytes(self._push_header(link, size, from_ip, from_port))
             self.urc_bytes(data[start : start + MAX_SEND])
         if self._deferred_bytes > RX_HIGH_WATER and not link.rx_paused:
             link.rx_paused = True
             self.request(PauseReading(link.sock))
 
-    def _push_header(self, link: Link, size: int) -> bytes:
+    def _push_header(self, link: Link, size: int, from_ip: str = "", from_port: int = 0) -> bytes:
         """What precedes pushed data (reference 3, receive headers)."""
         if self.multi:
             return f"\r\n+RECEIVE,{link.n},{size}:\r\n".encode()
         s = self.settings
         head = ""
         if s.cipsrip:
-            head += f"\r\nRECV FROM:{link.remote_ip}:{link.remote_port}\r\n"
+            ip, port = (from_ip, from_port) if from_ip else (link.remote_ip, link.remote_port)
+            head += f"\r\nRECV FROM:{ip}:{port}\r\n"
         if s.ciphead:
             proto = f",{link.proto}" if s.cipshowtp else ""
             head += f"\r\n+IPD,{size}{proto}:"
@@ -689,7 +727,13 @@ class Modem:
         overflow = self._line_overflow
         self._line.clear()
         self._line_overflow = False
-        self._execute_line(line, overflow)
+        self._partial_expired = False
+        self.cancel_timer("partial")
+        self._executing = True
+        try:
+            self._execute_line(line, overflow)
+        finally:
+            self._executing = False
         if self.mode is not Mode.COMMAND:
             self._skip_lf = False  # the answer is out: what follows is data
         if self._idle():
@@ -759,12 +803,16 @@ class Modem:
             return
         self._busy = False
         rest, self._busy_rest = self._busy_rest, []
-        if error is not None:
-            self.error(error)
-        elif rest:
-            self._run_commands(rest)
-        else:
-            self.final("OK")
+        self._executing = True
+        try:
+            if error is not None:
+                self.error(error)
+            elif rest:
+                self._run_commands(rest)
+            else:
+                self.final("OK")
+        finally:
+            self._executing = False
         if self._idle():
             self._flush_deferred()
         if not self._busy and self._held:
@@ -784,7 +832,9 @@ class Modem:
             sig = form.sig(self) if callable(form.sig) else form.sig
             values = bind(sig, cmd.args)
         if spec.needs_sim and not self.sim_ready:
-            raise CommandError(14 if self.cfun == 1 else 3)
+            if self.cfun == 1:
+                raise CommandError(14)
+            raise CommandError(3, "CFUN state is 0 or 4")
         if not form.when.test(self, values):
             raise CommandError(form.when.refusal)
         return form.handler(self, values, cmd)
@@ -972,7 +1022,8 @@ class Modem:
         def sim_ready() -> None:
             self.sim_ready = True
             self.urc("+CPIN: READY")
-            self.urc("Call Ready")
+            if self.settings.ciurc:
+                self.urc("Call Ready")
             self.urc("SMS Ready")
 
         def boot_urcs() -> None:
@@ -1010,8 +1061,43 @@ class Modem:
         ):
             if n == 1:
                 self.urc(f"{name}: {stat}")
-            elif n == 2:
+            elif n == 2 and stat in (1, 5):
                 self.urc(f'{name}: {stat},"{radio.lac}","{radio.ci}"')
+            elif n == 2:
+                self.urc(f"{name}: {stat}")
+
+    def _on_fault(self, fault: Fault) -> None:
+        if fault.kind == "pdp-deact":
+            self.lose_context()
+        elif fault.kind == "signal":
+            self.rssi = fault.value
+        elif fault.kind == "register":
+            self.creg_stat = self.cgreg_stat = fault.value
+            self.registration_changed()
+            if fault.value in (1, 5):
+                self.cancel_timer("dpdp")
+            elif self.settings.dpdp_mode == 1 and self.ctx not in (Ctx.INITIAL, Ctx.START):
+                # CIPDPDP: the check fails <timer> times, <interval> s apart
+                s = self.settings
+                self.start_timer("dpdp", s.dpdp_interval * s.dpdp_timer, self.lose_context)
+        elif fault.kind == "drop-link" and 0 <= fault.value < len(self.links):
+            link = self.links[fault.value]
+            if link.active:
+                self.request(Close(link.sock, quick=True))
+                self._on_peer_closed(link)
+
+    def status(self) -> str:
+        """One line for humans (the control channel's status)."""
+        parts = [self.state_text()]
+        for link in self.links:
+            if link.used:
+                parts.append(
+                    f"link {link.n} {link.proto} {link.remote_ip}:{link.remote_port} "
+                    f"{link.client_state_text()}"
+                )
+        if self.server.on:
+            parts.append(f"server {self.server.proto} :{self.server.port} {self.server.state.value}")
+        return "; ".join(parts)
 
     def power_down(self) -> None:
         self.drop_links()

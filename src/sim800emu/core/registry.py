@@ -23,9 +23,10 @@ class CommandError(Exception):
     """Refuse the command. ``cme`` None: plain ERROR whatever CMEE says
     (syntax, unknown); otherwise the 27.007 code shown per AT+CMEE."""
 
-    def __init__(self, cme: int | None = None) -> None:
+    def __init__(self, cme: int | None = None, text: str = "") -> None:
         super().__init__(cme)
         self.cme = cme
+        self.text = text  # a verbose text other than the code's usual one
 
 
 def syntax_error() -> CommandError:
@@ -58,7 +59,7 @@ class Int:
 
     def convert(self, arg: Arg) -> int:
         text = arg.text.strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise syntax_error()
         value = int(text)
         if not self.lo <= value <= self.hi:

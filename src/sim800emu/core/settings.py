@@ -18,6 +18,7 @@ class Settings:
     creg_n: int = 0
     cgreg_n: int = 0
     ipr: int = 0  # 0 = autobaud
+    ciurc: int = 1  # Call Ready URC at boot
     # TCP/IP application settings - AT+CIPSCONT
     cipmux: int = 0
     cipmode: int = 0
@@ -75,5 +76,5 @@ class Settings:
 
 
 # Which settings each saving command stores.
-PROFILE_KEYS = ("echo", "verbose", "quiet", "cmee", "creg_n", "cgreg_n", "ipr")
+PROFILE_KEYS = ("echo", "verbose", "quiet", "cmee", "creg_n", "cgreg_n", "ipr", "ciurc")
 TCPIP_KEYS = tuple(f.name for f in fields(Settings) if f.name not in PROFILE_KEYS)

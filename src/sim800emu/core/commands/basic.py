@@ -186,8 +186,8 @@ command("+CPIN", "SIM PIN state (always READY once the SIM is up)", REF6,
 
 def _csq(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     radio = m.config.radio
-    rssi = radio.rssi if m.cfun == 1 else 99
-    ber = radio.ber if m.cfun == 1 else 99
+    rssi = m.rssi if m.cfun == 1 and m.creg_stat in (1, 5) else 99
+    ber = radio.ber if rssi != 99 else 99
     m.info(f"+CSQ: {rssi},{ber}")
 
 
@@ -250,15 +250,26 @@ def _cclk_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 command("+CCLK", "Real-time clock (starts at 04/01/01,00:00:00 after power-on)", REF6,
         read=F(_cclk_read), write=F(_cclk_write, sig=(Str(20),)), test=F(ok))
 
-for name, what in (("+CLTS", "Get local time stamp from the network"),
-                   ("+CVHU", "Voice hang-up control"),
-                   ("+CBATCHK", "Battery check"),
-                   ("+CSCLK", "Slow clock (sleep mode)")):
-    command(name, what, REF6, test=F(text(f"{name}: (0,1)")),
-            read=F(text(f"{name}: 0")), write=F(ok, sig=(Int(0, 2),)))
+def _switch(name: str, what: str, hi: int, default: int) -> None:
+    """A numeric switch the emulator keeps but that changes nothing here."""
+    key = name[1:].lower()
 
-command("+CIURC", "Show the Call Ready URC", REF6, test=F(text("+CIURC: (0,1)")),
-        read=F(text("+CIURC: 1")), write=F(ok, sig=(Int(0, 1),)))
+    def read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        m.info(f"{name}: {m.switches.get(key, default)}")
+
+    def write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        m.switches[key] = int(values[0] or 0)
+
+    shown = "(0,1)" if hi == 1 else f"(0-{hi})"
+    command(name, what, REF6, test=F(text(f"{name}: {shown}")), read=F(read),
+            write=F(write, sig=(Int(0, hi),)))
+
+
+_switch("+CLTS", "Get local time stamp from the network", 1, 0)
+_switch("+CVHU", "Voice hang-up control", 1, 0)
+_switch("+CBATCHK", "Battery check", 1, 0)
+_switch("+CSCLK", "Slow clock (sleep mode)", 2, 0)
+setting("+CIURC", "ciurc", 0, 1, "Show the Call Ready URC at boot (saved by AT&W)", REF6)
 
 
 def _cfun_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:

@@ -97,8 +97,9 @@ command(
 
 command(
     "+CNTPCID", "Bearer profile used by NTP", REF,
-    test=F(text("+CNTPCID: (1-3)")), read=F(text("+CNTPCID: 1")),
-    write=F(ok, sig=(Int(1, 3),)),
+    test=F(text("+CNTPCID: (1-3)")),
+    read=F(lambda m, v, c: m.info(f"+CNTPCID: {m.switches.get('cntpcid', 1)}")),
+    write=F(lambda m, v, c: m.switches.__setitem__("cntpcid", int(v[0] or 1)), sig=(Int(1, 3),)),
 )
 
 

@@ -24,7 +24,7 @@ from ..registry import (
 )
 from ..settings import TCPIP_KEYS
 from ..state import Ctx, Link
-from ._common import CONTEXT_ACTIVE, IP_INITIAL, MULTI, in_ctx, setting
+from ._common import IP_INITIAL, MULTI, in_ctx, setting
 from .basic import save
 
 if TYPE_CHECKING:
@@ -112,7 +112,10 @@ command(
     test=F(ok), exec=F(_ciicr, in_ctx(Ctx.START)),
 )
 
-CIFSR_ALLOWED = CONTEXT_ACTIVE
+CIFSR_ALLOWED = Rule(
+    "a context is active (IP GPRSACT, IP STATUS and every link state; SPEC)",
+    lambda m, v: m.ctx in (Ctx.GPRSACT, Ctx.STATUS) or m.activating,
+)
 
 
 def _cifsr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
@@ -170,7 +173,7 @@ def _cipstatus(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     if m.multi:
         lines = []
         if m.server.on:
-            state = "LISTENING" if m.server.sock else "OPENING"
+            state = m.server.state.value
             lines.append(f'S: 0,0,"{m.server.port}","{state}"')
         lines += [client_line(link, "C: ") for link in m.links]
         m.info(*lines)

@@ -23,7 +23,7 @@ def _may(m: Modem, v: tuple[Value, ...]) -> bool:
         return False
     if m.multi:
         return m.ctx is Ctx.STATUS
-    return (m.ctx is Ctx.INITIAL or m.ctx is Ctx.STATUS) and not m.links[0].active
+    return m.state_text() in ("IP INITIAL", "IP STATUS")
 
 
 SERVER_RULE = Rule(

@@ -1,0 +1,120 @@
+"""The control channel: inject field faults into a running modem and ask
+for its status, from another terminal or a test.
+
+``sim800emu serve --control /tmp/modem.ctl`` listens on a Unix socket; each
+line sent to it is one command, answered by one line (``ok ...`` or
+``error: ...``). ``sim800emu ctl /tmp/modem.ctl pdp-deact`` is the client.
+
+Commands (for every modem of the process):
+
+    status               the IP state and every used link
+    pdp-deact            the network deactivates the PDP context (+PDP: DEACT)
+    register <0-5>       GSM/GPRS registration (1 home, 5 roaming, 2 searching ...)
+    signal <0-31|99>     what AT+CSQ reports
+    drop <0-5>           the network drops a link (CLOSED)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .core.events import Fault
+from .runtime import ModemRunner
+
+_RANGES: dict[str, tuple[str, int, int]] = {
+    "register": ("register", 0, 5),
+    "signal": ("signal", 0, 99),
+    "drop": ("drop-link", 0, 5),
+}
+
+
+def parse(line: str) -> Fault | str:
+    """A command line → a Fault to deliver, or the name of a query."""
+    words = line.split()
+    if not words:
+        raise ValueError("empty command")
+    name, args = words[0].lower(), words[1:]
+    if name in ("status", "help"):
+        return name
+    if name == "pdp-deact" and not args:
+        return Fault("pdp-deact")
+    if name in _RANGES and len(args) == 1 and args[0].isdigit():
+        kind, lo, hi = _RANGES[name]
+        value = int(args[0])
+        if lo <= value <= hi:
+            return Fault(kind, value)  # type: ignore[arg-type]
+    raise ValueError(f"unknown or malformed command {line.strip()!r} (try 'help')")
+
+
+def describe(runner: ModemRunner) -> str:
+    status: Callable[[], str] | None = getattr(runner.modem, "status", None)
+    text = status() if status is not None else "running"
+    return f"{runner.name or 'modem'}: {text}"
+
+
+class ControlServer:
+    def __init__(self, path: Path, runners: Callable[[], Sequence[ModemRunner]]) -> None:
+        self.path = path
+        self._runners = runners
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            if self.path.is_socket():
+                self.path.unlink()
+        self._server = await asyncio.start_unix_server(self._client, path=str(self.path))
+        os.chmod(self.path, 0o600)
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def execute(self, line: str) -> str:
+        try:
+            what = parse(line)
+        except ValueError as exc:
+            return f"error: {exc}"
+        runners = list(self._runners())
+        if what == "help":
+            return "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5"
+        if what == "status":
+            if not runners:
+                return "ok no modem"
+            return "ok " + " | ".join(describe(r) for r in runners)
+        assert isinstance(what, Fault)
+        for runner in runners:
+            runner.deliver(what)
+        return f"ok {len(runners)} modem(s)"
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                writer.write(self.execute(line.decode("utf-8", "replace")).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+def send(path: Path, command: str, timeout: float = 5.0) -> str:
+    """The client side: one command, one answer line."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        sock.sendall(command.encode() + b"\n")
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.decode().strip()
