@@ -1,0 +1,80 @@
+"""Runs every benchmark with modest settings (a few minutes in all) and
+prints a summary table. ``make bench`` runs this.
+
+    .venv/bin/python bench/run_all.py
+    .venv/bin/python bench/run_all.py --only at_latency,fleet_memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import ModuleType
+
+import at_latency
+import fleet_memory
+import links_throughput
+import transparent_throughput
+from common import SOCAT_HINT, BenchError, Figure, have_socat, machine, table
+
+# name, module, the arguments run_all gives it (each script's own defaults
+# otherwise; see ``python bench/NAME.py --help``)
+BENCHES: list[tuple[str, ModuleType, list[str]]] = [
+    ("at_latency", at_latency, ["--commands", "10000"]),
+    ("transparent_throughput", transparent_throughput, ["--size", "64", "--rounds", "5"]),
+    ("links_throughput", links_throughput, ["--total", "24", "--sends", "3000", "--rounds", "5"]),
+    ("fleet_memory", fleet_memory, ["--counts", "100,1000"]),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = [name for name, _, _ in BENCHES]
+    parser = argparse.ArgumentParser(
+        description="Run the sim800emu benchmarks with modest settings and print a summary. "
+        f"Benchmarks: {', '.join(names)}."
+    )
+    parser.add_argument("--only", help="comma-separated benchmark names to run (default: all)")
+    args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else set(names)
+    unknown = only - set(names)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+
+    figures: list[Figure] = []
+    failed: list[str] = []
+    started = time.monotonic()
+    for name, module, bench_args in BENCHES:
+        if name not in only:
+            continue
+        command = f"bench/{name}.py {' '.join(bench_args)}"
+        print(f"\n=== {command}", flush=True)
+        if name == "transparent_throughput" and not have_socat():
+            print(f"skipped: {SOCAT_HINT}")
+            failed.append(f"{name} (no socat)")
+            continue
+        build: Callable[[], argparse.ArgumentParser] = module.build_parser
+        t0 = time.monotonic()
+        try:
+            figures += module.run(build().parse_args(bench_args))
+        except BenchError as exc:
+            print(f"{name}: error: {exc}", file=sys.stderr)
+            failed.append(name)
+        except Exception:
+            traceback.print_exc()
+            failed.append(name)
+        print(f"({time.monotonic() - t0:.0f} s)", flush=True)
+
+    print(f"\n=== summary ({time.monotonic() - started:.0f} s; {machine()})")
+    rows = [[f.bench, f.measure, f.emulator, f.reference, f.against, f.ratio] for f in figures]
+    print(table(rows, ["benchmark", "measure", "sim800emu", "reference", "against", "ratio"]))
+    if failed:
+        print(f"\nnot measured: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
