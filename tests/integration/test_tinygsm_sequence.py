@@ -427,12 +427,6 @@ def test_cipssl_tls_verify_without_ca_fails(tls_server: TlsEchoServer) -> None:
         tg.at("AT", OK)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator bug: after CONNECT FAIL, CIPSTATUS shows the domain name given to "
-    'CIPSTART in the address field instead of the resolved IP (SPEC: "<ip>"; while '
-    "connected the same link shows 127.0.0.1)",
-)
 def test_cipstatus_after_connect_fail(modem: Emulator) -> None:
     with socket.socket() as probe:  # a port nobody listens on: a real refusal
         probe.bind(("127.0.0.1", 0))

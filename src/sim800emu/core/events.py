@@ -172,6 +172,7 @@ class Connected:
 class ConnectFailed:
     sock: int
     reason: str = ""
+    remote_ip: str = ""  # the address a name resolved to, when it did
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,6 +244,8 @@ class Modem:
         if isinstance(result, Connected):
             self._on_connected(link, result)
         elif isinstance(result, ConnectFailed):
+            if result.remote_ip:
+                link.remote_ip = result.remote_ip
             self._on_connect_failed(link)
         elif isinstance(result, Received):
             self._on_received(link, result.data, result.from_ip, result.from_port)

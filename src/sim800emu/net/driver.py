@@ -546,7 +546,7 @@ class NetDriver:
         )
         if self._links.get(link.sock) is link:
             del self._links[link.sock]
-        self._emit(link, ConnectFailed(link.sock, reason))
+        self._emit(link, ConnectFailed(link.sock, reason, link.peer_ip))
 
     async def _plan(self, req: Connect) -> _Plan:
         config = self._config
