@@ -136,9 +136,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
                bare_name, f"{e['median'] / b['median']:.2f}x"),
         Figure("at_latency", "AT->OK p99", f"{e['p99']:.1f} us", f"{b['p99']:.1f} us",
                bare_name, f"{e['p99'] / b['p99']:.2f}x"),
-        Figure("at_latency", "VmRSS idle after start", fmt_kib(rss_start), fmt_kib(rss_bare),
-               bare_name),
-        Figure("at_latency", f"VmRSS after {n + args.warmup + 1} commands", fmt_kib(rss_after)),
+        Figure("at_latency", "VmRSS idle after start", fmt_kib(rss_start)),
+        Figure("at_latency", f"VmRSS after {n + args.warmup + 1} commands", fmt_kib(rss_after),
+               fmt_kib(rss_bare), bare_name),
     ]  # fmt: skip
 
 
