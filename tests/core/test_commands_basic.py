@@ -11,7 +11,7 @@ import pytest
 from harness import ERROR, OK, Harness, block, crlf
 
 from sim800emu.core.config import ModemConfig, Radio, Timing
-from sim800emu.core.events import Close, Reboot, StopListen
+from sim800emu.core.events import Close, NtpSync, NtpTime, Reboot, StopListen
 
 # ---------------------------------------------------------------- start-up (SPEC)
 
@@ -434,8 +434,18 @@ def test_cntp_sequence() -> None:
     # reference 8.1: AT+CNTPCID=1, AT+CNTP="pool.ntp.org",0, AT+CNTP (wait +CNTP:)
     h = Harness()
     assert h.at("AT+CNTPCID=1") == OK
-    assert h.at('AT+CNTP="pool.ntp.org",0') == OK
-    assert h.at("AT+CNTP") == OK + crlf("+CNTP: 1")
+    assert h.at('AT+CNTP="pool.ntp.org",32') == OK
+    assert h.at("AT+CNTP") == OK + crlf("+CNTP: 61")  # no bearer: network error
+    h.bring_up()
+    assert h.at("AT+CNTP") == OK
+    (sync,) = [r for r in h.requests if isinstance(r, NtpSync)]
+    assert sync.server == "pool.ntp.org" and sync.port == 123
+    # 2026-11-26 09:30:00 UTC, zone +08:00 (32 quarters)
+    assert h.handle(NtpTime(sync.query, 1795685400.0)) == crlf("+CNTP: 1")
+    assert h.at("AT+CCLK?") == block('+CCLK: "26/11/26,17:30:00+32"') + OK
+    assert h.at("AT+CNTP") == OK
+    (again,) = [r for r in h.requests if isinstance(r, NtpSync) and r.query != sync.query]
+    assert h.handle(NtpTime(again.query, None, 65)) == crlf("+CNTP: 65")
 
 
 def test_cipping_replies_then_ok() -> None:

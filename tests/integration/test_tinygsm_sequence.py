@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ntpserver import SntpServer
 from serial_helpers import Conn, Emulator, TcpServer
 
 IP = b"10.78.245.128"  # the emulator's default --local-ip
@@ -199,7 +200,9 @@ def echo_server() -> Iterator[TcpServer]:
 
 @pytest.fixture
 def modem() -> Iterator[Emulator]:
-    with Emulator() as emu:  # --dns-offline --host echo.test=127.0.0.1
+    # --dns-offline --host echo.test=127.0.0.1; TinyGSM's NTP server is routed
+    # to a local SNTP server (AT+CNTP really queries it).
+    with SntpServer() as sntp, Emulator("--route", f"pool.ntp.org:123=127.0.0.1:{sntp.port}") as emu:
         yield emu
 
 
@@ -303,6 +306,8 @@ def test_tinygsm_other_helpers(modem: Emulator) -> None:
     tg.send("AT+CNTP")
     modem.expect_exact(OK, 1)
     modem.expect_exact(b"\r\n+CNTP: 1\r\n", 10)
+    year = time.gmtime().tm_year % 100
+    tg.at_re("AT+CCLK?", rb'\r\n\+CCLK: "%02d/\d\d/\d\d,' % year + rb'[^"]+"\r\n\r\nOK\r\n')
     tg.at("AT+CPOWD=1", b"\r\nNORMAL POWER DOWN\r\n", 10)  # poweroff()
 
 

@@ -93,6 +93,16 @@ class Ping:
 
 
 @dataclass(frozen=True, slots=True)
+class NtpSync:
+    """AT+CNTP: ask ``server`` (name or address) for the time by SNTP."""
+
+    query: int
+    server: str
+    port: int = 123
+    dns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PauseReading:
     """Stop reading ``sock`` (the core's buffer for it is full)."""
 
@@ -144,6 +154,7 @@ Request = (
     | StopListen
     | Resolve
     | Ping
+    | NtpSync
     | PauseReading
     | ResumeReading
     | StartTimer
@@ -249,6 +260,16 @@ class PingDone:
 
 
 @dataclass(frozen=True, slots=True)
+class NtpTime:
+    """Answer to ``NtpSync``: ``unix_time`` on success, else the module's
+    error code (61 network, 62 DNS, 64 bad response, 65 time-out)."""
+
+    query: int
+    unix_time: float | None = None
+    error: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     key: str
 
@@ -286,6 +307,7 @@ Result = (
     | Resolved
     | PingReply
     | PingDone
+    | NtpTime
     | TimerFired
     | Fault
 )

@@ -34,6 +34,8 @@ from .events import (
     Listen,
     ListenFailed,
     Listening,
+    NtpSync,
+    NtpTime,
     PauseReading,
     PeerClosed,
     Ping,
@@ -78,6 +80,7 @@ from .state import (
 
 MAX_LINE = 556  # characters after "AT" (reference 1.6)
 MAX_SEND = 1460  # bytes of one CIPSEND
+UNIX_2004 = 1_072_915_200  # 2004-01-01, where the module's clock starts
 CR, LF, BS, CTRL_Z, ESC = 0x0D, 0x0A, 0x08, 0x1A, 0x1B
 NUMERIC_CODES = {
     "OK": "0",
@@ -122,6 +125,9 @@ class Modem:
     cfun: int
     local_ip: str
     rssi: int
+    ntp_server: str
+    ntp_tz: int
+    clock_tz: int
 
     def __init__(
         self,
@@ -184,6 +190,10 @@ class Modem:
         self._next_query = 1
         self._queries: dict[int, str] = {}
         self._ping_query = 0
+        self._ntp_query = 0
+        self.ntp_server = "pool.ntp.org"
+        self.ntp_tz = 0
+        self.clock_tz = 0
         self._timers: dict[str, Callable[[], None]] = {}
         if self.config.cold_boot:
             self.begin_boot()
@@ -228,6 +238,9 @@ class Modem:
             return
         if isinstance(result, (PingReply, PingDone)):
             self._on_ping(result)
+            return
+        if isinstance(result, NtpTime):
+            self._on_ntp(result)
             return
         if isinstance(result, Fault):
             self._on_fault(result)
@@ -531,6 +544,26 @@ class Modem:
         self._ping_query = query
         dns = tuple(d for d in self.dns if d and d != "0.0.0.0")
         self.request(Ping(query, host, count, size, timeout, ttl, dns))
+
+    def ntp_sync(self) -> None:
+        query = self._next_query
+        self._next_query += 1
+        self._ntp_query = query
+        dns = tuple(d for d in self.dns if d and d != "0.0.0.0")
+        self.request(NtpSync(query, self.ntp_server, 123, dns))
+
+    def _on_ntp(self, res: NtpTime) -> None:
+        if res.query != self._ntp_query:
+            return
+        self._ntp_query = 0
+        if res.unix_time is None:
+            self.urc(f"+CNTP: {res.error or 61}")
+            return
+        # the clock counts local time from 2004-01-01; the zone is in quarters
+        self.clock_base = res.unix_time - UNIX_2004 + self.ntp_tz * 900
+        self.clock_set_at = self.now
+        self.clock_tz = self.ntp_tz
+        self.urc("+CNTP: 1")
 
     def _on_ping(self, res: PingReply | PingDone) -> None:
         if res.query != self._ping_query:

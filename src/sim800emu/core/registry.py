@@ -59,7 +59,8 @@ class Int:
 
     def convert(self, arg: Arg) -> int:
         text = arg.text.strip()
-        if not (text.isascii() and text.isdigit()):
+        digits = text[1:] if text[:1] == "-" and self.lo < 0 else text
+        if not (digits.isascii() and digits.isdigit()):
             raise syntax_error()
         value = int(text)
         if not self.lo <= value <= self.hi:

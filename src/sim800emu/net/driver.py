@@ -65,6 +65,8 @@ from sim800emu.core.events import (
     Listen,
     ListenFailed,
     Listening,
+    NtpSync,
+    NtpTime,
     PauseReading,
     PeerClosed,
     Ping,
@@ -80,7 +82,7 @@ from sim800emu.core.events import (
     SendFailed,
     StopListen,
 )
-from sim800emu.net import ping
+from sim800emu.net import ntp, ping
 from sim800emu.net.config import NetConfig
 from sim800emu.net.policy import find_route, is_ip_literal, is_permitted, normalize_host, parse_ip
 from sim800emu.net.resolver import ERR_NOT_FOUND, Resolution, Resolver
@@ -359,6 +361,8 @@ class NetDriver:
                 self._resolve(req)
             case Ping():
                 self._resolves.add(self._spawn(self._run_ping(req)))
+            case NtpSync():
+                self._resolves.add(self._spawn(self._run_ntp(req)))
             case PauseReading():
                 self._pause(req.sock, True)
             case ResumeReading():
@@ -853,6 +857,22 @@ class NetDriver:
         self._emit(link, Received(link.sock, data, ip, port))
 
     # -------------------------------------------------------------- resolve
+
+    async def _run_ntp(self, req: NtpSync) -> None:
+        """AT+CNTP: routes, DNS and the policy apply as for a UDP link."""
+        try:
+            plan = await self._plan(Connect(0, "UDP", req.server, req.port, dns=req.dns))
+        except _Refused as exc:
+            error = 62 if str(exc).startswith("DNS") else 61
+            self._emit(None, NtpTime(req.query, error=error))
+            return
+        try:
+            when = await ntp.query(plan.ip, plan.port, self._config.dns_timeout)
+        except OSError as exc:
+            _log.info("NTP %s: %s", req.server, exc)
+            self._emit(None, NtpTime(req.query, error=61))
+            return
+        self._emit(None, NtpTime(req.query, when, 0 if when is not None else 65))
 
     async def _run_ping(self, req: Ping) -> None:
         """AT+CIPPING: resolve like CDNSGIP, obey the policy, then real

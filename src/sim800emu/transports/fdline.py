@@ -84,20 +84,33 @@ class FdLine:
             self.loop.remove_reader(self.read_fd)
             self._reading = False
 
+    # A pty hands over at most ~4 KiB per read: gather what is already there
+    # (up to this many reads) so the modem sees big chunks and the loop wakes
+    # up less often.
+    reads_per_wakeup = 16
+
     def _on_readable(self) -> None:
-        try:
-            data = os.read(self.read_fd, self._read_chunk)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._lost(exc)
-            return
-        if not data:
-            self._lost(None)
-            return
+        chunks: list[bytes] = []
+        lost: tuple[BaseException | None] | None = None
+        for _ in range(self.reads_per_wakeup):
+            try:
+                data = os.read(self.read_fd, self._read_chunk)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                lost = (exc,)
+                break
+            if not data:
+                lost = (None,)
+                break
+            chunks.append(data)
+            if len(data) < 1024:
+                break  # a short read: the writer is not streaming
         sink = self._sink
-        if sink is not None:
-            sink.serial_received(data)
+        if chunks and sink is not None:
+            sink.serial_received(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if lost is not None:
+            self._lost(lost[0])
 
     def _lost(self, exc: BaseException | None) -> None:
         self._eof = True

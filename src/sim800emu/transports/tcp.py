@@ -142,7 +142,7 @@ class TcpSerialServer:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._server = await self._loop.create_server(
-            lambda: StreamLine(self._connected), self.host, self.port
+            lambda: StreamLine(self._connected), self.host, self.port, backlog=1024
         )
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]

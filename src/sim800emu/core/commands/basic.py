@@ -230,7 +230,8 @@ def _cclk_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 
     base = _dt.datetime(2004, 1, 1)
     t = base + _dt.timedelta(seconds=int(_now_seconds(m)))
-    m.info(f'+CCLK: "{t:%y/%m/%d,%H:%M:%S}+00"')
+    sign = "-" if m.clock_tz < 0 else "+"
+    m.info(f'+CCLK: "{t:%y/%m/%d,%H:%M:%S}{sign}{abs(m.clock_tz):02d}"')
 
 
 def _cclk_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
@@ -245,6 +246,9 @@ def _cclk_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
         raise syntax_error() from None
     m.clock_base = (t - _dt.datetime(2004, 1, 1)).total_seconds()
     m.clock_set_at = m.now
+    zone = value[17:]
+    if zone[:1] in ("+", "-") and zone[1:].isascii() and zone[1:].isdigit():
+        m.clock_tz = int(zone)
 
 
 command("+CCLK", "Real-time clock (starts at 04/01/01,00:00:00 after power-on)", REF6,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..parser import Command
-from ..registry import DONE, PENDING, CommandError, F, Int, Outcome, Str, Value, command, ok, text
+from ..registry import DONE, PENDING, CommandError, F, Int, Outcome, Str, Value, command, text
+from ..state import Ctx
 from .dns import CONTEXT_UP
 
 if TYPE_CHECKING:
@@ -103,17 +104,27 @@ command(
 )
 
 
+def _cntp_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.ntp_server = str(values[0])
+    if values[1] is not None:
+        m.ntp_tz = int(values[1])
+
+
 def _cntp_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     m.final("OK")
-    m.urc("+CNTP: 1")
+    if not (m.bearer_open or m.ctx in (Ctx.GPRSACT, Ctx.STATUS)) or not m.radio_up:
+        m.urc("+CNTP: 61")  # network error: no bearer
+    else:
+        m.ntp_sync()
     return DONE
 
 
 command(
-    "+CNTP", "Synchronise the clock by NTP", REF,
+    "+CNTP", "Synchronise the clock by a real SNTP query; +CNTP: 1 or an error code",
+    REF,
     test=F(text('+CNTP: "SERVER",(-47-48),(0-1)')),
-    read=F(lambda m, v, c: m.info('+CNTP: "pool.ntp.org",0')),
-    write=F(ok, sig=(Str(64), Int(0, 96, optional=True), Int(0, 1, optional=True))),
+    read=F(lambda m, v, c: m.info(f'+CNTP: "{m.ntp_server}",{m.ntp_tz}')),
+    write=F(_cntp_write, sig=(Str(64), Int(-47, 48, optional=True), Int(0, 1, optional=True))),
     exec=F(_cntp_exec),
 )
 
