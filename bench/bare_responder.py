@@ -16,34 +16,12 @@ import contextlib
 import os
 import signal
 import sys
-import termios
 from pathlib import Path
 from types import FrameType
 
+from sim800emu.transports.pty import make_raw
+
 OK = b"\r\nOK\r\n"
-
-
-def make_raw(fd: int) -> None:
-    attrs = termios.tcgetattr(fd)
-    attrs[0] &= ~(
-        termios.IGNBRK
-        | termios.BRKINT
-        | termios.PARMRK
-        | termios.ISTRIP
-        | termios.INLCR
-        | termios.IGNCR
-        | termios.ICRNL
-        | termios.IXON
-        | termios.IXOFF
-        | termios.IXANY
-    )
-    attrs[1] &= ~termios.OPOST
-    attrs[2] &= ~(termios.CSIZE | termios.PARENB)
-    attrs[2] |= termios.CS8 | termios.CREAD | termios.CLOCAL
-    attrs[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
-    attrs[6][termios.VMIN] = 1
-    attrs[6][termios.VTIME] = 0
-    termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
 def serve(master: int) -> None:

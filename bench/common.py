@@ -20,13 +20,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+
+from sim800emu.transports.pty import make_raw
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -110,30 +111,6 @@ def median(values: Iterable[float]) -> float:
 
 
 # ------------------------------------------------------------ ptys
-
-
-def make_raw(fd: int) -> None:
-    """``cfmakeraw`` on a tty: 8-bit clean, no echo, no translation, no signals."""
-    attrs = termios.tcgetattr(fd)
-    attrs[0] &= ~(
-        termios.IGNBRK
-        | termios.BRKINT
-        | termios.PARMRK
-        | termios.ISTRIP
-        | termios.INLCR
-        | termios.IGNCR
-        | termios.ICRNL
-        | termios.IXON
-        | termios.IXOFF
-        | termios.IXANY
-    )
-    attrs[1] &= ~termios.OPOST
-    attrs[2] &= ~(termios.CSIZE | termios.PARENB)
-    attrs[2] |= termios.CS8 | termios.CREAD | termios.CLOCAL
-    attrs[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
-    attrs[6][termios.VMIN] = 1
-    attrs[6][termios.VTIME] = 0
-    termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
 class Port:

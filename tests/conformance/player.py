@@ -27,7 +27,6 @@ import os
 import select
 import selectors
 import socket
-import termios
 import threading
 import time
 import traceback
@@ -36,6 +35,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
+
+from sim800emu.transports.pty import make_raw
 
 from .transcript import (
     Accept,
@@ -75,34 +76,6 @@ _CR_LF = frozenset(b"\r\n")
 
 class TranscriptFailure(AssertionError):
     """A step failed; ``str()`` is the full diagnostic."""
-
-
-def make_raw(fd: int) -> None:
-    """Put a terminal fd in raw mode (``cfmakeraw``): 8-bit, no echo, no CR/LF translation."""
-    attrs = termios.tcgetattr(fd)
-    iflag, oflag, cflag, lflag = 0, 1, 2, 3
-    attrs[iflag] &= ~(
-        termios.IGNBRK
-        | termios.BRKINT
-        | termios.PARMRK
-        | termios.ISTRIP
-        | termios.INLCR
-        | termios.IGNCR
-        | termios.ICRNL
-        | termios.IXON
-        | termios.IXOFF
-        | termios.IXANY
-    )
-    attrs[oflag] &= ~termios.OPOST
-    attrs[lflag] &= ~(
-        termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN
-    )
-    attrs[cflag] &= ~(termios.CSIZE | termios.PARENB)
-    attrs[cflag] |= termios.CS8 | termios.CREAD | termios.CLOCAL
-    cc = attrs[6]
-    cc[termios.VMIN] = 1
-    cc[termios.VTIME] = 0
-    termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
 # --------------------------------------------------------------------------- reactor

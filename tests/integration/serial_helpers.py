@@ -32,7 +32,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 from collections import deque
@@ -40,38 +39,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim800emu.transports.pty import make_raw
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 10.0
 LOG_TAIL = 600
-
-
-# --------------------------------------------------------------------------- pty
-
-
-def make_raw(fd: int) -> None:
-    """``cfmakeraw``: 8-bit, no echo, no CR/LF translation, no signals."""
-    attrs = termios.tcgetattr(fd)
-    attrs[0] &= ~(
-        termios.IGNBRK
-        | termios.BRKINT
-        | termios.PARMRK
-        | termios.ISTRIP
-        | termios.INLCR
-        | termios.IGNCR
-        | termios.ICRNL
-        | termios.IXON
-        | termios.IXOFF
-        | termios.IXANY
-    )
-    attrs[1] &= ~termios.OPOST
-    attrs[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG | termios.IEXTEN)
-    attrs[2] &= ~(termios.CSIZE | termios.PARENB)
-    attrs[2] |= termios.CS8 | termios.CREAD | termios.CLOCAL
-    attrs[6][termios.VMIN] = 1
-    attrs[6][termios.VTIME] = 0
-    termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
