@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from . import __version__
 from .control import ControlServer
-from .core.config import Identity, ModemConfig, Radio
+from .core.config import Identity, ModemConfig, Radio, nth_config
 from .core.events import Result
 from .net.config import (
     NetConfig,
@@ -207,6 +207,15 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="(pty) also make PATH a symlink to the pty, created once the modem is ready "
         "to answer (a stale link is replaced) and removed on exit",
+    )
+    g.add_argument(
+        "--count",
+        metavar="N",
+        type=_count,
+        default=1,
+        help="(pty) run N modems, each on its own pty with its own identity (IMEI, "
+        "ICCID, IMSI and local IP counted up from the first) and settings file; with "
+        "--link, '{n}' in PATH is replaced by the index (else the index is appended)",
     )
     g.add_argument(
         "--tcp-host",
@@ -486,7 +495,16 @@ def build_spec(
     return ModemSpec(modem_config, net_factory_for(net_config), store=store, traffic=traffic)
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count from 1 to 100000")
+    return int(text)
+
+
 def check_serve_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.count != 1 and args.transport != "pty":
+        parser.error("--count needs --transport pty (with --transport tcp every connection "
+                     "is already its own modem)")
     if args.link is not None and args.transport != "pty":
         parser.error("--link needs --transport pty")
     if args.transport != "tcp" and (args.tcp_port != 0 or args.tcp_host != "127.0.0.1"):
@@ -557,34 +575,84 @@ async def _bounded(aw: Awaitable[None], what: str) -> None:
         log.exception("%s failed", what)
 
 
+def fleet_link(link: Path, n: int, count: int) -> Path:
+    """Where modem ``n``'s symlink goes: ``{n}`` in the path is replaced by
+    the index; without it, a single modem keeps the path and a fleet appends
+    the index."""
+    text = str(link)
+    if "{n}" in text:
+        return Path(text.replace("{n}", str(n)))
+    return link if count == 1 else Path(f"{text}{n}")
+
+
+def fleet_spec(spec: ModemSpec, n: int) -> ModemSpec:
+    """Modem ``n`` of ``--count``: its own identity and settings file."""
+    if n == 0:
+        return spec
+    config = nth_config(spec.config, n)
+    store = spec.store
+    if store is not None:
+        store = SettingsStore(store.state_dir, config.identity.imei)
+    return dataclasses.replace(spec, config=config, store=store)
+
+
+def _raise_fd_limit(wanted: int) -> None:
+    """Each pty modem holds two descriptors: lift the soft limit for fleets."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+
+
 async def _serve_pty(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Event) -> int:
     from .transports.pty import PtyPort
 
     loop = asyncio.get_running_loop()
-    port = PtyPort(loop)
-    runner: ModemRunner | None = None
+    count: int = args.count
+    _raise_fd_limit(4 * count + 256)
+    ports: list[PtyPort] = []
+    runners: list[ModemRunner] = []
     control: ControlServer | None = None
     try:
-        runner = spec.create_runner(port.line, loop)
-        runner.start()
-        control = await _start_control(args, lambda: [runner] if runner else [])
-        where = port.path
-        if args.link is not None:
-            try:
-                link = port.create_link(args.link)
-            except OSError as exc:
-                return _error(f"cannot create the link {args.link}: {exc}")
-            where = f"{port.path} (linked at {link})"
-        _announce(args, f"serial port {where}")
+        places = []
+        for n in range(count):
+            port = PtyPort(loop)
+            ports.append(port)
+            runner = fleet_spec(spec, n).create_runner(
+                port.line, loop, name=f"modem {n}" if count > 1 else ""
+            )
+            runners.append(runner)
+            runner.start()
+            where = port.path
+            if args.link is not None:
+                target = fleet_link(args.link, n, count)
+                try:
+                    link = port.create_link(target)
+                except OSError as exc:
+                    return _error(f"cannot create the link {target}: {exc}")
+                where = f"{port.path} (linked at {link})"
+            places.append(where)
+        control = await _start_control(args, lambda: runners)
+        if count == 1:
+            _announce(args, f"serial port {places[0]}")
+        elif count <= 16:
+            for n, where in enumerate(places):
+                _announce(args, f"modem {n}: serial port {where}")
+        else:
+            _announce(args, f"{count} modems: serial ports {places[0]} ... {places[-1]}")
         await stop.wait()
         log.info("stopping")
         return 0
     finally:
         if control is not None:
             await control.aclose()
-        if runner is not None:
-            await _bounded(runner.aclose(), "the modem's shutdown")
-        await port.aclose()
+        await asyncio.gather(
+            *(_bounded(r.aclose(), "the modem's shutdown") for r in runners)
+        )
+        for port in ports:
+            await port.aclose()
 
 
 async def _serve_tcp(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Event) -> int:

@@ -5,7 +5,8 @@ for its status, from another terminal or a test.
 line sent to it is one command, answered by one line (``ok ...`` or
 ``error: ...``). ``sim800emu ctl /tmp/modem.ctl pdp-deact`` is the client.
 
-Commands (for every modem of the process):
+Commands (for every modem of the process; ``@N command`` for modem N of a
+``--count`` fleet only):
 
     status               the IP state and every used link
     pdp-deact            the network deactivates the PDP context (+PDP: DEACT)
@@ -78,11 +79,18 @@ class ControlServer:
             self.path.unlink()
 
     def execute(self, line: str) -> str:
+        runners = list(self._runners())
+        words = line.split(maxsplit=1)
+        if words and words[0].startswith("@"):
+            index = words[0][1:]
+            if not index.isdigit() or int(index) >= len(runners):
+                return f"error: no modem {words[0]} (there are {len(runners)})"
+            runners = [runners[int(index)]]
+            line = words[1] if len(words) > 1 else ""
         try:
             what = parse(line)
         except ValueError as exc:
             return f"error: {exc}"
-        runners = list(self._runners())
         if what == "help":
             return "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5"
         if what == "status":

@@ -5,7 +5,7 @@ Everything here is plain data so that a profile file or the CLI can fill it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +50,44 @@ class ModemConfig:
     radio: Radio = field(default_factory=Radio)
     timing: Timing = field(default_factory=Timing)
     cold_boot: bool = False  # print the boot URCs at start
+
+
+def luhn_digit(body: str) -> str:
+    """The check digit that completes ``body`` (an IMEI's 15th digit)."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def _bump(number: str, n: int) -> str:
+    """``number`` + n, keeping its width (wrapping within it)."""
+    width = len(number)
+    return str((int(number) + n) % 10**width).zfill(width)
+
+
+def nth_config(base: ModemConfig, n: int) -> ModemConfig:
+    """The identity of modem ``n`` of a fleet: IMEI, ICCID, IMSI and local IP
+    counted up from the base (modem 0 is the base itself), so every modem
+    is told apart by a backend and keeps its own saved settings."""
+    if n == 0:
+        return base
+    ident = base.identity
+    imei_body = _bump(ident.imei[:14], n)
+    iccid = ident.iccid
+    digits = len(iccid) - (1 if not iccid[-1].isdigit() else 0)
+    iccid = _bump(iccid[:digits], n) + iccid[digits:]
+    octets = [int(x) for x in base.radio.local_ip.split(".")]
+    value = (octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3]) + n
+    ip = ".".join(str(value >> s & 255) for s in (24, 16, 8, 0))
+    return replace(
+        base,
+        identity=replace(ident, imei=imei_body + luhn_digit(imei_body), iccid=iccid,
+                         imsi=_bump(ident.imsi, n)),
+        radio=replace(base.radio, local_ip=ip),
+    )
