@@ -27,6 +27,7 @@ from common import (
     fmt_kib,
     machine,
     percentile,
+    script_main,
     table,
 )
 
@@ -152,13 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except BenchError as exc:
-        print(f"at_latency: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return script_main("at_latency", build_parser, run, argv)
 
 
 if __name__ == "__main__":

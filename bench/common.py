@@ -7,6 +7,7 @@ this directory put it on ``sys.path`` simply by living next to it.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import os
@@ -557,3 +558,19 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs ({cpu or 'unknown'}), Linux {os.uname().release}, "
         f"Python {sys.version.split()[0]}"
     )
+
+
+def script_main(
+    name: str,
+    build_parser: Callable[[], argparse.ArgumentParser],
+    run: Callable[[argparse.Namespace], object],
+    argv: list[str] | None,
+) -> int:
+    """The ``main`` of every benchmark script: parse, run, report a BenchError."""
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except BenchError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0

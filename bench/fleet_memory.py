@@ -21,7 +21,16 @@ import socket
 import sys
 import time
 
-from common import BenchError, Emulator, Figure, fmt_kib, machine, raise_fd_limit, table
+from common import (
+    BenchError,
+    Emulator,
+    Figure,
+    fmt_kib,
+    machine,
+    raise_fd_limit,
+    script_main,
+    table,
+)
 
 
 def open_modems(address: tuple[str, int], n: int, timeout: float) -> list[socket.socket]:
@@ -186,13 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except BenchError as exc:
-        print(f"fleet_memory: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return script_main("fleet_memory", build_parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from common import (
     check_peer,
     machine,
     payload,
+    script_main,
     sha256,
     table,
 )
@@ -299,13 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except BenchError as exc:
-        print(f"links_throughput: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return script_main("links_throughput", build_parser, run, argv)
 
 
 if __name__ == "__main__":

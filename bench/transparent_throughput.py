@@ -41,6 +41,7 @@ from common import (
     have_socat,
     machine,
     payload,
+    script_main,
     sha256,
     table,
 )
@@ -244,13 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except BenchError as exc:
-        print(f"transparent_throughput: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return script_main("transparent_throughput", build_parser, run, argv)
 
 
 if __name__ == "__main__":
