@@ -363,6 +363,22 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         help="bind AT+CIPSERVER's MODEM_PORT on HOST_PORT instead, e.g. 5555=15555 (repeatable)",
     )
     g.add_argument(
+        "--latency",
+        metavar="MS",
+        type=_milliseconds,
+        default=0.0,
+        help="one-way delay of the simulated radio link, in milliseconds (slow GPRS); "
+        "changeable at run time with 'ctl SOCK latency MS'",
+    )
+    g.add_argument(
+        "--bandwidth",
+        metavar="BYTES/S",
+        type=_rate,
+        default=0,
+        help="bytes per second each way per link on the simulated radio link "
+        "(0: unlimited); changeable at run time with 'ctl SOCK bandwidth N'",
+    )
+    g.add_argument(
         "--connect-timeout",
         metavar="S",
         type=_seconds,
@@ -492,7 +508,28 @@ def build_spec(
     if state_dir is not None:
         store = SettingsStore(state_dir, modem_config.identity.imei)
         store.ensure_dir()
-    return ModemSpec(modem_config, net_factory_for(net_config), store=store, traffic=traffic)
+    factory = net_factory_for(net_config)
+    if args.latency or args.bandwidth or getattr(args, "control", None) is not None:
+        from .net.shaping import Shape, shaped_factory
+
+        factory = shaped_factory(factory, Shape(args.latency, args.bandwidth))
+    return ModemSpec(modem_config, factory, store=store, traffic=traffic)
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 600_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a delay in milliseconds")
+    return value / 1000.0
+
+
+def _rate(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes per second")
+    return int(text)
 
 
 def _count(text: str) -> int:

@@ -13,6 +13,8 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     register <0-5>       GSM/GPRS registration (1 home, 5 roaming, 2 searching ...)
     signal <0-31|99>     what AT+CSQ reports
     drop <0-5>           the network drops a link (CLOSED)
+    latency <ms>         one-way delay of the radio link (slow GPRS)
+    bandwidth <bytes/s>  per link and direction; 0 = unlimited
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def parse(line: str) -> Fault | str:
     name, args = words[0].lower(), words[1:]
     if name in ("status", "help"):
         return name
+    if name in ("latency", "bandwidth") and len(args) == 1 and args[0].isdigit():
+        return f"{name} {int(args[0])}"
     if name == "pdp-deact" and not args:
         return Fault("pdp-deact")
     if name in _RANGES and len(args) == 1 and args[0].isdigit():
@@ -92,7 +96,12 @@ class ControlServer:
         except ValueError as exc:
             return f"error: {exc}"
         if what == "help":
-            return "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5"
+            return (
+                "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5, "
+                "latency MS, bandwidth BYTES/S; prefix @N for one modem"
+            )
+        if isinstance(what, str) and what.startswith(("latency", "bandwidth")):
+            return self._shape(runners, what)
         if what == "status":
             if not runners:
                 return "ok no modem"
@@ -101,6 +110,21 @@ class ControlServer:
         for runner in runners:
             runner.deliver(what)
         return f"ok {len(runners)} modem(s)"
+
+    @staticmethod
+    def _shape(runners: Sequence[ModemRunner], what: str) -> str:
+        from .net.shaping import ShapedNet
+
+        name, value = what.split()
+        shaped = [r.net for r in runners if isinstance(r.net, ShapedNet)]
+        if not shaped:
+            return "error: this modem has no shaped link (start it with --control or --latency)"
+        for net in shaped:
+            if name == "latency":
+                net.shape.latency = int(value) / 1000.0
+            else:
+                net.shape.rate = int(value)
+        return f"ok {len(shaped)} modem(s)"
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -1,0 +1,203 @@
+"""A slow radio link: latency and bandwidth between the modem and the network.
+
+``ShapedNet`` wraps the real network driver. Every request for a socket
+(and every result from it) is held for the one-way ``latency``, and bytes
+cross at no more than ``rate`` bytes per second in each direction, per link,
+as on a GPRS bearer. Order is kept per socket: a ``Close`` leaves after the
+data sent before it, ``PeerClosed`` arrives after the data received before
+it. What waits is bounded: a link whose downlink queue is full stops being
+read (TCP backpressure), and queued uplink bytes count in ``write_backlog``
+so the serial side slows down too.
+
+The shape can change while the modem runs (``sim800emu ctl SOCK latency 800``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..core.events import (
+    Accepted,
+    Close,
+    Connect,
+    Listen,
+    PauseReading,
+    Received,
+    Request,
+    Result,
+    ResumeReading,
+    Send,
+    StopListen,
+)
+from ..runtime import Deliver, NetFactory, NetLike
+
+DOWN_HIGH = 64 * 1024  # bytes queued towards the modem before a link is paused
+DOWN_LOW = 16 * 1024
+
+
+@dataclass(slots=True)
+class Shape:
+    latency: float = 0.0  # seconds, each way
+    rate: float = 0.0  # bytes per second, each way, per link; 0 = unlimited
+
+    @property
+    def active(self) -> bool:
+        return self.latency > 0 or self.rate > 0
+
+
+@dataclass(slots=True)
+class _Lane:
+    """One direction of one socket: when it is free, and its last event."""
+
+    free_at: float = 0.0
+    last_at: float = 0.0
+    queued: int = 0  # bytes scheduled, not yet passed on
+
+
+def _sock_of(item: Request | Result) -> int | None:
+    if isinstance(item, Accepted):
+        return item.sock
+    sock = getattr(item, "sock", None)
+    return sock if isinstance(sock, int) else None
+
+
+class ShapedNet:
+    def __init__(
+        self,
+        inner_factory: NetFactory,
+        deliver: Deliver,
+        loop: asyncio.AbstractEventLoop,
+        shape: Shape,
+    ) -> None:
+        self.shape = shape
+        self._deliver = deliver
+        self._loop = loop
+        self._up: dict[int, _Lane] = {}
+        self._down: dict[int, _Lane] = {}
+        self._core_paused: set[int] = set()
+        self._full: set[int] = set()
+        self._handles: set[asyncio.TimerHandle] = set()
+        self._up_queued = 0
+        self.inner = inner_factory(self._from_network, loop)
+
+    # ---------------------------------------------------------- scheduling
+
+    def _at(self, when: float, action: Callable[[], None]) -> None:
+        handle: asyncio.TimerHandle | None = None
+
+        def run() -> None:
+            assert handle is not None
+            self._handles.discard(handle)
+            action()
+
+        handle = self._loop.call_at(when, run)
+        self._handles.add(handle)
+
+    def _plan(self, lanes: dict[int, _Lane], sock: int | None, size: int) -> float:
+        """When an item of ``size`` bytes on ``sock`` gets to the other side."""
+        now = self._loop.time()
+        if sock is None:
+            return now + self.shape.latency
+        lane = lanes.setdefault(sock, _Lane())
+        start = max(now, lane.free_at)
+        if size and self.shape.rate > 0:
+            start += size / self.shape.rate
+        lane.free_at = start
+        # strictly after the lane's previous item: equal times may run in any order
+        at = max(start + self.shape.latency, lane.last_at + 1e-6)
+        lane.last_at = at
+        lane.queued += size
+        return at
+
+    # ---------------------------------------------------------- modem -> network
+
+    def submit(self, req: Request) -> None:
+        if isinstance(req, PauseReading):
+            self._core_paused.add(req.sock)
+            self.inner.submit(req)
+            return
+        if isinstance(req, ResumeReading):
+            self._core_paused.discard(req.sock)
+            if req.sock not in self._full:
+                self.inner.submit(req)
+            return
+        sock = _sock_of(req)
+        idle = not self.shape.active and sock not in self._up
+        if idle or not isinstance(req, Connect | Send | Close | Listen | StopListen):
+            self.inner.submit(req)
+            return
+        size = len(req.data) if isinstance(req, Send) else 0
+        at = self._plan(self._up, sock, size)
+        self._up_queued += size
+
+        def go() -> None:
+            self._up_queued -= size
+            if sock is not None and sock in self._up:
+                self._up[sock].queued -= size
+            self.inner.submit(req)
+            if isinstance(req, Close | StopListen) and sock is not None:
+                self._up.pop(sock, None)
+
+        self._at(at, go)
+
+    # ---------------------------------------------------------- network -> modem
+
+    def _from_network(self, result: Result) -> None:
+        sock = _sock_of(result)
+        if not self.shape.active and not (sock is not None and sock in self._down):
+            self._deliver(result)
+            return
+        size = len(result.data) if isinstance(result, Received) else 0
+        at = self._plan(self._down, sock, size)
+        if sock is not None and self._down[sock].queued > DOWN_HIGH and sock not in self._full:
+            self._full.add(sock)
+            self.inner.submit(PauseReading(sock))
+
+        def go() -> None:
+            if sock is not None and sock in self._down:
+                lane = self._down[sock]
+                lane.queued -= size
+                if sock in self._full and lane.queued < DOWN_LOW:
+                    self._full.discard(sock)
+                    if sock not in self._core_paused:
+                        self.inner.submit(ResumeReading(sock))
+                if lane.queued == 0 and lane.last_at <= self._loop.time():
+                    del self._down[sock]
+            self._deliver(result)
+
+        self._at(at, go)
+
+    # ---------------------------------------------------------- the rest of NetLike
+
+    def pause_all(self) -> None:
+        self.inner.pause_all()
+
+    def resume_all(self) -> None:
+        self.inner.resume_all()
+
+    def write_backlog(self) -> int:
+        return self.inner.write_backlog() + self._up_queued
+
+    def close_all(self) -> None:
+        for handle in self._handles:
+            handle.cancel()
+        self._handles.clear()
+        self._up.clear()
+        self._down.clear()
+        self._full.clear()
+        self._core_paused.clear()
+        self._up_queued = 0
+        self.inner.close_all()
+
+    async def aclose(self) -> None:
+        self.close_all()
+        await self.inner.aclose()
+
+
+def shaped_factory(inner_factory: NetFactory, shape: Shape) -> NetFactory:
+    def make(deliver: Deliver, loop: asyncio.AbstractEventLoop) -> NetLike:
+        return ShapedNet(inner_factory, deliver, loop, Shape(shape.latency, shape.rate))
+
+    return make
