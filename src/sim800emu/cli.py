@@ -209,6 +209,15 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "to answer (a stale link is replaced) and removed on exit",
     )
     g.add_argument(
+        "--profile",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="a TOML file of defaults for these options (keys are the long option names, "
+        "e.g. imei = \"...\", host = [\"echo.test=127.0.0.1\"], dns-offline = true); "
+        "options given here win; see docs/profile.example.toml",
+    )
+    g.add_argument(
         "--count",
         metavar="N",
         type=_count,
@@ -752,9 +761,55 @@ def _setup_logging(args: argparse.Namespace) -> None:
     root.setLevel(level)
 
 
+def load_profile(parser: argparse.ArgumentParser, path: Path) -> dict[str, object]:
+    """A profile file (TOML) gives defaults for ``serve`` options: each key is
+    a long option name without ``--`` (``imei``, ``dns-offline``, ``host`` as
+    a list, ``latency`` ...). Values are checked exactly like the options
+    themselves; options on the command line still win."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        parser.error(f"--profile {path}: {exc}")
+    actions = {
+        opt[2:]: action
+        for action in parser._actions
+        for opt in action.option_strings
+        if opt.startswith("--")
+    }
+    defaults: dict[str, object] = {}
+    for key, value in data.items():
+        action = actions.get(key)
+        if action is None or key in ("profile", "help", "version"):
+            parser.error(f"--profile {path}: unknown option {key!r}")
+        if isinstance(action, argparse._StoreTrueAction):
+            if not isinstance(value, bool):
+                parser.error(f"--profile {path}: {key} must be true or false")
+            defaults[action.dest] = value
+            continue
+        convert = action.type if callable(action.type) else str
+        items = value if isinstance(value, list) else [value]
+        try:
+            converted = [convert(str(item)) for item in items]
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            parser.error(f"--profile {path}: {key}: {exc}")
+        if isinstance(action, argparse._AppendAction):
+            defaults[action.dest] = converted
+        elif len(converted) != 1:
+            parser.error(f"--profile {path}: {key} takes one value")
+        else:
+            defaults[action.dest] = converted[0]
+    return defaults
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "serve" and args.profile is not None:
+        serve_parser = _subparser(parser, "serve")
+        serve_parser.set_defaults(**load_profile(serve_parser, args.profile))
+        args = parser.parse_args(argv)
     if args.command == "version":
         print(f"{PROG} {__version__}")
         return 0

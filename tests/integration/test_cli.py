@@ -300,3 +300,48 @@ def test_pytest_plugin_factory_makes_independent_modems(sim800_factory: object) 
         with emu.serial() as port:
             port.write(b"AT\r")
             assert port.read_until(b"OK\r\n").endswith(b"OK\r\n")
+
+
+def test_profile_gives_defaults_and_the_command_line_wins(tmp_path: Path) -> None:
+    from sim800emu.cli import _subparser, build_parser, load_profile
+
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        'imei = "111111111111116"\nhost = ["a.test=127.0.0.1"]\ndns-offline = true\n'
+        "latency = 250\ncsq = 9\n"
+    )
+    parser = build_parser()
+    serve = _subparser(parser, "serve")
+    defaults = load_profile(serve, profile)
+    assert defaults["imei"] == "111111111111116"
+    assert defaults["dns_offline"] is True
+    assert defaults["latency"] == 0.25
+    serve.set_defaults(**defaults)
+    args = parser.parse_args(["serve", "--csq", "20", "--host", "b.test=127.0.0.2"])
+    assert args.csq == 20 and args.imei == "111111111111116"
+    assert [h[0] for h in args.hosts] == ["a.test", "b.test"]
+
+
+def test_profile_errors_are_clear(tmp_path: Path) -> None:
+    for text, what in (
+        ("nonsense = 1\n", "unknown option 'nonsense'"),
+        ('csq = "loud"\n', "csq"),
+        ("dns-offline = 3\n", "must be true or false"),
+        ("imei = [", "--profile"),
+    ):
+        profile = tmp_path / "bad.toml"
+        profile.write_text(text)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sim800emu", "serve", "--profile", str(profile)],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert what in proc.stderr, proc.stderr
+
+
+def test_example_profile_loads() -> None:
+    from sim800emu.cli import _subparser, build_parser, load_profile
+
+    parser = build_parser()
+    example = Path(__file__).parents[2] / "docs" / "profile.example.toml"
+    assert load_profile(_subparser(parser, "serve"), example)["dns_offline"] is True
