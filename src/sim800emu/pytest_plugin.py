@@ -21,8 +21,10 @@ that has ``sim800emu`` installed::
 
 Each emulator object has ``port`` (the pty device), ``link`` (a stable
 symlink to it), ``state_dir``, ``serial(**kwargs)`` (an open
-``serial.Serial``, closed with the emulator if you do not close it), and
-``stop()``.
+``serial.Serial``, closed with the emulator if you do not close it),
+``fault(*words)`` (field faults and link speed through the control socket:
+``fault("pdp-deact")``, ``fault("drop", "0")``, ``fault("latency", "800")``)
+and ``stop()``.
 
 Nothing here runs unless a test asks for these fixtures.
 """
@@ -71,6 +73,7 @@ class Sim800Process:
         self.link = workdir / "modem"
         self.state_dir = workdir / "state"
         self.stderr_path = workdir / "stderr.txt"
+        self.control = workdir / "control.sock"
         if launcher is None:
             launcher = (sys.executable, "-m", "sim800emu")
         cmd = [
@@ -80,6 +83,8 @@ class Sim800Process:
             str(self.link),
             "--state-dir",
             str(self.state_dir),
+            "--control",
+            str(self.control),
         ]
         if dns_offline and "--dns-offline" not in args:
             cmd.append("--dns-offline")
@@ -98,7 +103,7 @@ class Sim800Process:
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            if os.path.islink(self.link) and os.path.exists(self.link):
+            if os.path.islink(self.link) and os.path.exists(self.link) and self.control.exists():
                 return
             code = self.process.poll()
             if code is not None:
@@ -126,6 +131,17 @@ class Sim800Process:
         port = pyserial.Serial(self.port, **kwargs)
         self._ports.append(port)
         return port
+
+    def fault(self, *words: str) -> str:
+        """Inject a field fault or change the link, as ``sim800emu ctl``:
+        ``fault("pdp-deact")``, ``fault("drop", "1")``, ``fault("register", "2")``,
+        ``fault("latency", "800")``. Returns the answer; raises on an error."""
+        from .control import send
+
+        answer = send(self.control, " ".join(words))
+        if not answer.startswith("ok"):
+            raise EmulatorError(answer)
+        return answer
 
     @property
     def running(self) -> bool:

@@ -345,3 +345,13 @@ def test_example_profile_loads() -> None:
     parser = build_parser()
     example = Path(__file__).parents[2] / "docs" / "profile.example.toml"
     assert load_profile(_subparser(parser, "serve"), example)["dns_offline"] is True
+
+
+def test_plugin_fault_injection(sim800: object) -> None:
+    with sim800.serial(timeout=0.2) as port:  # type: ignore[attr-defined]
+        port.write(b"ATE0\r")
+        port.read_until(b"OK\r\n")
+        port.write(b"AT+CREG=1\r")
+        port.read_until(b"OK\r\n")
+        assert sim800.fault("register", "5") == "ok 1 modem(s)"  # type: ignore[attr-defined]
+        assert port.read_until(b"+CREG: 5\r\n").endswith(b"\r\n+CREG: 5\r\n")
