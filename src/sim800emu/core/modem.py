@@ -23,6 +23,7 @@ from enum import Enum
 
 from . import commands as _commands  # noqa: F401  (registers every command)
 from .config import ModemConfig
+from .datamode import TransparentStream
 from .events import (
     Accepted,
     CancelTimer,
@@ -177,10 +178,7 @@ class Modem:
         self._entry_link: Link | None = None
         self._entry_len = 0
         # transparent data mode
-        self._tx = bytearray()
-        self._plus_held = 0
-        self._plus_time = 0.0
-        self._last_in = 0.0
+        self._stream = TransparentStream(self, self._send_transparent, self._escape)
         # output
         self._out: list[bytes] = []
         self._deferred: list[Deferred] = []
@@ -220,7 +218,7 @@ class Modem:
             elif mode is Mode.PROMPT:
                 i = self._feed_prompt(data, i)
             elif mode is Mode.DATA:
-                self._feed_transparent(data[i:] if i else data)
+                self._stream.feed(data[i:] if i else data)
                 return
             else:
                 return
@@ -460,10 +458,7 @@ class Modem:
         self.server = Server()
         self._ctx_waiters.clear()
         self.cancel_timer("ctx-up")
-        self._tx.clear()
-        self._plus_held = 0
-        for key in ("pack", "esc", "esc-abort"):
-            self.cancel_timer(key)
+        self._stream.reset()
 
     def shut(self) -> None:
         """CIPSHUT: everything closed, context deactivated → IP INITIAL."""
@@ -527,8 +522,8 @@ class Modem:
             self.request(Close(link.sock, quick))
         link.closed(locally=True)
         link.rx.clear()
-        if link is self.links[0] and not self.multi:
-            self._tx.clear()
+        if link is self.links[0] and self.transparent:
+            self._stream.reset()
 
     def resolve(self, name: str) -> int:
         query = self._next_query
@@ -676,10 +671,7 @@ class Modem:
     def _on_peer_closed(self, link: Link) -> None:
         link.closed(locally=False)
         if self.transparent and link.n == 0:
-            self._tx.clear()
-            self._plus_held = 0
-            for key in ("pack", "esc", "esc-abort"):
-                self.cancel_timer(key)
+            self._stream.reset()
             if self.mode is Mode.DATA:
                 self.mode = Mode.COMMAND
                 self._emit(b"\r\nCLOSED\r\n")
@@ -962,89 +954,28 @@ class Modem:
             return
         self.final("CONNECT")
         self.mode = Mode.DATA
-        self._last_in = self.now
+        self._stream.start()
         if link.rx:
             self._emit(bytes(link.rx))
             link.rx.clear()
             self.rx_taken(link)
 
-    def leave_data_mode_for_ato(self) -> Outcome:
+    def resume_data_mode(self) -> Outcome:
+        """ATO: back to the link's stream (the rule checked the link is up)."""
         self._enter_data_mode()
         return DATA
 
-    def _feed_transparent(self, chunk: bytes) -> None:
-        now = self.now
-        guard = self.config.timing.escape_guard
-        esc_on = self.settings.ccfg_esc == 1
-        if self._plus_held:
-            if (
-                esc_on
-                and not chunk.strip(b"+")
-                and self._plus_held + len(chunk) <= 3
-                and now - self._plus_time < guard
-            ):
-                self._plus_held += len(chunk)
-                self._plus_time = now
-                self._last_in = now
-                self._arm_escape(guard)
-                return
-            self._release_plus()
-        quiet = now - self._last_in >= guard
-        self._last_in = now
-        if esc_on and quiet and len(chunk) <= 3 and not chunk.strip(b"+"):
-            self._plus_held = len(chunk)
-            self._plus_time = now
-            self._arm_escape(guard)
-            return
-        self._queue_tx(chunk)
-
-    def _arm_escape(self, guard: float) -> None:
-        if self._plus_held == 3:
-            self.cancel_timer("esc-abort")
-            self.start_timer("esc", guard, self._escape)
-        else:
-            self.start_timer("esc-abort", guard, self._release_plus)
-
-    def _release_plus(self) -> None:
-        held, self._plus_held = self._plus_held, 0
-        self.cancel_timer("esc")
-        self.cancel_timer("esc-abort")
-        if held:
-            self._queue_tx(b"+" * held)
-
     def _escape(self) -> None:
         """``+++`` with its guard times: back to command mode, link open."""
-        self._plus_held = 0
-        self.cancel_timer("esc-abort")
-        self._send_tx()
         self.mode = Mode.COMMAND
         self.final("OK")
         self._flush_deferred()
 
-    def _queue_tx(self, chunk: bytes) -> None:
-        size = self.settings.ccfg_sendsz
-        if not self._tx and len(chunk) >= size:
-            self._send(chunk)
-            return
-        self._tx += chunk
-        if len(self._tx) >= size:
-            self._send_tx()
-        else:
-            self.start_timer("pack", self.settings.ccfg_waittm * 0.2, self._send_tx)
-
-    def _send_tx(self) -> None:
-        if self._tx:
-            data = bytes(self._tx)
-            self._tx.clear()
-            self._send(data)
-        self.cancel_timer("pack")
-
-    def _send(self, data: bytes) -> None:
+    def _send_transparent(self, data: bytes) -> None:
         link = self.links[0]
         if link.state is LinkState.CONNECTED and link.sock:
             self.request(Send(link.sock, data))
             link.sent += len(data)
-        self.cancel_timer("pack")
 
     # ============================================================ boot, radio
 

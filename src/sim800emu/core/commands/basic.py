@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..events import PowerDown, SaveSettings
 from ..parser import Command
-from ..registry import DATA, DONE, F, Int, Outcome, Rule, Str, Value, alias, command, ok, text
+from ..registry import DONE, F, Int, Outcome, Rule, Str, Value, alias, command, ok, text
 from ..settings import PROFILE_KEYS, Settings
 from ..state import LinkState
 from ._common import setting
@@ -109,8 +109,7 @@ TRANSPARENT_LINK_UP = Rule(
 
 
 def _ato(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
-    m._enter_data_mode()
-    return DATA
+    return m.resume_data_mode()
 
 
 command("O", "Back to transparent data mode (answers CONNECT)", "reference 5",
