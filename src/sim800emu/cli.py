@@ -423,6 +423,14 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "(pdp-deact, register N, signal N, drop N, status); send them with "
         f"'{PROG} ctl SOCKET COMMAND'",
     )
+    g.add_argument(
+        "--status",
+        metavar="S",
+        type=_seconds,
+        default=0.0,
+        help="print a live status line every S seconds: modems per IP state, open links, "
+        "serial bytes (updated in place on a terminal)",
+    )
     g.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     g.add_argument(
         "-v",
@@ -589,9 +597,32 @@ async def serve(args: argparse.Namespace, spec: ModemSpec) -> int:
             loop.remove_signal_handler(sig)
 
 
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _live_status(
+    args: argparse.Namespace, runners: Callable[[], Sequence[ModemRunner]]
+) -> None:
+    """``--status S``: a summary line every S seconds (in place on a terminal)."""
+    from .control import summary
+
+    tty = sys.stderr.isatty()
+    while True:
+        await asyncio.sleep(args.status)
+        line = f"{PROG}: {summary(runners())}"
+        if tty:
+            print(f"\r\x1b[K{line}", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
 async def _start_control(
     args: argparse.Namespace, runners: Callable[[], Sequence[ModemRunner]]
 ) -> ControlServer | None:
+    if args.status:
+        task = asyncio.get_running_loop().create_task(_live_status(args, runners))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
     if args.control is None:
         return None
     server = ControlServer(args.control, runners)

@@ -56,6 +56,25 @@ def parse(line: str) -> Fault | str:
     raise ValueError(f"unknown or malformed command {line.strip()!r} (try 'help')")
 
 
+def summary(runners: Sequence[ModemRunner]) -> str:
+    """One line for a whole process: modems per IP state, links, serial bytes."""
+    states: dict[str, int] = {}
+    links = 0
+    for runner in runners:
+        modem = runner.modem
+        state_text: Callable[[], str] | None = getattr(modem, "state_text", None)
+        state = state_text() if state_text is not None else "?"
+        states[state] = states.get(state, 0) + 1
+        links += sum(1 for link in getattr(modem, "links", ()) if link.active)
+    total_in = sum(r.bytes_in for r in runners)
+    total_out = sum(r.bytes_out for r in runners)
+    by_state = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    return (
+        f"{len(runners)} modem(s): {by_state or 'none'}; {links} link(s) open; "
+        f"serial {total_in:,} B in, {total_out:,} B out"
+    )
+
+
 def describe(runner: ModemRunner) -> str:
     status: Callable[[], str] | None = getattr(runner.modem, "status", None)
     text = status() if status is not None else "running"

@@ -163,6 +163,8 @@ class ModemRunner:
         self.name = name
         self.saved: dict[str, object] | None = None  # last settings saved (also without a store)
         self.powered_down = False
+        self.bytes_in = 0  # serial bytes from the host (live status)
+        self.bytes_out = 0  # serial bytes to the host
         self._on_closed = on_closed
         self._on_power_down = on_power_down
         self._inbox: collections.deque[bytes | Result] = collections.deque()
@@ -245,6 +247,7 @@ class ModemRunner:
             return
         if self.traffic is not None:
             self.traffic.host_to_modem(data, self.name)
+        self.bytes_in += len(data)
         self._inbox.append(data)
         self._process()
         self._check_net_backlog()
@@ -309,6 +312,7 @@ class ModemRunner:
         if output:
             if self.traffic is not None:
                 self.traffic.modem_to_host(output, self.name)
+            self.bytes_out += len(output)
             self.serial.write(output)
             if not self._net_paused and self.serial.write_backlog() > self.serial_high:
                 self._net_paused = True

@@ -83,3 +83,29 @@ def test_three_modems_on_three_ptys(tmp_path: Path) -> None:
         proc.stderr.close()
     assert "modem 2: serial port" in err
     assert not any((tmp_path / f"modem{n}").exists() for n in range(3))
+
+
+def test_live_status_line(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim800emu", "serve", "--count", "2", "--link",
+         str(tmp_path / "m{n}"), "--state-dir", str(tmp_path / "state"), "--dns-offline",
+         "--status", "0.1"],
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    try:
+        deadline = time.monotonic() + 15
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline().decode()
+            lines.append(line)
+            if "modem(s):" in line:
+                break
+        assert any(
+            "2 modem(s): 2 IP INITIAL; 0 link(s) open; serial 0 B in, 0 B out" in x
+            for x in lines
+        ), lines
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        proc.stderr.close()
