@@ -357,6 +357,10 @@ CASES: list[Case] = [
     Case("+CIPSRIP", T, "fresh", "AT+CIPSRIP=?", info_ok("+CIPSRIP: (0,1)")),
     Case("+CIPSRIP", R, "fresh", "AT+CIPSRIP?", info_ok("+CIPSRIP: 0")),
     Case("+CIPSRIP", W, "fresh", "AT+CIPSRIP=1", OK),
+    # the manual's spelling in its command list (SPEC: a typo) reaches the same command
+    Case("+CIPSRIPIP", T, "fresh", "AT+CIPSRIPIP=?", info_ok("+CIPSRIP: (0,1)")),
+    Case("+CIPSRIPIP", R, "fresh", "AT+CIPSRIPIP?", info_ok("+CIPSRIP: 0")),
+    Case("+CIPSRIPIP", W, "fresh", "AT+CIPSRIPIP=1", OK),
     Case("+CIPSPRT", T, "fresh", "AT+CIPSPRT=?", info_ok("+CIPSPRT: (0-2)")),
     Case("+CIPSPRT", R, "fresh", "AT+CIPSPRT?", info_ok("+CIPSPRT: 1")),
     Case("+CIPSPRT", W, "fresh", "AT+CIPSPRT=2", OK),

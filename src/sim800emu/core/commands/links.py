@@ -18,6 +18,7 @@ from ..registry import (
     Signature,
     Str,
     Value,
+    alias,
     bind,
     command,
     ok,
@@ -174,6 +175,9 @@ setting("+CIPSHOWTP", "cipshowtp", 0, 1, "With CIPHEAD=1: +IPD,<len>,<TCP/UDP>: 
         "manual 3.23")
 setting("+CIPSRIP", "cipsrip", 0, 1, "Print RECV FROM:<ip>:<port> before received data",
         "manual 3.19; SPEC")
+# The manual's command list spells it AT+CIPSRIPIP (a typo, SPEC): firmware
+# written from that list still reaches the command.
+alias("+CIPSRIPIP", "+CIPSRIP")
 setting("+CIPSPRT", "cipsprt", 0, 2, "CIPSEND: 0 no '>' but SEND OK; 1 both; 2 neither",
         "manual 3.15")
 setting("+CIPSSL", "cipssl", 0, 1, "TLS for the next TCP CIPSTART", "reference 3 (AT+CIPSSL)")
