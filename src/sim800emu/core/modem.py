@@ -18,6 +18,7 @@ The commands themselves live in ``commands/``, one module per family.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from enum import Enum
 
@@ -181,7 +182,7 @@ class Modem:
         self._stream = TransparentStream(self, self._send_transparent, self._escape)
         # output
         self._out: list[bytes] = []
-        self._deferred: list[Deferred] = []
+        self._deferred: deque[Deferred] = deque()
         self._deferred_bytes = 0
         self._requests: list[Request] = []
         self._next_sock = 1
@@ -368,7 +369,7 @@ class Modem:
 
     def _flush_deferred(self) -> None:
         while self._deferred and self._idle():
-            item = self._deferred.pop(0)
+            item = self._deferred.popleft()
             if isinstance(item, bytes):
                 self._deferred_bytes -= len(item)
                 self._emit(item)
