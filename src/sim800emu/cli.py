@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from . import __version__
 from .control import ControlServer
-from .core.config import Identity, ModemConfig, Radio, nth_config
+from .core.config import Identity, ModemConfig, Radio, Timing, nth_config
 from .core.events import Result
 from .net.config import (
     NetConfig,
@@ -255,6 +255,23 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         help="print the boot URCs (RDY, +CFUN: 1, +CPIN: READY, Call Ready, SMS Ready) "
         "and go through the SIM-busy period at start, like a module just powered on",
     )
+    timing = Timing()
+    g.add_argument(
+        "--activation-delay",
+        metavar="S",
+        type=_delay,
+        default=timing.ciicr,
+        help="seconds AT+CIICR (and a single-step CIPSTART/CIPSERVER) takes to bring the "
+        "context up; real networks take 1-5 s",
+    )
+    g.add_argument(
+        "--sim-busy",
+        metavar="S",
+        type=_delay,
+        default=timing.sim_busy,
+        help="seconds after a reboot (AT+CFUN=1,1, --cold-boot) during which SIM commands "
+        "answer +CME ERROR: SIM busy",
+    )
     g.add_argument(
         "--imei", type=_digits("IMEI", range(15, 16)), default=ident.imei, help="IMEI (AT+GSN)"
     )
@@ -467,7 +484,12 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
     radio = dataclasses.replace(
         Radio(), local_ip=args.local_ip, rssi=args.csq, dns_servers=(dns[0], dns[1])
     )
-    return ModemConfig(identity=identity, radio=radio, cold_boot=args.cold_boot)
+    timing = dataclasses.replace(
+        Timing(),
+        ciicr=args.activation_delay,
+        sim_busy=max(args.sim_busy, Timing().boot_urcs),
+    )
+    return ModemConfig(identity=identity, radio=radio, timing=timing, cold_boot=args.cold_boot)
 
 
 def build_net_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -> NetConfig:
@@ -531,6 +553,16 @@ def build_spec(
 
         factory = shaped_factory(factory, Shape(args.latency, args.bandwidth))
     return ModemSpec(modem_config, factory, store=store, traffic=traffic)
+
+
+def _delay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a delay from 0 to 600 seconds")
+    return value
 
 
 def _milliseconds(text: str) -> float:

@@ -355,3 +355,16 @@ def test_plugin_fault_injection(sim800: object) -> None:
         port.read_until(b"OK\r\n")
         assert sim800.fault("register", "5") == "ok 1 modem(s)"  # type: ignore[attr-defined]
         assert port.read_until(b"+CREG: 5\r\n").endswith(b"\r\n+CREG: 5\r\n")
+
+
+def test_activation_delay_is_what_ciicr_takes(tmp_path: Path) -> None:
+    from serial_helpers import Emulator
+
+    with Emulator("--activation-delay", "0.6", workdir=tmp_path / "w") as emu:
+        emu.init()
+        emu.command("AT+CSTT")
+        start = time.monotonic()
+        emu.send("AT+CIICR")
+        emu.expect_silence(0.4)
+        emu.expect(b"\r\nOK\r\n", timeout=5)
+        assert 0.55 <= time.monotonic() - start < 3
