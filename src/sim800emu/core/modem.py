@@ -1019,19 +1019,22 @@ class Modem:
         self.request(Reboot())
         self.begin_boot()
 
+    def registration(self, n: int, stat: int) -> str:
+        """``<stat>[,<lac>,<ci>]`` of CREG/CGREG: the location only with n=2
+        and while registered (manual 3.1.1)."""
+        radio = self.config.radio
+        if n == 2 and stat in (1, 5):
+            return f'{stat},"{radio.lac}","{radio.ci}"'
+        return str(stat)
+
     def registration_changed(self) -> None:
         s = self.settings
-        radio = self.config.radio
         for n, name, stat in (
             (s.creg_n, "+CREG", self.creg_stat),
             (s.cgreg_n, "+CGREG", self.cgreg_stat),
         ):
-            if n == 1:
-                self.urc(f"{name}: {stat}")
-            elif n == 2 and stat in (1, 5):
-                self.urc(f'{name}: {stat},"{radio.lac}","{radio.ci}"')
-            elif n == 2:
-                self.urc(f"{name}: {stat}")
+            if n in (1, 2):
+                self.urc(f"{name}: {self.registration(n, stat)}")
 
     def _on_fault(self, fault: Fault) -> None:
         if fault.kind == "pdp-deact":

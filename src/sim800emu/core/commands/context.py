@@ -34,36 +34,17 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- CIPMUX, CIPMODE
 
 
-def _mux_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.cipmux = int(values[0] or 0)
-
-
 NOT_TRANSPARENT_FOR_MUX = Rule(
     "CIPMUX=1 needs CIPMODE=0", lambda m, v: v[0] == 0 or m.settings.cipmode == 0
 )
-
-command(
-    "+CIPMUX", "Single (0) or multi-link (1, links 0-5) mode", "manual 3.4.1",
-    test=F(text("+CIPMUX: (0,1)")),
-    read=F(lambda m, v, c: m.info(f"+CIPMUX: {m.settings.cipmux}")),
-    write=F(_mux_write, IP_INITIAL & NOT_TRANSPARENT_FOR_MUX, (Int(0, 1),)),
-)
-
-
-def _mode_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.cipmode = int(values[0] or 0)
-
-
 SINGLE_FOR_TRANSPARENT = Rule(
     "CIPMODE=1 needs CIPMUX=0", lambda m, v: v[0] == 0 or m.settings.cipmux == 0
 )
-
-command(
-    "+CIPMODE", "Normal (0) or transparent (1) mode; single link only", "manual 3.21",
-    test=F(text("+CIPMODE: (0-NORMAL MODE,1-TRANSPARENT MODE)")),
-    read=F(lambda m, v, c: m.info(f"+CIPMODE: {m.settings.cipmode}")),
-    write=F(_mode_write, IP_INITIAL & SINGLE_FOR_TRANSPARENT, (Int(0, 1),)),
-)
+setting("+CIPMUX", "cipmux", 0, 1, "Single (0) or multi-link (1, links 0-5) mode",
+        "manual 3.4.1", when=IP_INITIAL & NOT_TRANSPARENT_FOR_MUX)
+setting("+CIPMODE", "cipmode", 0, 1, "Normal (0) or transparent (1) mode; single link only",
+        "manual 3.21", test_text="(0-NORMAL MODE,1-TRANSPARENT MODE)",
+        when=IP_INITIAL & SINGLE_FOR_TRANSPARENT)
 
 
 # ---------------------------------------------------------------- CSTT, CIICR, CIFSR

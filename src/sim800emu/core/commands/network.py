@@ -11,37 +11,23 @@ if TYPE_CHECKING:
     from ..modem import Modem
 
 
-def _reg_line(m: Modem, name: str, n: int, stat: int) -> str:
-    radio = m.config.radio
-    if n == 2 and stat in (1, 5):
-        return f'{name}: {n},{stat},"{radio.lac}","{radio.ci}"'
-    return f"{name}: {n},{stat}"
+def _registration(name: str, what: str, source: str, n_attr: str, stat_attr: str) -> None:
+    """CREG and CGREG: the same forms over their own <n> and <stat>."""
+
+    def read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        n = getattr(m.settings, n_attr)
+        m.info(f"{name}: {n},{m.registration(n, getattr(m, stat_attr))}")
+
+    def write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        setattr(m.settings, n_attr, int(values[0] if values[0] is not None else 0))
+
+    command(name, what, source, test=F(text(f"{name}: (0-2)")), read=F(read),
+            write=F(write, sig=(Int(0, 2, optional=True),)), needs_sim=True)
 
 
-def _creg_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(_reg_line(m, "+CREG", m.settings.creg_n, m.creg_stat))
-
-
-def _creg_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.creg_n = int(values[0] if values[0] is not None else 0)
-
-
-command("+CREG", "GSM network registration (URC +CREG: <stat> with n=1/2)", "manual 3.1",
-        test=F(text("+CREG: (0-2)")), read=F(_creg_read),
-        write=F(_creg_write, sig=(Int(0, 2, optional=True),)), needs_sim=True)
-
-
-def _cgreg_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(_reg_line(m, "+CGREG", m.settings.cgreg_n, m.cgreg_stat))
-
-
-def _cgreg_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.cgreg_n = int(values[0] if values[0] is not None else 0)
-
-
-command("+CGREG", "GPRS network registration", "manual 3.2",
-        test=F(text("+CGREG: (0-2)")), read=F(_cgreg_read),
-        write=F(_cgreg_write, sig=(Int(0, 2, optional=True),)), needs_sim=True)
+_registration("+CREG", "GSM network registration (URC +CREG: <stat> with n=1/2)",
+              "manual 3.1", "creg_n", "creg_stat")
+_registration("+CGREG", "GPRS network registration", "manual 3.2", "cgreg_n", "cgreg_stat")
 
 
 def _cgatt_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
