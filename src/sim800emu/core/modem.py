@@ -384,6 +384,11 @@ class Modem:
     def request(self, req: Request) -> None:
         self._requests.append(req)
 
+    def _new_query(self) -> int:
+        query = self._next_query
+        self._next_query += 1
+        return query
+
     def new_sock(self) -> int:
         sock = self._next_sock
         self._next_sock += 1
@@ -482,6 +487,11 @@ class Modem:
     # ------------------------------------------------------------ links
 
     @property
+    def usable_dns(self) -> tuple[str, ...]:
+        """The CDNSCFG servers that are set (0.0.0.0 means none)."""
+        return tuple(d for d in self.dns if d and d != "0.0.0.0")
+
+    @property
     def radio_up(self) -> bool:
         """Registered for GPRS with the radio on: a context can come up."""
         return self.cfun == 1 and self.cgreg_stat in (1, 5)
@@ -506,7 +516,7 @@ class Modem:
                     proto,
                     host,
                     port,
-                    dns=tuple(d for d in self.dns if d and d != "0.0.0.0"),
+                    dns=self.usable_dns,
                     local_port=0 if self.multi else local,
                     tls=tls,
                 )
@@ -527,25 +537,22 @@ class Modem:
             self._stream.reset()
 
     def resolve(self, name: str) -> int:
-        query = self._next_query
-        self._next_query += 1
+        query = self._new_query()
         self._queries[query] = name
-        self.request(Resolve(query, name, tuple(d for d in self.dns if d and d != "0.0.0.0")))
+        self.request(Resolve(query, name, self.usable_dns))
         return query
 
     def ping(self, host: str, count: int, size: int, timeout: float, ttl: int) -> None:
         """AT+CIPPING (a pending command: the replies come as results)."""
-        query = self._next_query
-        self._next_query += 1
+        query = self._new_query()
         self._ping_query = query
-        dns = tuple(d for d in self.dns if d and d != "0.0.0.0")
+        dns = self.usable_dns
         self.request(Ping(query, host, count, size, timeout, ttl, dns))
 
     def ntp_sync(self) -> None:
-        query = self._next_query
-        self._next_query += 1
+        query = self._new_query()
         self._ntp_query = query
-        dns = tuple(d for d in self.dns if d and d != "0.0.0.0")
+        dns = self.usable_dns
         self.request(NtpSync(query, self.ntp_server, 123, dns))
 
     def _on_ntp(self, res: NtpTime) -> None:
