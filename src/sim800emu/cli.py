@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from . import __version__
 from .control import ControlServer
-from .core.config import Identity, ModemConfig, Radio, Timing, nth_config
+from .core.config import Identity, ModemConfig, Radio, Timing
 from .core.events import Result
 from .net.config import (
     NetConfig,
@@ -694,17 +694,6 @@ def fleet_link(link: Path, n: int, count: int) -> Path:
     return link if count == 1 else Path(f"{text}{n}")
 
 
-def fleet_spec(spec: ModemSpec, n: int) -> ModemSpec:
-    """Modem ``n`` of ``--count``: its own identity and settings file."""
-    if n == 0:
-        return spec
-    config = nth_config(spec.config, n)
-    store = spec.store
-    if store is not None:
-        store = SettingsStore(store.state_dir, config.identity.imei)
-    return dataclasses.replace(spec, config=config, store=store)
-
-
 def _raise_fd_limit(wanted: int) -> None:
     """Each pty modem holds two descriptors: lift the soft limit for fleets."""
     import resource
@@ -729,7 +718,7 @@ async def _serve_pty(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Ev
         for n in range(count):
             port = PtyPort(loop)
             ports.append(port)
-            runner = fleet_spec(spec, n).create_runner(
+            runner = spec.nth(n).create_runner(
                 port.line, loop, name=f"modem {n}" if count > 1 else ""
             )
             runners.append(runner)

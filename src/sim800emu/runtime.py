@@ -419,6 +419,21 @@ class ModemSpec:
     traffic: TrafficLog | None = None
     modem_factory: ModemFactory = field(default=_default_modem_factory)
 
+    def nth(self, n: int) -> ModemSpec:
+        """Modem ``n`` of a fleet (``--count``, or the n-th TCP connection):
+        its own identity, counted up from this one, and its own settings file."""
+        if n == 0:
+            return self
+        from dataclasses import replace
+
+        from .core.config import nth_config
+
+        config = nth_config(self.config, n)
+        store = self.store
+        if store is not None:
+            store = SettingsStore(store.state_dir, config.identity.imei)
+        return replace(self, config=config, store=store)
+
     def create_runner(
         self,
         serial: SerialLine,

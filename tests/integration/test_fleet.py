@@ -109,3 +109,39 @@ def test_live_status_line(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(15)
         proc.stderr.close()
+
+
+def test_every_tcp_connection_is_its_own_device(tmp_path: Path) -> None:
+    import socket
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim800emu", "serve", "--transport", "tcp", "--state-dir",
+         str(tmp_path / "state"), "--dns-offline"],
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    try:
+        line = proc.stderr.readline().decode()
+        m = re.search(r"tcp://127\.0\.0\.1:(\d+)", line)
+        assert m, line
+        port = int(m.group(1))
+        imeis = []
+        conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+        try:
+            for conn in conns:
+                conn.sendall(b"ATE0\rAT+GSN\r")
+                buf = b""
+                while buf.count(b"OK\r\n") < 2:
+                    buf += conn.recv(4096)
+                found = re.search(rb"\r\n(\d{15})\r\n", buf)
+                assert found, buf
+                imeis.append(found.group(1))
+        finally:
+            for conn in conns:
+                conn.close()
+        assert len(set(imeis)) == 3
+        assert imeis[0] == b"868183038764457"  # the first connection is the base identity
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        proc.stderr.close()

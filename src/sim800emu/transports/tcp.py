@@ -154,9 +154,12 @@ class TcpSerialServer:
 
     def _connected(self, line: StreamLine) -> None:
         assert self._loop is not None
-        name = f"conn {next(self._ids)}"
+        index = next(self._ids)
+        name = f"conn {index}"
         log.info("[%s] serial client %s connected: a new modem", name, line.peer)
-        runner = self.spec.create_runner(line, self._loop, name=name, on_closed=self._finished)
+        # every connection is its own device: its own IMEI, ICCID, IP, settings
+        spec = self.spec.nth(index - 1)
+        runner = spec.create_runner(line, self._loop, name=name, on_closed=self._finished)
         self._lines[runner] = line
         self.runners.add(runner)
         runner.start()
