@@ -182,6 +182,26 @@ def build_parser() -> _Parser:
     )
     ctl.add_argument("socket", type=Path, help="the --control socket of the running modem")
     ctl.add_argument("words", nargs="+", metavar="COMMAND", help="e.g. pdp-deact, drop 1")
+    check = sub.add_parser(
+        "check",
+        help="play transcript files against fresh emulators and report each step",
+        description="Play each transcript (the language of tests/conformance/transcripts/"
+        "README.md: '> AT' sends, '< OK' expects a line, '<< \\r\\n> ' exact bytes, "
+        "'@ listen tcp S' a local peer ...) against its own fresh 'serve' on a pty, and "
+        "report every failing step with the bytes expected and received.",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="transcript files")
+    check.add_argument(
+        "--with",
+        dest="serve_options",
+        default="",
+        metavar="OPTIONS",
+        help="options for each 'serve', in one string (e.g. \"--host api.test=127.0.0.1 "
+        "--dns-offline\")",
+    )
+    check.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="play N files at once (default 1)"
+    )
     sub.add_parser("version", help="print the version and exit")
     return parser
 
@@ -813,6 +833,40 @@ def _setup_logging(args: argparse.Namespace) -> None:
     root.setLevel(level)
 
 
+def check(args: argparse.Namespace) -> int:
+    """``sim800emu check``: every file against its own fresh emulator."""
+    import shlex
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .transcript import CaseResult, load, run_transcript
+
+    for path in args.files:
+        try:
+            load(path)
+        except (OSError, ValueError) as exc:
+            return _error(f"{path}: {exc}")
+    serve_options = shlex.split(args.serve_options)
+    with tempfile.TemporaryDirectory(prefix="sim800emu-check-") as tmp:
+
+        def one(item: tuple[int, Path]) -> CaseResult:
+            n, path = item
+            return run_transcript(path, Path(tmp) / str(n), args=serve_options)
+
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            results = list(pool.map(one, enumerate(args.files)))
+    failed = 0
+    for path, result in zip(args.files, results, strict=True):
+        problem = result.failure or result.error
+        if problem is None:
+            print(f"PASS {path} ({result.seconds:.1f} s)")
+        else:
+            failed += 1
+            print(f"FAIL {path} ({result.seconds:.1f} s)\n{problem}")
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def load_profile(parser: argparse.ArgumentParser, path: Path) -> dict[str, object]:
     """A profile file (TOML) gives defaults for ``serve`` options: each key is
     a long option name without ``--`` (``imei``, ``dns-offline``, ``host`` as
@@ -874,6 +928,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _error(f"cannot reach {args.socket}: {exc}")
         print(answer)
         return 0 if answer.startswith("ok") else 1
+    if args.command == "check":
+        return check(args)
     if args.command != "serve":
         parser.print_help(sys.stderr)
         return 2

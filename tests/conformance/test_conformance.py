@@ -28,22 +28,15 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-import signal
-import subprocess
-import sys
 import threading
-import time
-import traceback
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .player import Player, TranscriptFailure, make_raw
-from .transcript import load
+from sim800emu.transcript.player import Player
+from sim800emu.transcript.runner import CaseResult, run_transcript
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 
@@ -109,186 +102,13 @@ Applied as ``xfail(strict=True)``: an entry whose file passes fails the run
 passes against the emulator (checked at commit e4a857a, 44 of 44).
 """
 
-STARTUP_TIMEOUT = 10.0
-"""Seconds the emulator has to create its ``--link`` symlink."""
-STOP_TIMEOUT = 5.0
-"""Seconds between SIGTERM and SIGKILL."""
-LOG_TAIL = 4000
-"""Characters of the emulator's stderr/stdout shown with a failure."""
 JOBS_VARIABLE = "SIM800EMU_CONFORMANCE_JOBS"
-_POLL = 0.01
-
-
-# --------------------------------------------------------------------------- one case
+CONVENTION_ARGS = ("--host", "echo.test=127.0.0.1", "--dns-offline")
+"""README section 3: the harness starts every modem with these options."""
 
 
 def transcript_files() -> list[Path]:
     return sorted(TRANSCRIPTS.glob("*.txt"))
-
-
-def emulator_command(workdir: Path) -> list[str]:
-    """The command of README section 3, for a case playing in ``workdir``."""
-    return [
-        sys.executable,
-        "-m",
-        "sim800emu",
-        "serve",
-        "--link",
-        str(workdir / "modem"),
-        "--state-dir",
-        str(workdir / "state"),
-        "--host",
-        "echo.test=127.0.0.1",
-        "--dns-offline",
-    ]
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    name: str
-    seconds: float
-    failure: str | None = None
-    """The diagnostic when the transcript failed (or the emulator did not start)."""
-    error: str | None = None
-    """A traceback when the runner itself broke; never an expected failure."""
-
-
-class _Stopped(Exception):
-    pass
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _tail(path: Path, limit: int = LOG_TAIL) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as exc:
-        return f"(cannot read {path}: {exc})"
-    if len(text) > limit:
-        text = f"[... {len(text) - limit} characters before ...]\n" + text[-limit:]
-    return text
-
-
-def _wait_for_link(
-    proc: subprocess.Popen[bytes], link: Path, cancelled: threading.Event
-) -> str | None:
-    """Wait until the emulator's symlink points at an existing pty; return a problem or None."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not link.exists():
-        if proc.poll() is not None:
-            return f"the emulator exited with status {proc.returncode} before creating {link}"
-        if time.monotonic() >= deadline:
-            return f"the emulator did not create {link} within {STARTUP_TIMEOUT:g} s"
-        if cancelled.wait(_POLL):
-            raise _Stopped
-    return None
-
-
-def _open_serial(link: Path) -> int:
-    fd = os.open(link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-    try:
-        make_raw(fd)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> str:
-    """SIGTERM, then SIGKILL after STOP_TIMEOUT; describe how it ended."""
-    if proc.poll() is not None:
-        return f"had already exited with status {proc.returncode}"
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(STOP_TIMEOUT)
-        return f"exited with status {proc.returncode} after SIGTERM"
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return f"did not exit within {STOP_TIMEOUT:g} s of SIGTERM and was killed"
-
-
-def run_transcript(
-    path: Path,
-    workdir: Path,
-    *,
-    cancelled: threading.Event | None = None,
-    players: set[Player] | None = None,
-) -> CaseResult:
-    """Run one case: fresh emulator in ``workdir``, play ``path``, tear everything down.
-
-    ``cancelled`` stops a running case early; ``players`` receives the live
-    player so that a supervisor can cancel its waiting step.
-    """
-    cancelled = cancelled or threading.Event()
-    start = time.monotonic()
-    name = path.name
-    transcript = load(path, display_path=_display_path(path))
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "state").mkdir()
-    link = workdir / "modem"
-    stdout_path, stderr_path = workdir / "emulator.stdout", workdir / "emulator.stderr"
-    command = emulator_command(workdir)
-    failure: str | None = None
-    error: str | None = None
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            cwd=workdir,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    fd: int | None = None
-    player: Player | None = None
-    try:
-        failure = _wait_for_link(proc, link, cancelled)
-        if failure is None:
-            fd = _open_serial(link)
-            player = Player(fd, transcript)
-            if players is not None:
-                players.add(player)
-            if cancelled.is_set():
-                raise _Stopped
-            player.run()
-    except TranscriptFailure as exc:
-        failure = str(exc)
-    except _Stopped:
-        failure = "stopped before the end (the test session is finishing)"
-    except Exception:
-        error = traceback.format_exc()
-    finally:
-        if player is not None:
-            if players is not None:
-                players.discard(player)
-            player.close()
-        if fd is not None:
-            os.close(fd)
-        ending = _stop(proc)
-    if failure is None and error is None:
-        return CaseResult(name, time.monotonic() - start)
-    report = [
-        failure if failure is not None else f"runner error:\n{error}",
-        "",
-        f"emulator: {ending}",
-        f"  command: {shlex.join(command)}",
-        f"  workdir: {workdir}",
-        "emulator stderr:",
-        _tail(stderr_path) or "(empty)",
-    ]
-    stdout = _tail(stdout_path)
-    if stdout:
-        report += ["emulator stdout:", stdout]
-    text = "\n".join(report)
-    if error is not None:
-        return CaseResult(name, time.monotonic() - start, error=text)
-    return CaseResult(name, time.monotonic() - start, failure=text)
 
 
 # --------------------------------------------------------------------------- parallel runs
@@ -318,6 +138,7 @@ class ConformanceRuns:
                 run_transcript,
                 TRANSCRIPTS / name,
                 workdir,
+                args=CONVENTION_ARGS,
                 cancelled=self._cancelled,
                 players=self._players,
             )

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from .player import Player, TranscriptFailure, make_raw
-from .transcript import load
+from sim800emu.transcript.language import load
+from sim800emu.transcript.player import Player, TranscriptFailure
+from sim800emu.transports.pty import make_raw
 
 _CIPSTART = re.compile(rb'AT\+CIPSTART="TCP","127\.0\.0\.1","?(\d+)"?')
 _CIPSEND = re.compile(rb"AT\+CIPSEND=(\d+)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .transcript import (
+from sim800emu.transcript.language import (
     DEFAULT_TIMEOUT,
     Accept,
     Close,

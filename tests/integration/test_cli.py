@@ -368,3 +368,31 @@ def test_activation_delay_is_what_ciicr_takes(tmp_path: Path) -> None:
         emu.expect_silence(0.4)
         emu.expect(b"\r\nOK\r\n", timeout=5)
         assert 0.55 <= time.monotonic() - start < 3
+
+
+def test_check_plays_user_transcripts(tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text(
+        "> ATE0\n<< ATE0\\r\n< OK\n@ echo tcp S\n"
+        '> AT+CIPSTART="TCP","api.test",{S}\n< OK\n< CONNECT OK\n'
+        "> AT+CIPSEND=4\n<< \\r\\n> \n>> ping\n< SEND OK\n<< ping\n"
+    )
+    bad = tmp_path / "bad.txt"
+    bad.write_text(good.read_text().replace("< CONNECT OK", "< CONNECT OKAY"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim800emu", "check", str(good), str(bad), "--jobs", "2",
+         "--with", "--host api.test=127.0.0.1 --dns-offline"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"PASS {good}" in proc.stdout
+    assert f"FAIL {bad}" in proc.stdout
+    assert f"{bad}:7: wrong line" in proc.stdout
+    assert proc.stdout.rstrip().endswith("1 passed, 1 failed")
+    broken = tmp_path / "broken.txt"
+    broken.write_text("> AT\n<x nonsense\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim800emu", "check", str(broken)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1 and "broken.txt:2" in proc.stderr

@@ -38,7 +38,7 @@ from typing import NoReturn, TypeVar
 
 from sim800emu.transports.pty import make_raw
 
-from .transcript import (
+from .language import (
     Accept,
     Action,
     Close,
