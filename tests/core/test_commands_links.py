@@ -12,7 +12,7 @@ import pytest
 from harness import ERROR, OK, PROMPT, Harness, block, crlf
 
 from sim800emu.core.config import ModemConfig, Radio, Timing
-from sim800emu.core.events import Close, Connect, Connected, Received
+from sim800emu.core.events import Close, Connect, Connected, ConnectFailed, Received
 
 SIX = tuple(f'C: {n},,"","","","INITIAL"' for n in range(6))
 
@@ -155,6 +155,18 @@ class TestCipstartSingle:
         h.at("AT+CIPSSL=1")
         h.at('AT+CIPSTART="TCP","1.2.3.4",443')
         assert h.connects[-1].tls is True
+
+    def test_failed_tls_handshake_ends_in_close_ok(self) -> None:
+        # reference 3 (AT+CIPSTART): with CIPSSL=1 a failed handshake yields CLOSE OK
+        h = Harness()
+        h.bring_up()
+        h.at("AT+CIPSSL=1")
+        h.at('AT+CIPSTART="TCP","1.2.3.4",443')
+        sock = h.connects[-1].sock
+        assert h.handle(ConnectFailed(sock, "certificate verify failed", "", True)) == (
+            b"\r\nCLOSE OK\r\n"
+        )
+        assert h.at("AT+CIPSTATUS") == OK + b"\r\nSTATE: TCP CLOSED\r\n"
 
     def test_refused_while_the_server_is_on(self) -> None:
         h = Harness()

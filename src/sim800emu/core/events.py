@@ -184,6 +184,7 @@ class ConnectFailed:
     sock: int
     reason: str = ""
     remote_ip: str = ""  # the address a name resolved to, when it did
+    handshake: bool = False  # TCP was up but the TLS handshake failed
 
 
 @dataclass(frozen=True, slots=True)

@@ -258,7 +258,13 @@ class Modem:
         elif isinstance(result, ConnectFailed):
             if result.remote_ip:
                 link.remote_ip = result.remote_ip
-            self._on_connect_failed(link)
+            if result.handshake:
+                # CIPSSL=1 and the TLS handshake failed: the module closes the
+                # link it had opened (reference 3, AT+CIPSTART: CLOSE OK)
+                link.closed(locally=False)
+                self.urc(f"{self.prefix(link)}CLOSE OK")
+            else:
+                self._on_connect_failed(link)
         elif isinstance(result, Received):
             self._on_received(link, result.data, result.from_ip, result.from_port)
         elif isinstance(result, PeerClosed):

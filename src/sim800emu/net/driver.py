@@ -535,14 +535,16 @@ class NetDriver:
             self._connect_failed(link, req, "time-out")
         except (OSError, ValueError) as exc:  # refused, unreachable, TLS, bind...
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            self._connect_failed(link, req, reason)
+            self._connect_failed(link, req, reason, handshake=isinstance(exc, ssl.SSLError))
         except Exception as exc:  # a bug here must still end the CIPSTART
             _log.exception("connection %d to %s:%d", req.sock, req.host, req.port)
             self._connect_failed(link, req, f"internal error: {exc!r}")
         finally:
             link.task = None
 
-    def _connect_failed(self, link: _Link, req: Connect, reason: str) -> None:
+    def _connect_failed(
+        self, link: _Link, req: Connect, reason: str, handshake: bool = False
+    ) -> None:
         if link.connected:  # timed out after connection_made: PeerClosed follows
             return
         _log.info(
@@ -550,7 +552,7 @@ class NetDriver:
         )
         if self._links.get(link.sock) is link:
             del self._links[link.sock]
-        self._emit(link, ConnectFailed(link.sock, reason, link.peer_ip))
+        self._emit(link, ConnectFailed(link.sock, reason, link.peer_ip, handshake))
 
     async def _plan(self, req: Connect) -> _Plan:
         config = self._config
