@@ -176,7 +176,9 @@ class TinyGsm:
 
     def gprs_disconnect(self) -> None:
         self.at("AT+CIPSHUT", b"\r\nSHUT OK\r\n", 60)
-        self.at("AT+CGATT=0", OK, 60)
+        # detaching closes the SAPBR bearer gprs_connect opened: its URC follows
+        # the OK (reference 6, +SAPBR 1: DEACT; TinyGSM logs it as unhandled)
+        self.at("AT+CGATT=0", OK + b"\r\n+SAPBR 1: DEACT\r\n", 60)
 
 
 # ---------------------------------------------------------------- local peers

@@ -478,8 +478,16 @@ class Modem:
         self.cancel_timer("ciicr")
         self.ctx = Ctx.INITIAL
 
+    def lose_bearer(self) -> None:
+        """The network closed bearer profile 1 (SAPBR): +SAPBR 1: DEACT."""
+        if self.bearer_open:
+            self.bearer_open = False
+            self.urc("+SAPBR 1: DEACT")
+
     def lose_context(self) -> None:
-        """The network dropped the PDP context (+PDP: DEACT)."""
+        """The network dropped the PDP context (+PDP: DEACT); a SAPBR bearer
+        goes with it (reference 6: AT+CFUN=0)."""
+        self.lose_bearer()
         if self.ctx in (Ctx.INITIAL, Ctx.START, Ctx.DEACT):
             return
         was_data = self.mode is Mode.DATA

@@ -38,7 +38,6 @@ def _cgatt_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome |
     if values[0] == 0:
         m.lose_context()  # detach tears the PDP context down (+PDP: DEACT)
         m.attached = False
-        m.bearer_open = False
         m.pdp_active = False
         return None
     if m.cfun != 1 or m.creg_stat not in (1, 5):
