@@ -178,7 +178,8 @@ def build_parser() -> _Parser:
         "ctl",
         help="send a fault or status command to a running modem (serve --control)",
         description="Send one command to a modem started with --control SOCKET and print "
-        "its answer. Commands: status; pdp-deact; register 0-5; signal 0-31|99; drop 0-5.",
+        "its answer. Commands: status; pdp-deact; register 0-5; signal 0-31|99; drop 0-5; "
+        "power-off; power-on; latency MS; bandwidth BYTES/S; '@N COMMAND' for modem N only.",
     )
     ctl.add_argument("socket", type=Path, help="the --control socket of the running modem")
     ctl.add_argument("words", nargs="+", metavar="COMMAND", help="e.g. pdp-deact, drop 1")
@@ -457,7 +458,8 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="listen for fault injection and status commands on this Unix socket "
-        "(pdp-deact, register N, signal N, drop N, status); send them with "
+        "(pdp-deact, register N, signal N, drop N, power-off, power-on, latency MS, "
+        "bandwidth B/S, status); send them with "
         f"'{PROG} ctl SOCKET COMMAND'",
     )
     g.add_argument(

@@ -13,6 +13,8 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     register <0-5>       GSM/GPRS registration (1 home, 5 roaming, 2 searching ...)
     signal <0-31|99>     what AT+CSQ reports
     drop <0-5>           the network drops a link (CLOSED)
+    power-off            the supply fails: links gone, the modem silent
+    power-on             a powered-down modem (AT+CPOWD, power-off) boots
     latency <ms>         one-way delay of the radio link (slow GPRS)
     bandwidth <bytes/s>  per link and direction; 0 = unlimited
 """
@@ -46,8 +48,8 @@ def parse(line: str) -> Fault | str:
         return name
     if name in ("latency", "bandwidth") and len(args) == 1 and args[0].isdigit():
         return f"{name} {int(args[0])}"
-    if name == "pdp-deact" and not args:
-        return Fault("pdp-deact")
+    if name in ("pdp-deact", "power-off", "power-on") and not args:
+        return Fault(name)  # type: ignore[arg-type]
     if name in _RANGES and len(args) == 1 and args[0].isdigit():
         kind, lo, hi = _RANGES[name]
         value = int(args[0])
@@ -117,7 +119,7 @@ class ControlServer:
         if what == "help":
             return (
                 "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5, "
-                "latency MS, bandwidth BYTES/S; prefix @N for one modem"
+                "power-off, power-on, latency MS, bandwidth BYTES/S; prefix @N for one modem"
             )
         if isinstance(what, str) and what.startswith(("latency", "bandwidth")):
             return self._shape(runners, what)

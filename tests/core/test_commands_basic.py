@@ -477,3 +477,16 @@ def test_cipping_urcs_wait_for_its_ok() -> None:
     assert h.receive(sock, b"x") == b""
     assert h.ping_reply(1, "1.2.3.4", 100.0) == crlf('+CIPPING: 1,"1.2.3.4",1,64')
     assert h.ping_done() == OK + b"\r\n+RECEIVE,0,1:\r\nx"
+
+
+def test_power_off_and_on_faults() -> None:
+    from sim800emu.core.events import Fault
+
+    h = Harness()
+    sock, _ = h.open_single()
+    assert h.handle(Fault("power-off")) == b""
+    assert Close(sock, False) in h.closed
+    assert h.at("AT") == b""  # silent while off
+    assert h.handle(Fault("power-on")) == b""
+    assert h.run_timers() == crlf("+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready")
+    assert h.at("AT") == b"AT\r" + OK  # a fresh boot: echo is back on (the default)

@@ -113,3 +113,14 @@ def test_cipdpdp_loses_the_context_after_failed_checks(emu: tuple[Emulator, Path
     assert ctl(sock, "register", "2")[0] == 0
     e.expect_silence(0.5)  # checked every 1 s, lost after 1 failure
     e.expect(b"\r\n+PDP: DEACT\r\n", timeout=5)
+
+
+def test_power_off_and_on(emu: tuple[Emulator, Path]) -> None:
+    e, sock = emu
+    assert ctl(sock, "power-off")[0] == 0
+    e.send("AT")
+    e.expect_silence(0.5)
+    assert ctl(sock, "power-on")[0] == 0
+    e.expect(b"\r\nSMS Ready\r\n", timeout=5)
+    e.send("AT")
+    e.expect(b"AT\r\r\nOK\r\n")  # echo is back on after the boot

@@ -275,7 +275,7 @@ class TimerFired:
     key: str
 
 
-FaultKind = Literal["pdp-deact", "register", "signal", "drop-link"]
+FaultKind = Literal["pdp-deact", "register", "signal", "drop-link", "power-off", "power-on"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +289,11 @@ class Fault:
       loses the context after <interval> x <timer> seconds;
     * ``signal``: AT+CSQ's <rssi> becomes ``value``;
     * ``drop-link``: the network drops link ``value`` (CLOSED, as if the
-      peer had closed it).
+      peer had closed it);
+    * ``power-off``: the supply fails: every link is gone, the modem is
+      silent (like after AT+CPOWD) until ``power-on``;
+    * ``power-on``: a powered-down modem boots (RDY/+CFUN/+CPIN/Call Ready/
+      SMS Ready as after AT+CFUN=1,1).
     """
 
     kind: FaultKind

@@ -1071,6 +1071,14 @@ class Modem:
                 # CIPDPDP: the check fails <timer> times, <interval> s apart
                 s = self.settings
                 self.start_timer("dpdp", s.dpdp_interval * s.dpdp_timer, self.lose_context)
+        elif fault.kind == "power-off" and self.mode is not Mode.OFF:
+            self.drop_links()
+            self.ctx = Ctx.INITIAL
+            self.mode = Mode.OFF
+        elif fault.kind == "power-on" and self.mode is Mode.OFF:
+            self.mode = Mode.COMMAND
+            self._line.clear()
+            self.reboot()
         elif fault.kind == "drop-link" and 0 <= fault.value < len(self.links):
             link = self.links[fault.value]
             if link.active:
