@@ -83,7 +83,7 @@ from .state import (
 MAX_LINE = 556  # characters after "AT" (reference 1.6)
 MAX_SEND = 1460  # bytes of one CIPSEND
 UNIX_2004 = 1_072_915_200  # 2004-01-01, where the module's clock starts
-CR, LF, BS, CTRL_Z, ESC = 0x0D, 0x0A, 0x08, 0x1A, 0x1B
+CR, LF, BS, CTRL_Z = 0x0D, 0x0A, 0x08, 0x1A
 NUMERIC_CODES = {
     "OK": "0",
     "CONNECT": "1",

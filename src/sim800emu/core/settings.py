@@ -5,7 +5,7 @@ restart loads. Defaults are those of the manual's 4.2.9 listing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 
 @dataclass(slots=True)
@@ -52,9 +52,6 @@ class Settings:
     cipqsend: int = 0
     ciprxget: int = 0
     cipssl: int = 0
-
-    def copy(self) -> Settings:
-        return replace(self)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -64,8 +64,6 @@ class Link:
     rx: bytearray = field(default_factory=bytearray)  # CIPRXGET buffer
     rx_paused: bool = False
     sent: int = 0  # CIPACK counters
-    # single-step / DNS: the request waiting for the context to come up
-    pending_host: str = ""
 
     @property
     def used(self) -> bool:

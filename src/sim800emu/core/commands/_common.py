@@ -18,7 +18,6 @@ def in_ctx(*ctxs: Ctx) -> Rule:
 
 
 IP_INITIAL = in_ctx(Ctx.INITIAL)
-CONTEXT_ACTIVE = in_ctx(Ctx.GPRSACT, Ctx.STATUS)
 SINGLE = Rule("single-link mode (CIPMUX=0)", lambda m, v: not m.multi)
 MULTI = Rule("multi-link mode (CIPMUX=1)", lambda m, v: m.multi)
 
