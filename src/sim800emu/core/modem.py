@@ -62,6 +62,7 @@ from .registry import (
     CME_TEXTS,
     DATA,
     DONE,
+    FAILED,
     PENDING,
     REGISTRY,
     CommandError,
@@ -95,8 +96,6 @@ NUMERIC_CODES = {
     "NO ANSWER": "8",
 }
 
-# Outcome of a handler that printed an error result itself: stop the line.
-FAILED = Outcome("FAILED")
 
 
 class Mode(Enum):
@@ -421,8 +420,6 @@ class Modem:
     def state_text(self) -> str:
         if self.multi:
             return multi_link_state(self.ctx, self.links, self.server)
-        if self.ctx is Ctx.CONFIG and self.links[0].state is LinkState.CONNECTING:
-            return f"{self.links[0].proto} CONNECTING"
         return single_link_state(self.ctx, self.links[0], self.server)
 
     @property

@@ -173,6 +173,8 @@ DONE = Outcome("DONE")
 PENDING = Outcome("PENDING")
 # The line switched to data entry (CIPSEND prompt, transparent data mode).
 DATA = Outcome("DATA")
+# The handler printed an error result itself (ERROR + ALREADY CONNECT): stop the line.
+FAILED = Outcome("FAILED")
 
 
 @dataclass(frozen=True, slots=True)

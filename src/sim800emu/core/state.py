@@ -123,6 +123,8 @@ class Server:
 
 
 def single_link_state(ctx: Ctx, link: Link, server: Server) -> str:
+    if ctx is Ctx.CONFIG and link.state is LinkState.CONNECTING:
+        return f"{link.proto} CONNECTING"  # single-step: the context is coming up for it
     if ctx is not Ctx.STATUS:
         return str(ctx.value)
     st = link.state
