@@ -70,6 +70,13 @@ def _digits(name: str, lengths: range) -> Callable[[str], str]:
     return check
 
 
+def _phone_number(value: str) -> str:
+    digits = value[1:] if value.startswith("+") else value
+    if not (digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 20):
+        raise argparse.ArgumentTypeError(f"{value!r}: a phone number is digits, optionally after +")
+    return value
+
+
 def _text(name: str) -> Callable[[str], str]:
     def check(text: str) -> str:
         if not text or not text.isprintable() or not text.isascii() or '"' in text:
@@ -306,6 +313,13 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "--imsi", type=_digits("IMSI", range(6, 16)), default=ident.imsi, help="IMSI (AT+CIMI)"
     )
     g.add_argument(
+        "--msisdn",
+        metavar="NUMBER",
+        type=_phone_number,
+        default=ident.msisdn,
+        help="the SIM's own phone number (AT+CNUM; counted up per modem of a fleet)",
+    )
+    g.add_argument(
         "--local-ip",
         metavar="IP",
         type=_ipv4,
@@ -500,6 +514,7 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
         imei=args.imei,
         iccid=args.iccid,
         imsi=args.imsi,
+        msisdn=args.msisdn,
         operator=args.operator,
         firmware=args.firmware,
     )

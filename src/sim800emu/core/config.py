@@ -13,6 +13,7 @@ class Identity:
     imei: str = "868183038764457"
     iccid: str = "89445018101802445400"
     imsi: str = "460001234567890"
+    msisdn: str = "+8613800000001"  # the SIM's own number (AT+CNUM, the SMS centre)
     manufacturer: str = "SIMCOM_Ltd"
     model: str = "SIMCOM_SIM800L"
     firmware: str = "SIM800 R14.18"  # ATI
@@ -71,8 +72,15 @@ def _bump(number: str, n: int) -> str:
     return str((int(number) + n) % 10**width).zfill(width)
 
 
+def _bump_number(number: str, n: int) -> str:
+    """A phone number + n (a leading ``+`` kept)."""
+    plus = "+" if number.startswith("+") else ""
+    digits = number[len(plus):]
+    return plus + _bump(digits, n) if digits.isdigit() else number
+
+
 def nth_config(base: ModemConfig, n: int) -> ModemConfig:
-    """The identity of modem ``n`` of a fleet: IMEI, ICCID, IMSI and local IP
+    """The identity of modem ``n`` of a fleet: IMEI, ICCID, IMSI, number (MSISDN) and local IP
     counted up from the base (modem 0 is the base itself), so every modem
     is told apart by a backend and keeps its own saved settings."""
     if n == 0:
@@ -88,6 +96,6 @@ def nth_config(base: ModemConfig, n: int) -> ModemConfig:
     return replace(
         base,
         identity=replace(ident, imei=imei_body + luhn_digit(imei_body), iccid=iccid,
-                         imsi=_bump(ident.imsi, n)),
+                         imsi=_bump(ident.imsi, n), msisdn=_bump_number(ident.msisdn, n)),
         radio=replace(base.radio, local_ip=ip),
     )

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 
 from . import commands as _commands  # noqa: F401  (registers every command)
+from .charset import TeCharset
 from .config import ModemConfig
 from .datamode import TransparentStream
 from .events import (
@@ -129,6 +130,7 @@ class Modem:
     ntp_server: str
     ntp_tz: int
     clock_tz: int
+    charset: TeCharset
 
     def __init__(
         self,
@@ -155,6 +157,7 @@ class Modem:
         self.bearer_open = False  # SAPBR profile 1
         self.bearer_params: dict[str, str] = {}
         self.switches: dict[str, int] = {}  # CLTS, CVHU ...: kept, no effect
+        self.charset = TeCharset()  # AT+CSCS: shared by SMS, USSD, phone book
         self.pdp_apn = ""
         self.pdp_active = False  # CGACT
         # IP context, links, server
@@ -1024,6 +1027,7 @@ class Modem:
         self.drop_links()
         self.ctx = Ctx.INITIAL
         self.settings = Settings.from_dict(self.saved)
+        self.charset = TeCharset()
         self.mode = Mode.COMMAND
         self._deferred.clear()
         self._deferred_bytes = 0
