@@ -407,7 +407,9 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         action="append",
         type=_wrap(parse_network),
         default=[],
-        help="refuse destinations in these networks (repeatable; wins over --allow)",
+        help="refuse destinations in these networks (repeatable; wins over --allow; checked "
+        "on the address really reached: 0.0.0.0 is 127.0.0.1, 127.1 is 127.0.0.1, "
+        "::ffff:a.b.c.d is a.b.c.d; see docs/hardening.md)",
     )
     g.add_argument(
         "--listen-host",

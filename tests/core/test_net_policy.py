@@ -14,7 +14,15 @@ from sim800emu.net.config import (
     parse_network,
     parse_route,
 )
-from sim800emu.net.policy import Route, find_route, in_networks, is_permitted, normalize_host
+from sim800emu.net.policy import (
+    Route,
+    canonical_destination,
+    find_route,
+    in_networks,
+    is_permitted,
+    normalize_host,
+    parse_address,
+)
 
 # ---------------------------------------------------------------- routes
 
@@ -186,3 +194,121 @@ def test_net_config_defaults() -> None:
     assert config.default_dns == () and config.tls_ca is None
     with pytest.raises(AttributeError):
         config.dns_port = 5353  # type: ignore[misc]
+
+
+# ------------------------------------------------- canonical destinations
+
+LOOPBACK_SPELLINGS = [
+    "127.0.0.1",
+    "127.1",
+    "127.0.1",
+    "0x7f.0.0.1",
+    "0x7F.1",
+    "0177.0.0.1",
+    "0177.0.0.01",
+    "127.000.000.001",
+    "2130706433",
+    "0x7f000001",
+    "017700000001",
+    " 127.0.0.1 ",
+    "127.255.255.254",
+    "0.0.0.0",
+    "0",
+    "0x0",
+    "00",
+    "0.0",
+    "::ffff:127.0.0.1",
+    "::FFFF:7f00:1",
+    "[::ffff:127.0.0.1]",
+    "::ffff:0.0.0.0",
+]
+V6_LOOPBACK_SPELLINGS = ["::1", "::", "[::]", "0:0:0:0:0:0:0:0", "0::0", "0:0::1", "::1%lo", "::%lo"]
+
+
+@pytest.mark.parametrize("text", LOOPBACK_SPELLINGS)
+def test_every_ipv4_loopback_spelling_is_denied(text: str) -> None:
+    deny = nets("127.0.0.0/8", "::1/128")
+    address = canonical_destination(text)
+    assert address is not None and address.version == 4 and address.is_loopback
+    assert not is_permitted(text, (), deny), text
+    assert is_permitted(text, (), nets("10.0.0.0/8")), text
+    # the allow list decides on the address really reached
+    assert is_permitted(text, nets("127.0.0.0/8"), ()), text
+    assert not is_permitted(text, nets("10.0.0.0/8"), ()), text
+
+
+@pytest.mark.parametrize("text", V6_LOOPBACK_SPELLINGS)
+def test_every_ipv6_loopback_spelling_is_denied(text: str) -> None:
+    address = canonical_destination(text)
+    assert address is not None and address.version == 6 and address.is_loopback
+    assert not is_permitted(text, (), nets("127.0.0.0/8", "::1/128")), text
+    assert is_permitted(text, (), nets("127.0.0.0/8")), text  # ::1 is not 127/8
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("10.1", "10.0.0.1"),
+        ("10.1.2", "10.1.0.2"),
+        ("0xa.0x1.0x2.0x3", "10.1.2.3"),
+        ("012.1.2.3", "10.1.2.3"),
+        ("167838211", "10.1.2.3"),
+        ("0xA010203", "10.1.2.3"),
+        ("01200201003", "10.1.2.3"),
+        ("::ffff:10.1.2.3", "10.1.2.3"),
+        ("::ffff:a01:203", "10.1.2.3"),
+        ("2001:DB8::1", "2001:db8::1"),
+        ("4294967295", "255.255.255.255"),
+    ],
+)
+def test_canonical_destination(text: str, canonical: str) -> None:
+    assert canonical_destination(text) == ipaddress.ip_address(canonical)
+    assert normalize_host(text) == canonical
+    assert not is_permitted(text, (), nets(canonical))
+    assert is_permitted(text, nets(canonical))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "example.com",
+        "",
+        "127.0.0.1.2",
+        "256.0.0.1",
+        "1.2.3.256",
+        "1.16777216",
+        "4294967296",
+        "08",
+        "0x",
+        "0xg",
+        "127..1",
+        "127.0.0.",
+        ".127.0.0.1",
+        "-1",
+        "1.2.3.4 junk",
+        "::ffff:127.0.0.1:80",
+        "12a",
+    ],
+)
+def test_names_and_garbage_are_not_addresses(text: str) -> None:
+    assert parse_address(text) is None
+    assert canonical_destination(text) is None
+    assert not is_permitted(text)
+
+
+def test_deny_written_in_any_form_applies() -> None:
+    # a deny written as the unspecified address itself, or in mapped form
+    assert not is_permitted("0.0.0.0", (), nets("0.0.0.0/32"))
+    assert not is_permitted("::", (), nets("::/128"))
+    assert not is_permitted("127.1", (), nets("::ffff:127.0.0.0/104"))
+    assert not is_permitted("::ffff:10.0.0.1", (), nets("::ffff:10.0.0.0/104"))
+    assert is_permitted("127.0.0.1", nets("::ffff:127.0.0.0/104"))
+    # ... and only the destination's own spellings: 0.0.0.0 is not ::1
+    assert is_permitted("0.0.0.0", (), nets("::1/128"))
+    assert is_permitted("::", (), nets("127.0.0.0/8"))
+
+
+def test_unspecified_outside_the_allow_list() -> None:
+    # allowing only a remote network does not let 0.0.0.0 reach the host
+    assert not is_permitted("0.0.0.0", nets("0.0.0.0/32"))
+    assert not is_permitted("::", nets("::/128"))

@@ -84,7 +84,13 @@ from sim800emu.core.events import (
 )
 from sim800emu.net import ntp, ping
 from sim800emu.net.config import NetConfig
-from sim800emu.net.policy import find_route, is_ip_literal, is_permitted, normalize_host, parse_ip
+from sim800emu.net.policy import (
+    canonical_destination,
+    find_route,
+    is_permitted,
+    normalize_host,
+    parse_address,
+)
 from sim800emu.net.resolver import ERR_NOT_FOUND, Resolution, Resolver
 
 __all__ = ["NetDriver"]
@@ -557,7 +563,7 @@ class NetDriver:
     async def _plan(self, req: Connect) -> _Plan:
         config = self._config
         host = req.host.strip()
-        literal = parse_ip(host)
+        literal = parse_address(host)  # any IPv4 spelling, IPv4-mapped unwrapped
         route = None if literal is not None else find_route(config.routes, host, req.port)
         if route is not None:
             # A route for the name itself: the firmware's name is not looked up.
@@ -590,7 +596,8 @@ class NetDriver:
                 port,
             )
             raise _Refused("denied by policy")
-        return _Plan(shown, req.port, ip, port)
+        # Connect where the host's stack would go anyway (0.0.0.0: loopback).
+        return _Plan(shown, req.port, str(canonical_destination(ip) or ip), port)
 
     async def _local_address(self, host: str) -> str:
         try:
@@ -879,8 +886,9 @@ class NetDriver:
     async def _run_ping(self, req: Ping) -> None:
         """AT+CIPPING: resolve like CDNSGIP, obey the policy, then real
         ICMP echoes one after the other."""
-        ip = req.host
-        if not is_ip_literal(ip):
+        literal = parse_address(req.host)
+        ip = str(literal) if literal is not None else ""
+        if literal is None:
             resolution = await self._resolver.resolve(req.host, req.dns)
             if resolution.error or not resolution.addresses:
                 self._emit(None, PingDone(req.query, error=True))
@@ -890,8 +898,9 @@ class NetDriver:
             _log.warning("ping %s denied by policy", ip)
             self._emit(None, PingDone(req.query, error=True))
             return
+        target = str(canonical_destination(ip) or ip)
         for seq in range(1, req.count + 1):
-            answer = await ping.echo(ip, seq, req.size, req.timeout, req.ttl)
+            answer = await ping.echo(target, seq, req.size, req.timeout, req.ttl)
             if answer is None:
                 self._emit(None, PingReply(req.query, seq, ip))
             else:

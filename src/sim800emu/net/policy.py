@@ -24,6 +24,27 @@ servers it queries):
 2. **Allow/deny lists** of networks decide whether a destination (after
    routing) may be reached: it is permitted when it is in no denied network
    and either the allow list is empty or it is in an allowed network.
+
+Canonical destinations
+----------------------
+The lists are checked on the address the host's network stack would really
+reach (:func:`canonical_destination`), never on the spelling the firmware
+used, so no spelling slips past a ``--deny``:
+
+* every IPv4 spelling ``inet_aton`` accepts is the same address
+  (``127.1``, ``0x7f.0.0.1``, ``2130706433``, ``017700000001``,
+  ``127.000.000.001``; :func:`parse_address`);
+* an IPv4-mapped IPv6 address (``::ffff:127.0.0.1``) is its IPv4 address;
+* the unspecified addresses ``0.0.0.0`` and ``::`` reach the host itself, so
+  they are checked (and connected to) as ``127.0.0.1`` and ``::1``;
+* names are resolved first (hosts table, DNS or the host's resolver), and the
+  address they resolve to is what is checked.
+
+A destination is denied when any of its spellings (as given, unwrapped, or
+canonical) is in a denied network, so ``--deny 0.0.0.0/32`` and
+``--deny ::ffff:127.0.0.0/104`` work as written; it is allowed only when the
+canonical address is in an allowed network (an allowed network written in
+IPv4-mapped form counts as its IPv4 network).
 """
 
 from __future__ import annotations
@@ -41,14 +62,13 @@ _HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")
 
 def normalize_host(host: str) -> str:
     """The form hosts are compared in: stripped, lower case, no trailing dot,
-    no IPv6 brackets; IP literals in their canonical text."""
+    no IPv6 brackets; IP literals (any spelling, see :func:`parse_address`)
+    in their canonical text, IPv4-mapped IPv6 as IPv4."""
     text = host.strip().rstrip(".").lower()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return text
+    address = parse_address(text)
+    return text if address is None else str(address)
 
 
 def parse_ip(text: str) -> IPAddress | None:
@@ -64,6 +84,79 @@ def parse_ip(text: str) -> IPAddress | None:
 
 def is_ip_literal(text: str) -> bool:
     return parse_ip(text) is not None
+
+
+_V4_PART = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
+
+
+def _v4_part(text: str) -> int:
+    if text[:2] in ("0x", "0X"):
+        return int(text, 16)
+    return int(text, 8) if len(text) > 1 and text[0] == "0" else int(text)
+
+
+def _parse_ipv4_any(text: str) -> ipaddress.IPv4Address | None:
+    """IPv4 in every spelling ``inet_aton`` takes: one to four parts, each
+    decimal, octal (leading ``0``) or hex (``0x``); the last part fills the
+    bytes the others leave (``127.1``, ``2130706433``)."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_V4_PART.fullmatch(p) for p in parts):
+        return None
+    *head, last = (_v4_part(p) for p in parts)
+    if any(v > 0xFF for v in head) or last >= 1 << (8 * (4 - len(head))):
+        return None
+    number = last
+    for i, v in enumerate(head):
+        number |= v << (8 * (3 - i))
+    return ipaddress.IPv4Address(number)
+
+
+def parse_address(text: str) -> IPAddress | None:
+    """``text`` as an IP address in any spelling the host's stack would
+    connect to: IPv6 (with or without brackets) and every IPv4 form of
+    :func:`_parse_ipv4_any`; an IPv4-mapped IPv6 address comes back as its
+    IPv4 address. ``None`` when ``text`` is a name."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    address = parse_ip(text)
+    if address is None:
+        address = _parse_ipv4_any(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+_LOOPBACK: dict[int, IPAddress] = {
+    4: ipaddress.IPv4Address("127.0.0.1"),
+    6: ipaddress.IPv6Address("::1"),
+}
+
+
+def canonical_destination(ip: str | IPAddress) -> IPAddress | None:
+    """The address a connection to ``ip`` really reaches (see "Canonical
+    destinations" above): any spelling parsed, IPv4-mapped unwrapped, and the
+    unspecified address of either family replaced by its loopback address.
+    ``None`` for a name."""
+    address = parse_address(str(ip))
+    if address is not None and address.is_unspecified:
+        return _LOOPBACK[address.version]
+    return address
+
+
+def _spellings(ip: str | IPAddress) -> tuple[IPAddress, ...]:
+    """``ip`` as given, unwrapped and canonical; IPv4 ones also IPv4-mapped."""
+    given = parse_ip(ip) if isinstance(ip, str) else ip
+    unwrapped = parse_address(str(ip))
+    canonical = canonical_destination(str(ip))
+    forms: list[IPAddress] = []
+    for address in (given, unwrapped, canonical):
+        if address is None:
+            continue
+        forms.append(address)
+        if isinstance(address, ipaddress.IPv4Address):
+            forms.append(ipaddress.IPv6Address(f"::ffff:{address}"))
+    return tuple(dict.fromkeys(forms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,16 +270,14 @@ def parse_network(text: str) -> IPNetwork:
         ) from None
 
 
-def _as_address(ip: str | IPAddress) -> IPAddress | None:
-    addr = parse_ip(ip) if isinstance(ip, str) else ip
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    return addr
+def _within(address: IPAddress, networks: Iterable[IPNetwork]) -> bool:
+    return any(address in net for net in networks)
 
 
 def in_networks(ip: str | IPAddress, networks: Iterable[IPNetwork]) -> bool:
-    addr = _as_address(ip)
-    return addr is not None and any(addr in net for net in networks)
+    """Whether any spelling of the destination ``ip`` is in ``networks``."""
+    nets = tuple(networks)
+    return any(_within(form, nets) for form in _spellings(ip))
 
 
 def is_permitted(
@@ -194,12 +285,18 @@ def is_permitted(
     allow: Sequence[IPNetwork] = (),
     deny: Sequence[IPNetwork] = (),
 ) -> bool:
-    """Whether the destination ``ip`` may be reached: in no ``deny`` network
-    and, when ``allow`` is not empty, in one of its networks. A string that is
-    not an IP address is never permitted."""
-    addr = _as_address(ip)
-    if addr is None:
+    """Whether the destination ``ip`` may be reached: no spelling of it in a
+    ``deny`` network and, when ``allow`` is not empty, the address it really
+    reaches (:func:`canonical_destination`) in one of its networks. A string
+    that is not an IP address is never permitted."""
+    canonical = canonical_destination(ip)
+    if canonical is None:
         return False
-    if any(addr in net for net in deny):
+    if in_networks(ip, deny):
         return False
-    return not allow or any(addr in net for net in allow)
+    if not allow:
+        return True
+    reached: list[IPAddress] = [canonical]
+    if isinstance(canonical, ipaddress.IPv4Address):
+        reached.append(ipaddress.IPv6Address(f"::ffff:{canonical}"))
+    return any(_within(form, allow) for form in reached)

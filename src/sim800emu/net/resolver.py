@@ -36,7 +36,13 @@ import dns.rdatatype
 import dns.resolver
 
 from sim800emu.net.config import NetConfig
-from sim800emu.net.policy import find_route, is_permitted, normalize_host, parse_ip
+from sim800emu.net.policy import (
+    canonical_destination,
+    find_route,
+    is_permitted,
+    normalize_host,
+    parse_ip,
+)
 
 __all__ = ["ERR_NETWORK", "ERR_NOT_FOUND", "Resolution", "Resolver", "host_dns_servers"]
 
@@ -178,6 +184,7 @@ class Resolver:
                     continue
             if not is_permitted(address, config.allow, config.deny):
                 continue
+            address = str(canonical_destination(address) or address)
             result.append(dns.nameserver.Do53Nameserver(address, port))
         return result
 
