@@ -255,7 +255,49 @@ class TestCipsendSingle:
         assert h.feed(b"x" * 1460) == b""
         assert h.feed(b"y") == ERROR
         assert h.sent(sock) == b""
+        # the rest of the entry, up to its Ctrl-Z, is discarded (docs/hardening.md)
+        assert h.at("AT") == b""
+        assert h.feed(b"\x1a") == b""
         assert h.at("AT") == OK
+        assert h.sent(sock) == b""
+
+    OVERFLOW = b"A" * 1500 + b"\rAT+CIPCLOSE\r" + b"B" * 100 + b"\x1a"
+
+    @pytest.mark.parametrize(
+        "cuts",
+        [(), (1400,), (1400, 1500), (1460, 1461), (1461,), (1500, 1513), tuple(range(1, 1615))],
+    )
+    def test_over_1460_gives_one_answer_however_the_reads_split(self, cuts: tuple[int, ...]) -> None:
+        # issue 10: the same input split anywhere gives the same output, ERROR
+        # once, and the payload is never run as a command.
+        h = Harness()
+        sock, _ = h.open_single()
+        assert h.at("AT+CIPSEND") == PROMPT
+        out = b""
+        for a, b in zip((0, *cuts), (*cuts, len(self.OVERFLOW)), strict=True):
+            out += h.feed(self.OVERFLOW[a:b])
+        assert out == ERROR
+        assert h.sent(sock) == b""
+        assert h.at("AT+CIPSTATUS").endswith(b"STATE: CONNECT OK\r\n")
+        assert h.at("AT") == OK
+
+    def test_over_1460_esc_also_ends_the_discarding(self) -> None:
+        h = Harness()
+        sock, _ = h.open_single()
+        h.at("AT+CIPSEND")
+        assert h.feed(b"x" * 1461) == ERROR
+        assert h.feed(b"AT\r\x1bAT\r") == OK
+        assert h.sent(sock) == b""
+
+    def test_over_1460_with_cipats_sends_nothing_later(self) -> None:
+        h = Harness()
+        sock, _ = h.open_single()
+        h.at("AT+CIPATS=1,2")
+        h.at("AT+CIPSEND")
+        assert h.feed(b"x" * 1461) == ERROR
+        assert h.advance(5) == b""
+        assert h.feed(b"\x1a") == b""
+        assert h.sent(sock) == b""
 
     def test_variable_length_1460_is_fine(self) -> None:
         h = Harness()

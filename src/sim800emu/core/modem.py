@@ -921,14 +921,24 @@ class Modem:
         z = data.find(b"\x1a", i)
         e = data.find(b"\x1b", i)
         end = z if e < 0 else e if z < 0 else min(z, e)
+        if self._entry_link is None:
+            # Over the limit (below): the rest of the entry, up to its Ctrl-Z
+            # or ESC, is discarded however the reads were split.
+            if end < 0:
+                return len(data)
+            self._end_entry()
+            self._flush_deferred()
+            return end + 1
         piece = data[i:] if end < 0 else data[i:end]
         self._entry += piece
         if len(self._entry) > MAX_SEND:
-            # longer than one send may be: refused, nothing sent
-            self._end_entry()
+            # longer than one send may be: ERROR once, nothing sent, and the
+            # rest discarded (docs/hardening.md)
+            self._entry.clear()
+            self._entry_link = None
+            self.cancel_timer("cipats")
             self.final("ERROR")
-            self._flush_deferred()
-            return len(data) if end < 0 else end + 1
+            return self._feed_prompt(data, i + len(piece))
         if end < 0:
             return len(data)
         if data[end] == CTRL_Z:
