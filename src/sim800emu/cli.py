@@ -31,6 +31,7 @@ from .net.config import (
     parse_network,
     parse_route,
 )
+from .resources import ResourceErrorLog, describe, is_resource_error
 from .runtime import ModemRunner, ModemSpec, NetFactory, NetLike
 from .store import SettingsStore, default_state_dir
 from .trafficlog import TrafficLog
@@ -653,6 +654,7 @@ def _error(text: str) -> int:
 
 async def serve(args: argparse.Namespace, spec: ModemSpec) -> int:
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(ResourceErrorLog())
     stop = asyncio.Event()
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
@@ -755,11 +757,18 @@ async def _serve_pty(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Ev
     try:
         places = []
         for n in range(count):
-            port = PtyPort(loop)
-            ports.append(port)
-            runner = spec.nth(n).create_runner(
-                port.line, loop, name=f"modem {n}" if count > 1 else ""
-            )
+            try:
+                port = PtyPort(loop)
+                ports.append(port)
+                runner = spec.nth(n).create_runner(
+                    port.line, loop, name=f"modem {n}" if count > 1 else ""
+                )
+            except OSError as exc:
+                if not is_resource_error(exc):
+                    raise
+                which = f"modem {n}" if count > 1 else "the modem"
+                need = f"; {count} modems need about {4 * count + 256}" if count > 1 else ""
+                return _error(f"cannot start {which}: {describe(exc)}{need}")
             runners.append(runner)
             runner.start()
             where = port.path
@@ -972,6 +981,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(serve(args, spec))
         except KeyboardInterrupt:  # a second Ctrl-C during shutdown
             return 130
+        except OSError as exc:
+            if not is_resource_error(exc):
+                raise
+            return _error(f"out of system resources: {describe(exc)}")
     finally:
         if traffic is not None:
             traffic.close()

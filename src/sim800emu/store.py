@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from .resources import is_resource_error
+
 log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -54,6 +56,8 @@ class SettingsStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if is_resource_error(exc):
+                raise  # out of descriptors: the modem cannot start at all
             log.warning("cannot read saved settings %s: %s", self.path, exc)
             return None
         try:
