@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# sim800l-gsm-module has no wheel and its setup.py needs pkg_resources
+	$(BIN)/pip install --quiet 'setuptools<81' wheel
+	$(BIN)/pip install --quiet --no-build-isolation 'sim800l-gsm-module>=2.0.5,<3'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -23,6 +23,9 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 
 from . import commands as _commands  # noqa: F401  (registers every command)
+from .apps.bearer import Bearers
+from .apps.ftp import FtpClient
+from .apps.http import HttpClient
 from .charset import TeCharset
 from .config import ModemConfig
 from .datamode import TransparentStream
@@ -120,8 +123,9 @@ class Modem:
     dns: tuple[str, str]
     pdp_apn: str
     pdp_active: bool
-    bearer_open: bool
-    bearer_params: dict[str, str]
+    bearers: Bearers
+    http: HttpClient
+    ftp: FtpClient
     switches: dict[str, int]
     attached: bool
     cfun: int
@@ -154,8 +158,7 @@ class Modem:
         self.dns: tuple[str, str] = radio.dns_servers
         self.clock_base = 0.0  # CCLK: seconds since 2004-01-01 at clock_set_at
         self.clock_set_at = now
-        self.bearer_open = False  # SAPBR profile 1
-        self.bearer_params: dict[str, str] = {}
+        self.bearers = Bearers()  # AT+SAPBR profiles 1-3
         self.switches: dict[str, int] = {}  # CLTS, CVHU ...: kept, no effect
         self.charset = TeCharset()  # AT+CSCS: shared by SMS, USSD, phone book
         self.pdp_apn = ""
@@ -176,9 +179,10 @@ class Modem:
         self._partial_expired = False
         self._busy_rest: list[Command] = []
         self._held = bytearray()
-        # data entry (CIPSEND)
+        # data entry (CIPSEND; HTTPDATA and FTPPUT give a sink for the bytes)
         self._entry = bytearray()
         self._entry_link: Link | None = None
+        self._entry_sink: Callable[[bytes], None] | None = None
         self._entry_len = 0
         # transparent data mode
         self._stream = TransparentStream(self, self._send_transparent, self._escape)
@@ -196,6 +200,10 @@ class Modem:
         self.ntp_tz = 0
         self.clock_tz = 0
         self._timers: dict[str, Callable[[], None]] = {}
+        # sockets of the applications (HTTP, FTP): sock -> who takes its results
+        self._sock_owners: dict[int, Callable[[Result], None]] = {}
+        self.http = HttpClient(self)
+        self.ftp = FtpClient(self)
         if self.config.cold_boot:
             self.begin_boot()
 
@@ -246,6 +254,10 @@ class Modem:
         if isinstance(result, Fault):
             self._on_fault(result)
             return
+        owner = self._sock_owners.get(result.server if isinstance(result, Accepted) else result.sock)
+        if owner is not None:
+            owner(result)
+            return
         if isinstance(result, Accepted):
             self._on_accepted(result)
             return
@@ -291,6 +303,10 @@ class Modem:
     def shutdown(self, now: float) -> None:
         """The emulator is stopping: close every link and the server."""
         self.now = now
+        self._close_links()
+        self.stop_apps()
+
+    def _close_links(self) -> None:
         for link in self.links:
             if link.sock:
                 self.request(Close(link.sock))
@@ -402,6 +418,20 @@ class Modem:
         self._next_sock += 1
         return sock
 
+    def own_sock(self, sock: int, owner: Callable[[Result], None]) -> None:
+        """Results about ``sock`` (or, for a listener, its ``Accepted``)
+        go to ``owner``: the applications' sockets, beside the CIP links."""
+        self._sock_owners[sock] = owner
+
+    def disown_sock(self, sock: int) -> None:
+        self._sock_owners.pop(sock, None)
+
+    def stop_apps(self) -> None:
+        """Power loss, reboot, shutdown: the HTTP and FTP sessions end
+        silently and their sockets close."""
+        self.http.stop()
+        self.ftp.stop()
+
     def start_timer(self, key: str, delay: float, action: Callable[[], None]) -> None:
         self._timers[key] = action
         self.request(StartTimer(key, self.now + delay))
@@ -464,7 +494,7 @@ class Modem:
     def drop_links(self) -> None:
         """Close every link and the server without printing anything
         (CIPSHUT, context loss, reboot)."""
-        self.shutdown(self.now)
+        self._close_links()
         for link in self.links:
             link.reset()
         self.server = Server()
@@ -479,10 +509,11 @@ class Modem:
         self.ctx = Ctx.INITIAL
 
     def lose_bearer(self) -> None:
-        """The network closed bearer profile 1 (SAPBR): +SAPBR 1: DEACT."""
-        if self.bearer_open:
-            self.bearer_open = False
-            self.urc("+SAPBR 1: DEACT")
+        """The network closed the SAPBR bearers: +SAPBR <cid>: DEACT each."""
+        for cid in self.bearers.drop_all():
+            self.http.bearer_closed(cid)
+            self.ftp.bearer_closed(cid)
+            self.urc(f"+SAPBR {cid}: DEACT")
 
     def lose_context(self) -> None:
         """The network dropped the PDP context (+PDP: DEACT); a SAPBR bearer
@@ -909,13 +940,41 @@ class Modem:
             self._entry_len = length
         return DATA
 
+    def begin_entry(
+        self, length: int, sink: Callable[[bytes], None], timeout: float | None = None
+    ) -> Outcome:
+        """Fixed-length data entry for an application (HTTPDATA, FTPPUT=2):
+        the next ``length`` bytes of the line go to ``sink``, which prints the
+        final result; after ``timeout`` seconds it gets what came so far."""
+        self._entry.clear()
+        self._entry_link = None
+        self._entry_sink = sink
+        self._entry_len = length
+        self.mode = Mode.FIXED
+        if timeout is not None:
+            self.start_timer("entry", timeout, self._finish_fixed)
+        return DATA
+
     def _feed_fixed(self, data: bytes, i: int) -> int:
         need = self._entry_len - len(self._entry)
         take = data[i : i + need]
         self._entry += take
         if len(self._entry) >= self._entry_len:
-            self._finish_send()
+            self._finish_fixed()
         return i + len(take)
+
+    def _finish_fixed(self) -> None:
+        sink = self._entry_sink
+        if sink is None:
+            self._finish_send()
+            return
+        data = bytes(self._entry)
+        self._entry.clear()
+        self._entry_sink = None
+        self.cancel_timer("entry")
+        self._end_entry()
+        sink(data)
+        self._flush_deferred()
 
     def _feed_prompt(self, data: bytes, i: int) -> int:
         z = data.find(b"\x1a", i)
@@ -1046,7 +1105,8 @@ class Modem:
         self.attached = True
         self.creg_stat = self.config.radio.creg_stat
         self.cgreg_stat = self.config.radio.cgreg_stat
-        self.bearer_open = False
+        self.bearers = Bearers()
+        self.stop_apps()
         self.pdp_active = False
         self.request(Reboot())
         self.begin_boot()
@@ -1084,6 +1144,7 @@ class Modem:
                 self.start_timer("dpdp", s.dpdp_interval * s.dpdp_timer, self.lose_context)
         elif fault.kind == "power-off" and self.mode is not Mode.OFF:
             self.drop_links()
+            self.stop_apps()
             self.ctx = Ctx.INITIAL
             self.mode = Mode.OFF
         elif fault.kind == "power-on" and self.mode is Mode.OFF:
@@ -1111,6 +1172,7 @@ class Modem:
 
     def power_down(self) -> None:
         self.drop_links()
+        self.stop_apps()
         self.ctx = Ctx.INITIAL
         self._emit(b"\r\nNORMAL POWER DOWN\r\n")
         self.mode = Mode.OFF

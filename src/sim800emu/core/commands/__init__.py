@@ -1,5 +1,7 @@
 """The command families; importing this package registers every command."""
 
-from . import basic, bearer, charset, context, dns, links, network, server
+from . import basic, bearer, charset, context, dns, ftp, http, links, network, server
 
-__all__ = ["basic", "bearer", "charset", "context", "dns", "links", "network", "server"]
+__all__ = [
+    "basic", "bearer", "charset", "context", "dns", "ftp", "http", "links", "network", "server",
+]

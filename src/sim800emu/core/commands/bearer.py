@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..apps.bearer import Status
 from ..parser import Command
 from ..registry import DONE, PENDING, CommandError, F, Int, Outcome, Str, Value, command, text
 from ..state import Ctx
@@ -17,53 +18,57 @@ REF = "reference 6, 8"
 
 
 def _sapbr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
-    cmd_type, cid, tag, value = values
-    if cid != 1:
-        raise CommandError(3)
+    cmd_type, cid_value, tag, value = values
+    cid = int(cid_value or 1)
+    profile = m.bearers.profiles[cid]
     if cmd_type == 3:
-        if tag is None:
-            raise CommandError(None)
-        m.bearer_params[str(tag).upper()] = str(value or "")
+        if tag is None or value is None or not m.bearers.set_param(cid, str(tag), str(value)):
+            raise CommandError(3)
         return None
+    if tag is not None or value is not None:
+        raise CommandError(3)
     if cmd_type == 4:
-        params = m.bearer_params
+        p = profile.params
         m.info(
             "+SAPBR:",
-            f"CONTYPE: {params.get('CONTYPE', 'GPRS')}",
-            f"APN: {params.get('APN', '')}",
-            f"USER: {params.get('USER', '')}",
-            f"PWD: {params.get('PWD', '')}",
+            *(f"{key}: {p[key]}" for key in ("CONTYPE", "APN", "PHONENUM", "USER", "PWD", "RATE")),
         )
         return None
     if cmd_type == 2:
-        if m.bearer_open:
-            m.info(f'+SAPBR: 1,1,"{m.local_ip}"')
-        else:
-            m.info('+SAPBR: 1,3,"0.0.0.0"')
+        ip = m.local_ip if profile.status is Status.CONNECTED else "0.0.0.0"
+        m.info(f'+SAPBR: {cid},{int(profile.status)},"{ip}"')
         return None
     if cmd_type == 1:
-        if m.bearer_open:
+        if profile.status is not Status.CLOSED or not m.radio_up:
             raise CommandError(3)
-        if m.cfun != 1 or m.cgreg_stat not in (1, 5):
-            raise CommandError(3)
+        profile.status = Status.CONNECTING
 
         def opened() -> None:
-            m.bearer_open = True
+            profile.status = Status.CONNECTED
             m.attached = True
             m.complete()
 
-        m.start_timer("sapbr", m.config.timing.sapbr, opened)
+        m.start_timer(f"sapbr{cid}", m.config.timing.sapbr, opened)
         return PENDING
     # 0: close
-    if not m.bearer_open:
+    if profile.status is not Status.CONNECTED:
         raise CommandError(3)
-    m.bearer_open = False
-    return None
+    profile.status = Status.CLOSING
+    m.http.bearer_closed(cid)
+    m.ftp.bearer_closed(cid)
+
+    def closed() -> None:
+        profile.status = Status.CLOSED
+        m.complete()
+
+    m.start_timer(f"sapbr{cid}", m.config.timing.sapbr, closed)
+    return PENDING
 
 
 command(
-    "+SAPBR", "Bearer profile: 3 set, 1 open, 2 query (+SAPBR: 1,1,\"<ip>\"), 0 close",
-    REF,
+    "+SAPBR", "Bearer profiles 1-3: 3 set a parameter, 4 show them, 1 open, 2 query "
+    "(+SAPBR: <cid>,<status>,\"<ip>\"), 0 close; +SAPBR <cid>: DEACT when the context goes",
+    "manual 9.2.1; reference 6, 8",
     test=F(text('+SAPBR: (0-4),(1-3),"ConParamTag","ConParamValue"')),
     write=F(_sapbr, sig=(Int(0, 4), Int(1, 3), Str(20, optional=True), Str(64, optional=True))),
 )
@@ -112,7 +117,7 @@ def _cntp_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 
 def _cntp_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     m.final("OK")
-    if not (m.bearer_open or m.ctx in (Ctx.GPRSACT, Ctx.STATUS)) or not m.radio_up:
+    if not (m.bearers.any_open or m.ctx in (Ctx.GPRSACT, Ctx.STATUS)) or not m.radio_up:
         m.urc("+CNTP: 61")  # network error: no bearer
     else:
         m.ntp_sync()

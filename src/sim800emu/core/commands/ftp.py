@@ -1,0 +1,1 @@
+"""The FTP application (manual chapter 12)."""
