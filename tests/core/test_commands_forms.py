@@ -74,8 +74,18 @@ def transparent_cmd() -> Harness:
     return h
 
 
+def http() -> Harness:
+    """Bearer 1 open, an HTTP session with CID 1 and a URL."""
+    h = Harness()
+    h.at("AT+SAPBR=1,1")
+    h.run_timers()
+    assert h.at('AT+HTTPINIT;+HTTPPARA="CID",1;+HTTPPARA="URL","1.2.3.4/x"') == OK
+    return h
+
+
 SETUPS: dict[str, Callable[[], Harness]] = {
     "fresh": fresh,
+    "http": http,
     "gprsact": gprsact,
     "status": status,
     "single": single,
@@ -382,6 +392,36 @@ CASES: list[Case] = [
     Case("+CIPACK", T, "fresh", "AT+CIPACK=?", OK),
     Case("+CIPACK", X, "single", "AT+CIPACK", info_ok("+CIPACK: 0,0,0")),  # reference 3 INF: no spaces
     Case("+CIPACK", W, "multi", "AT+CIPACK=0", info_ok("+CIPACK: 0,0,0")),
+    # ---- HTTP (manual 11.2; app-http-*.txt)
+    Case("+HTTPINIT", T, "fresh", "AT+HTTPINIT=?", OK),
+    Case("+HTTPINIT", X, "fresh", "AT+HTTPINIT", OK),
+    Case("+HTTPTERM", T, "fresh", "AT+HTTPTERM=?", OK),
+    Case("+HTTPTERM", X, "http", "AT+HTTPTERM", OK),
+    Case("+HTTPPARA", T, "fresh", "AT+HTTPPARA=?", info_ok('+HTTPPARA: "HTTPParamTag","HTTPParmValue"')),
+    Case("+HTTPPARA", W, "http", 'AT+HTTPPARA="UA","x"', OK),
+    Case("+HTTPDATA", T, "fresh", "AT+HTTPDATA=?", info_ok("+HTTPDATA: (1-319488),(1000-120000)")),
+    Case("+HTTPDATA", W, "http", "AT+HTTPDATA=2,1000", crlf("DOWNLOAD")),
+    Case("+HTTPACTION", T, "fresh", "AT+HTTPACTION=?", info_ok("+HTTPACTION: (0-3)")),
+    Case("+HTTPACTION", W, "http", "AT+HTTPACTION=0", OK),
+    Case("+HTTPREAD", T, "fresh", "AT+HTTPREAD=?", info_ok("+HTTPREAD: (0-319488),(1-319488)")),
+    Case("+HTTPREAD", X, "http", "AT+HTTPREAD", OK),  # nothing to read yet
+    Case("+HTTPREAD", W, "http", "AT+HTTPREAD=0,10", OK),
+    Case("+HTTPHEAD", T, "fresh", "AT+HTTPHEAD=?", OK),
+    Case("+HTTPHEAD", X, "http", "AT+HTTPHEAD", OK),
+    Case("+HTTPGETHEAD", T, "fresh", "AT+HTTPGETHEAD=?", info_ok("+HTTPGETHEAD: (0,1)")),
+    Case("+HTTPGETHEAD", R, "http", "AT+HTTPGETHEAD?", info_ok("+HTTPGETHEAD: 0")),
+    Case("+HTTPGETHEAD", W, "http", "AT+HTTPGETHEAD=1", OK),
+    Case("+HTTPSTATUS", T, "fresh", "AT+HTTPSTATUS=?", OK),
+    Case("+HTTPSTATUS", R, "http", "AT+HTTPSTATUS?", info_ok("+HTTPSTATUS: 0,0,0,0")),
+    Case("+HTTPSCONT", R, "http", "AT+HTTPSCONT?", info_ok(
+        "+HTTPSCONT: 1", "CID: 1", "URL: 1.2.3.4/x", "UA: SIMCom_MODULE", "PROIP: 0.0.0.0",
+        "PROPORT: 0", "REDIR: 0", "BREAK: 0", "BREAKEND: 0", "USERDATA: ")),
+    Case("+HTTPSCONT", X, "http", "AT+HTTPSCONT", OK),
+    Case("+HTTPSSL", T, "fresh", "AT+HTTPSSL=?", info_ok("+HTTPSSL: (0,1)")),
+    Case("+HTTPSSL", R, "fresh", "AT+HTTPSSL?", info_ok("+HTTPSSL: 0")),
+    Case("+HTTPSSL", W, "http", "AT+HTTPSSL=1", OK),
+    Case("+SSLOPT", T, "fresh", "AT+SSLOPT=?", info_ok("+SSLOPT: (0,1),(0,1)")),
+    Case("+SSLOPT", W, "fresh", "AT+SSLOPT=0,1", OK),
     # ---- server (cmd-forms-cipserver.txt)
     Case("+CIPSERVER", T, "fresh", "AT+CIPSERVER=?", info_ok("+CIPSERVER: (1-65535),(0-1),(0-1),(1-5)")),
     Case("+CIPSERVER", R, "fresh", "AT+CIPSERVER?", info_ok("+CIPSERVER: 0,0")),
@@ -509,7 +549,11 @@ BAD_WRITES: list[tuple[str, str]] = [
     ("fresh", "AT+CPOWD=2"),
     ("fresh", "AT+CIURC=2"),
     ("fresh", "AT+SAPBR=5,1"),
-    ("fresh", "AT+SAPBR=2,2"),
+    ("fresh", "AT+SAPBR=2,4"),
+    ("fresh", 'AT+SAPBR=3,1,"RATE","9"'),
+    ("fresh", 'AT+HTTPPARA="CID",1'),
+    ("http", 'AT+HTTPPARA="URL","http://:80/"'),
+    ("http", "AT+HTTPACTION=4"),
     ("fresh", "AT+CGDCONT=4"),
     ("fresh", "AT+CGACT=2"),
     ("fresh", "AT+CNTPCID=4"),
@@ -598,4 +642,7 @@ def test_out_of_range_is_plain_error_with_cmee2(setup: str, line: str) -> None:
     assert h.at(line) == expected
 
 
-RULE_REFUSALS = {"AT+IPR=1234", "AT+CFUN=2", "AT+SAPBR=2,2"}
+RULE_REFUSALS = {
+    "AT+IPR=1234", "AT+CFUN=2", 'AT+SAPBR=3,1,"RATE","9"', 'AT+HTTPPARA="CID",1',
+    'AT+HTTPPARA="URL","http://:80/"',
+}

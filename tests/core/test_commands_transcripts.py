@@ -81,6 +81,7 @@ class Peer:
     sock: int = 0
     received: bytearray = field(default_factory=bytearray)
     matched: int = 0
+    tls: bool = False  # a TLS client reached this plain peer
 
 
 class ReplayError(AssertionError):
@@ -133,7 +134,12 @@ class Replay:
             if ip == "127.0.0.1" and peer is not None:
                 peer.sock = req.sock
                 self.sock_peer[req.sock] = peer
-                self.buf += h.handle(Connected(req.sock, ip, req.port, 40000))
+                if req.tls:  # the peer speaks plain TCP: its first bytes end the handshake
+                    peer.tls = True
+                else:
+                    self.buf += h.handle(Connected(req.sock, ip, req.port, 40000))
+            elif ip is None:
+                self.buf += h.handle(ConnectFailed(req.sock, "DNS: not found"))
             else:
                 self.buf += h.handle(ConnectFailed(req.sock, "refused"))
         elif isinstance(req, Send):
@@ -282,7 +288,11 @@ class Replay:
                 self.wait_until(lambda: peer.sock != 0, f"{name} to be connected")
             elif action == "send":
                 self.wait_until(lambda: peer.sock != 0, f"{name} to be connected")
-                self.buf += self.h.handle(Received(peer.sock, unescape(rest), "127.0.0.1", peer.port))
+                if peer.tls:
+                    failed = ConnectFailed(peer.sock, "[SSL: WRONG_VERSION_NUMBER]", "127.0.0.1", True)
+                    self.buf += self.h.handle(failed)
+                else:
+                    self.buf += self.h.handle(Received(peer.sock, unescape(rest), "127.0.0.1", peer.port))
                 self.pump()
             elif action == "expect":
                 want = unescape(rest)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..modem import Modem
 
 MAN = "manual 11.2"
-SSL_NOTE = "SIM800 Series SSL Application Note"
+SSL_NOTE = "reference beyond-tcpip (SIM800 Series SSL Application Note)"
 ACTIVE = Rule("after AT+HTTPINIT", lambda m, v: m.http.active)
 IDLE = ACTIVE & Rule("no HTTPACTION running", lambda m, v: not m.http.running)
 SAVED_KEY = "httpscont"
