@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from . import __version__
 from .control import ControlServer
-from .core.config import Identity, ModemConfig, Radio, Timing
+from .core.config import DIAL_OUTCOMES, Identity, ModemConfig, Radio, Services, Timing
 from .core.events import Result
 from .net.config import (
     NetConfig,
@@ -76,6 +76,35 @@ def _phone_number(value: str) -> str:
     if not (digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 20):
         raise argparse.ArgumentTypeError(f"{value!r}: a phone number is digits, optionally after +")
     return value
+
+
+def _ussd_entry(value: str) -> tuple[str, str]:
+    code, sep, reply = value.partition("=")
+    code = code.strip()
+    if not sep or not code or not code.isprintable() or '"' in code:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: a USSD entry is CODE=REPLY, e.g. '*100#=Balance 5.00' "
+            "(CODE>ANSWER=REPLY continues a menu)"
+        )
+    reply = reply.replace("\\n", "\n")  # a line break written as backslash-n
+    if not all(line.isprintable() for line in reply.split("\n")) or '"' in reply:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: the reply must be printable text without double quotes"
+        )
+    return code, reply
+
+
+def _dial_entry(value: str) -> tuple[str, str]:
+    from .core.voice import parse_dial
+
+    number, sep, outcome = value.partition("=")
+    parsed = parse_dial(number.strip())
+    if not sep or parsed is None or outcome not in DIAL_OUTCOMES:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: a dial entry is NUMBER=OUTCOME, OUTCOME one of "
+            + ", ".join(DIAL_OUTCOMES)
+        )
+    return parsed, outcome
 
 
 def _text(name: str) -> Callable[[str], str]:
@@ -187,7 +216,9 @@ def build_parser() -> _Parser:
         help="send a fault or status command to a running modem (serve --control)",
         description="Send one command to a modem started with --control SOCKET and print "
         "its answer. Commands: status; pdp-deact; register 0-5; signal 0-31|99; drop 0-5; "
-        "power-off; power-on; latency MS; bandwidth BYTES/S; '@N COMMAND' for modem N only.",
+        "power-off; power-on; latency MS; bandwidth BYTES/S; ring NUMBER (an incoming "
+        "call); hangup (the far end hangs up); dtmf KEYS (the far end presses keys); "
+        "'@N COMMAND' for modem N only.",
     )
     ctl.add_argument("socket", type=Path, help="the --control socket of the running modem")
     ctl.add_argument("words", nargs="+", metavar="COMMAND", help="e.g. pdp-deact, drop 1")
@@ -349,6 +380,30 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         help="firmware text (ATI)",
     )
 
+    g = p.add_argument_group("calls and USSD")
+    g.add_argument(
+        "--ussd",
+        metavar="CODE=REPLY",
+        dest="ussd",
+        action="append",
+        type=_ussd_entry,
+        default=[],
+        help="the network answers AT+CUSD=1,\"CODE\" with REPLY (repeatable); "
+        "'CODE>ANSWER=REPLY' answers ANSWER inside the menu CODE opened; '\\n' in REPLY "
+        "is a line break; unknown codes answer +CUSD: 4",
+    )
+    g.add_argument(
+        "--dial",
+        metavar="NUMBER=OUTCOME",
+        dest="dial",
+        action="append",
+        type=_dial_entry,
+        default=[],
+        help="what a voice call (ATD<number>;) to NUMBER does: "
+        + ", ".join(DIAL_OUTCOMES)
+        + " (repeatable; other numbers answer)",
+    )
+
     g = p.add_argument_group("network")
     g.add_argument(
         "--host",
@@ -475,7 +530,8 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="listen for fault injection and status commands on this Unix socket "
-        "(pdp-deact, register N, signal N, drop N, power-off, power-on, latency MS, "
+        "(pdp-deact, register N, signal N, drop N, power-off, power-on, ring NUMBER, "
+        "hangup, dtmf KEYS, latency MS, "
         "bandwidth B/S, status); send them with "
         f"'{PROG} ctl SOCKET COMMAND'",
     )
@@ -529,7 +585,10 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
         ciicr=args.activation_delay,
         sim_busy=max(args.sim_busy, Timing().boot_urcs),
     )
-    return ModemConfig(identity=identity, radio=radio, timing=timing, cold_boot=args.cold_boot)
+    services = Services(ussd=tuple(args.ussd), dial=tuple(args.dial))
+    return ModemConfig(
+        identity=identity, radio=radio, timing=timing, services=services, cold_boot=args.cold_boot
+    )
 
 
 def build_net_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -> NetConfig:

@@ -15,6 +15,9 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     drop <0-5>           the network drops a link (CLOSED)
     power-off            the supply fails: links gone, the modem silent
     power-on             a powered-down modem (AT+CPOWD, power-off) boots
+    ring <number>        someone calls the modem (RING, +CLIP ...)
+    hangup               the far end of the call hangs up (NO CARRIER)
+    dtmf <keys>          the far end presses keys (+DTMF with AT+DDET=1)
     latency <ms>         one-way delay of the radio link (slow GPRS)
     bandwidth <bytes/s>  per link and direction; 0 = unlimited
 """
@@ -24,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .core.events import Fault
+from .core.events import CallerDtmf, CallerHangup, Fault, IncomingCall, Result
 from .runtime import ModemRunner
 
 _RANGES: dict[str, tuple[str, int, int]] = {
@@ -38,8 +42,13 @@ _RANGES: dict[str, tuple[str, int, int]] = {
 }
 
 
-def parse(line: str) -> Fault | str:
-    """A command line → a Fault to deliver, or the name of a query."""
+_PHONE = re.compile(r"\+?[0-9*#]{1,40}")
+_KEYS = re.compile(r"[0-9*#A-Da-d]{1,40}")
+
+
+def parse(line: str) -> Result | str:
+    """A command line → a result (fault, call event) to deliver, or the name
+    of a query."""
     words = line.split()
     if not words:
         raise ValueError("empty command")
@@ -50,6 +59,12 @@ def parse(line: str) -> Fault | str:
         return f"{name} {int(args[0])}"
     if name in ("pdp-deact", "power-off", "power-on") and not args:
         return Fault(name)  # type: ignore[arg-type]
+    if name == "ring" and len(args) == 1 and _PHONE.fullmatch(args[0]):
+        return IncomingCall(args[0])
+    if name == "hangup" and not args:
+        return CallerHangup()
+    if name == "dtmf" and len(args) == 1 and _KEYS.fullmatch(args[0]):
+        return CallerDtmf(args[0])
     if name in _RANGES and len(args) == 1 and args[0].isdigit():
         kind, lo, hi = _RANGES[name]
         value = int(args[0])
@@ -119,7 +134,8 @@ class ControlServer:
         if what == "help":
             return (
                 "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5, "
-                "power-off, power-on, latency MS, bandwidth BYTES/S; prefix @N for one modem"
+                "power-off, power-on, ring NUMBER, hangup, dtmf KEYS, latency MS, "
+                "bandwidth BYTES/S; prefix @N for one modem"
             )
         if isinstance(what, str) and what.startswith(("latency", "bandwidth")):
             return self._shape(runners, what)
@@ -127,7 +143,7 @@ class ControlServer:
             if not runners:
                 return "ok no modem"
             return "ok " + " | ".join(describe(r) for r in runners)
-        assert isinstance(what, Fault)
+        assert not isinstance(what, str)
         for runner in runners:
             runner.deliver(what)
         return f"ok {len(runners)} modem(s)"

@@ -23,8 +23,9 @@ Each emulator object has ``port`` (the pty device), ``link`` (a stable
 symlink to it), ``state_dir``, ``serial(**kwargs)`` (an open
 ``serial.Serial``, closed with the emulator if you do not close it),
 ``fault(*words)`` (field faults and link speed through the control socket:
-``fault("pdp-deact")``, ``fault("drop", "0")``, ``fault("latency", "800")``)
-and ``stop()``.
+``fault("pdp-deact")``, ``fault("drop", "0")``, ``fault("latency", "800")``),
+the far end of a voice call (``ring("+4915112345678")`` calls the modem,
+``hangup()`` hangs up, ``dtmf("12#")`` presses keys) and ``stop()``.
 
 Nothing here runs unless a test asks for these fixtures.
 """
@@ -142,6 +143,18 @@ class Sim800Process:
         if not answer.startswith("ok"):
             raise EmulatorError(answer)
         return answer
+
+    def ring(self, number: str) -> str:
+        """Someone calls the modem from ``number`` (RING, +CLIP with AT+CLIP=1)."""
+        return self.fault("ring", number)
+
+    def hangup(self) -> str:
+        """The far end of the current call hangs up (the modem prints NO CARRIER)."""
+        return self.fault("hangup")
+
+    def dtmf(self, keys: str) -> str:
+        """The far end presses ``keys`` (+DTMF: <key> with AT+DDET=1)."""
+        return self.fault("dtmf", keys)
 
     @property
     def running(self) -> bool:

@@ -73,3 +73,18 @@ def _gsm_lossy(text: str) -> bytes:
         except UnicodeEncodeError:
             out += b"?"
     return bytes(out)
+
+
+def gsm_encodable(text: str) -> bool:
+    """Can ``text`` be sent in the GSM 7-bit default alphabet (with its
+    extension table)? Otherwise the network uses UCS2 (USSD dcs 72, SMS)."""
+    try:
+        _gsm(text)
+    except CharsetError:
+        return False
+    return True
+
+
+def ucs2_hex(text: str) -> str:
+    """``text`` as four hex digits per UTF-16 code unit (the UCS2 spelling)."""
+    return text.encode("utf-16-be").hex().upper()

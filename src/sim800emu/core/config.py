@@ -43,6 +43,25 @@ class Timing:
     boot_urcs: float = 0.2  # after AT+CFUN=1,1: until RDY ... SMS Ready
     sim_busy: float = 1.0  # CPIN? answers SIM busy this long after a reboot
     escape_guard: float = 1.0  # +++ guard time
+    ussd: float = 1.0  # AT+CUSD request until the network's +CUSD reply
+    call_setup: float = 1.0  # ATD: dialling until the far end rings (or is busy)
+    call_answer: float = 2.0  # the far end rings this long before it answers
+    no_answer: float = 6.0  # ... or before the network gives up (NO ANSWER)
+    ring_interval: float = 3.0  # an incoming call's RING repeats this often
+
+
+DIAL_OUTCOMES = ("answer", "busy", "no-answer", "no-carrier")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the simulated network answers: USSD codes (``--ussd CODE=REPLY``;
+    ``CODE>ANSWER`` keys continue a menu session) and the outcome of calls to
+    given numbers (``--dial NUMBER=OUTCOME``, one of ``DIAL_OUTCOMES``;
+    numbers not listed answer)."""
+
+    ussd: tuple[tuple[str, str], ...] = ()
+    dial: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +69,7 @@ class ModemConfig:
     identity: Identity = field(default_factory=Identity)
     radio: Radio = field(default_factory=Radio)
     timing: Timing = field(default_factory=Timing)
+    services: Services = field(default_factory=Services)
     cold_boot: bool = False  # print the boot URCs at start
 
 

@@ -300,6 +300,28 @@ class Fault:
     value: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """Someone (``number``) calls the modem (``sim800emu ctl SOCK ring FROM``)."""
+
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHangup:
+    """The far end of the current call hangs up (``ctl SOCK hangup``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerDtmf:
+    """The far end of the current call presses ``keys`` (``ctl SOCK dtmf KEYS``)."""
+
+    keys: str
+
+
+CallEvent = IncomingCall | CallerHangup | CallerDtmf
+
+
 Result = (
     Connected
     | ConnectFailed
@@ -315,4 +337,7 @@ Result = (
     | NtpTime
     | TimerFired
     | Fault
+    | IncomingCall
+    | CallerHangup
+    | CallerDtmf
 )

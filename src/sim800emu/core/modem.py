@@ -31,12 +31,15 @@ from .config import ModemConfig
 from .datamode import TransparentStream
 from .events import (
     Accepted,
+    CallerDtmf,
+    CallerHangup,
     CancelTimer,
     Close,
     Connect,
     Connected,
     ConnectFailed,
     Fault,
+    IncomingCall,
     Listen,
     ListenFailed,
     Listening,
@@ -84,6 +87,8 @@ from .state import (
     multi_link_state,
     single_link_state,
 )
+from .ussd import UssdService
+from .voice import Voice
 
 MAX_LINE = 556  # characters after "AT" (reference 1.6)
 MAX_SEND = 1460  # bytes of one CIPSEND
@@ -135,6 +140,8 @@ class Modem:
     ntp_tz: int
     clock_tz: int
     charset: TeCharset
+    voice: Voice
+    ussd: UssdService
 
     def __init__(
         self,
@@ -161,6 +168,9 @@ class Modem:
         self.bearers = Bearers()  # AT+SAPBR profiles 1-3
         self.switches: dict[str, int] = {}  # CLTS, CVHU ...: kept, no effect
         self.charset = TeCharset()  # AT+CSCS: shared by SMS, USSD, phone book
+        services, timing = self.config.services, self.config.timing
+        self.voice = Voice(self, services.dial, timing)  # calls (core/voice.py)
+        self.ussd = UssdService(self, services.ussd, timing.ussd)  # USSD (core/ussd.py)
         self.pdp_apn = ""
         self.pdp_active = False  # CGACT
         # IP context, links, server
@@ -253,6 +263,15 @@ class Modem:
             return
         if isinstance(result, Fault):
             self._on_fault(result)
+            return
+        if isinstance(result, IncomingCall):
+            self.voice.ring(result.number)
+            return
+        if isinstance(result, CallerHangup):
+            self.voice.far_end_hangs_up()
+            return
+        if isinstance(result, CallerDtmf):
+            self.voice.far_end_keys(result.keys)
             return
         owner = self._sock_owners.get(result.server if isinstance(result, Accepted) else result.sock)
         if owner is not None:
@@ -362,6 +381,11 @@ class Modem:
         """An unsolicited line; it waits while the line is not idle."""
         body = text.encode("latin-1", "replace")
         self.urc_bytes(b"\r\n" + body + b"\r\n" if self.settings.verbose else body + b"\r\n")
+
+    def urc_code(self, code: str) -> None:
+        """An unsolicited result code (RING, NO CARRIER ...): framed like a
+        final result code (ATV0 digits, ATQ1 silence), held back like a URC."""
+        self.urc_bytes(lambda: self.final(code))
 
     def urc_bytes(self, data: bytes | Callable[[], None]) -> None:
         if self._idle() and not self._deferred:
@@ -876,9 +900,10 @@ class Modem:
         if not done:
             self.final("OK")
 
-    def complete(self, error: CommandError | None = None) -> None:
-        """The pending command finished: its final result, then the rest of
-        its line, then whatever arrived meanwhile."""
+    def complete(self, error: CommandError | None = None, code: str | None = None) -> None:
+        """The pending command finished: its final result (``error``, or a
+        result ``code`` such as BUSY that ends the line), then the rest of its
+        line, then whatever arrived meanwhile."""
         if not self._busy:
             return
         self._busy = False
@@ -887,6 +912,8 @@ class Modem:
         try:
             if error is not None:
                 self.error(error)
+            elif code is not None:
+                self.final(code)
             elif rest:
                 self._run_commands(rest)
             else:
@@ -1097,6 +1124,8 @@ class Modem:
         self.ctx = Ctx.INITIAL
         self.settings = Settings.from_dict(self.saved)
         self.charset = TeCharset()
+        self.voice.reset()
+        self.ussd.reset()
         self.mode = Mode.COMMAND
         self._deferred.clear()
         self._deferred_bytes = 0
@@ -1143,6 +1172,7 @@ class Modem:
                 s = self.settings
                 self.start_timer("dpdp", s.dpdp_interval * s.dpdp_timer, self.lose_context)
         elif fault.kind == "power-off" and self.mode is not Mode.OFF:
+            self.voice.reset()
             self.drop_links()
             self.stop_apps()
             self.ctx = Ctx.INITIAL
@@ -1171,6 +1201,7 @@ class Modem:
         return "; ".join(parts)
 
     def power_down(self) -> None:
+        self.voice.reset()
         self.drop_links()
         self.stop_apps()
         self.ctx = Ctx.INITIAL

@@ -1,7 +1,8 @@
 """The command families; importing this package registers every command."""
 
-from . import basic, bearer, charset, context, dns, ftp, http, links, network, server
+from . import basic, bearer, charset, context, dns, ftp, http, links, network, server, ussd, voice
 
 __all__ = [
     "basic", "bearer", "charset", "context", "dns", "ftp", "http", "links", "network", "server",
+    "ussd", "voice",
 ]

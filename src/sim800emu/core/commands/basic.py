@@ -114,7 +114,7 @@ def _ato(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
 
 command("O", "Back to transparent data mode (answers CONNECT)", "reference 5",
         exec=F(_ato, TRANSPARENT_LINK_UP))
-for letter, what in (("H", "Hang up (no call: OK)"), ("&D", "DTR function"),
+for letter, what in (("&D", "DTR function"),
                      ("&C", "DCD function"), ("X", "Result code selection"),
                      ("&K", "Flow control"), ("L", "Speaker loudness"), ("M", "Speaker mode")):
     command(letter, what, REF6, exec=F(ok), write=F(ok, sig=(Int(0, 9),)))
@@ -269,7 +269,6 @@ def _switch(name: str, what: str, hi: int, default: int) -> None:
 
 
 _switch("+CLTS", "Get local time stamp from the network", 1, 0)
-_switch("+CVHU", "Voice hang-up control", 1, 0)
 _switch("+CBATCHK", "Battery check", 1, 0)
 _switch("+CSCLK", "Slow clock (sleep mode)", 2, 0)
 setting("+CIURC", "ciurc", 0, 1, "Show the Call Ready URC at boot (saved by AT&W)", REF6)
