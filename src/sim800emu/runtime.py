@@ -42,6 +42,7 @@ from .core.events import (
     Request,
     Result,
     SaveSettings,
+    SettingsSaved,
     StartTimer,
     TimerFired,
 )
@@ -330,7 +331,8 @@ class ModemRunner:
             if handle is not None:
                 handle.cancel()
         elif isinstance(req, SaveSettings):
-            self._save(req.settings)
+            # answered at once: the result follows this step (AT&W's OK/ERROR)
+            self._inbox.append(SettingsSaved(req.settings, self._save(req.settings)))
         elif isinstance(req, Reboot):
             log.info("%smodem restarts: every link is dropped", self._prefix())
             self.net.close_all()
@@ -345,14 +347,16 @@ class ModemRunner:
         else:
             self.net.submit(req)
 
-    def _save(self, settings: Mapping[str, object]) -> None:
+    def _save(self, settings: Mapping[str, object]) -> bool:
+        """Store ``settings``; False (logged) when that failed."""
+        if self.store is not None:
+            try:
+                self.store.save(settings)
+            except (OSError, TypeError, ValueError) as exc:
+                log.error("%scannot save settings to %s: %s", self._prefix(), self.store.path, exc)
+                return False
         self.saved = dict(settings)
-        if self.store is None:
-            return
-        try:
-            self.store.save(settings)
-        except (OSError, TypeError, ValueError) as exc:
-            log.error("%scannot save settings to %s: %s", self._prefix(), self.store.path, exc)
+        return True
 
     def _cancel_all_timers(self) -> None:
         for handle in self._timers.values():

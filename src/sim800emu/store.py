@@ -5,6 +5,15 @@ One JSON file per module identity in a state directory, e.g.
 new content goes to a temporary file in the same directory, is flushed to
 disk, and then replaces the old file, so a crash leaves either the old or
 the new settings, never half of each.
+
+The temporary file is named after the settings file and the writing
+process, ``.868183038764457.json.<pid>.save-XXXXXXXX.tmp``. A process killed
+in the middle of a save leaves it behind; :meth:`SettingsStore.load` (run
+when a modem starts) removes such leftovers of processes that are gone.
+
+What is loaded is checked entry by entry (:func:`sim800emu.core.saved.check_saved`:
+the type of each setting and the range its command accepts); an entry that
+fails is dropped with a warning, so that setting starts at its default.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from .core.saved import check_saved
 from .resources import is_resource_error
 
 log = logging.getLogger(__name__)
@@ -48,9 +58,43 @@ class SettingsStore:
         os.close(fd)
         os.unlink(probe)
 
+    def _temp_prefix(self) -> str:
+        return f".{self.path.name}.{os.getpid()}.save-"
+
+    def clean_stale(self) -> list[Path]:
+        """Remove the temporary files of saves that never finished (their
+        process is gone, or is this one); return what was removed."""
+        pattern = re.compile(rf"\.{re.escape(self.path.name)}\.(?:(\d+)\.save-)?[^/]*\.tmp")
+        removed: list[Path] = []
+        try:
+            names = os.listdir(self.state_dir)
+        except OSError:
+            return removed
+        for name in names:
+            match = pattern.fullmatch(name)
+            if match is None:
+                continue
+            pid = int(match.group(1)) if match.group(1) else None
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue  # another emulator is saving right now
+            path = self.state_dir / name
+            with contextlib.suppress(FileNotFoundError):
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    log.warning("cannot remove the unfinished save %s: %s", path, exc)
+                    continue
+                removed.append(path)
+        if removed:
+            log.info("removed %d unfinished save(s) of %s", len(removed), self.path.name)
+        return removed
+
     def load(self) -> dict[str, object] | None:
         """The saved settings, or ``None`` if nothing was saved (or the file is
-        unreadable, which is logged)."""
+        unreadable, which is logged). Leftovers of interrupted saves are
+        removed first; entries that are not valid settings are dropped, each
+        with a warning."""
+        self.clean_stale()
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -68,13 +112,16 @@ class SettingsStore:
         if not isinstance(data, dict):
             log.warning("ignoring saved settings %s: not a JSON object", self.path)
             return None
-        return {str(k): v for k, v in data.items()}
+        kept, problems = check_saved({str(k): v for k, v in data.items()})
+        for problem in problems:
+            log.warning("saved settings %s: %s; the default is used", self.path, problem)
+        return kept
 
     def save(self, settings: Mapping[str, object]) -> None:
         """Write ``settings`` atomically (temp file, fsync, rename, fsync dir)."""
         text = json.dumps(dict(settings), indent=2, sort_keys=True) + "\n"
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.state_dir)
+        fd, tmp = tempfile.mkstemp(prefix=self._temp_prefix(), suffix=".tmp", dir=self.state_dir)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -86,6 +133,16 @@ class SettingsStore:
                 os.unlink(tmp)
             raise
         _fsync_dir(self.state_dir)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _fsync_dir(path: Path) -> None:

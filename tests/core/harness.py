@@ -47,6 +47,7 @@ from sim800emu.core.events import (
     ResumeReading,
     SaveSettings,
     Send,
+    SettingsSaved,
     StartTimer,
     StopListen,
     TimerFired,
@@ -87,6 +88,9 @@ class Harness:
         self.pings: list[Ping] = []  # not yet answered
         self.closed: list[Close] = []
         self.saves: list[SaveSettings] = []
+        # How the fake store answers SaveSettings: True saved, False failed,
+        # None not at all (the test answers with handle(SettingsSaved(...))).
+        self.save_ok: bool | None = True
         self.paused: set[int] = set()
         self.fired: list[str] = []
         self.reboots = 0
@@ -105,6 +109,7 @@ class Harness:
 
     def _pump(self) -> None:
         self._buf += self.modem.take_output()
+        answers: list[Result] = []
         for req in self.modem.take_requests():
             self.requests.append(req)
             if isinstance(req, StartTimer):
@@ -128,6 +133,8 @@ class Harness:
                 self.listens = [x for x in self.listens if x.sock != req.sock]
             elif isinstance(req, SaveSettings):
                 self.saves.append(req)
+                if self.save_ok is not None:
+                    answers.append(SettingsSaved(req.settings, self.save_ok))
             elif isinstance(req, PauseReading):
                 self.paused.add(req.sock)
             elif isinstance(req, ResumeReading):
@@ -136,6 +143,9 @@ class Harness:
                 self.reboots += 1
             elif isinstance(req, PowerDown):
                 self.powered_down = True
+        for result in answers:  # the store answers at once (save_ok)
+            self.modem.handle(result, self.now)
+            self._pump()
 
     def take(self) -> bytes:
         """Everything printed since the last read."""

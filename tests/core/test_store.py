@@ -81,3 +81,64 @@ def test_default_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert default_state_dir() == tmp_path / "sim800emu"
     monkeypatch.setenv("XDG_STATE_HOME", "relative/ignored")
     assert default_state_dir() == Path.home() / ".local" / "state" / "sim800emu"
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_temporary_file_names_the_file_and_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SettingsStore(tmp_path, "868183038764457")
+    seen: list[str] = []
+    real_replace = os.replace
+
+    def spy(src: str, dst: object) -> None:
+        seen.append(os.path.basename(src))
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", spy)
+    store.save({"cmee": 1})
+    assert len(seen) == 1
+    assert seen[0].startswith(f".868183038764457.json.{os.getpid()}.save-")
+    assert seen[0].endswith(".tmp")
+
+
+def test_load_removes_the_leftovers_of_interrupted_saves(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path, "k")
+    store.save({"cmee": 1})
+    dead, alive = _dead_pid(), os.getppid()
+    stale = [
+        f".k.json.{dead}.save-abcd1234.tmp",  # its process was killed
+        f".k.json.{os.getpid()}.save-zz.tmp",  # this process, an earlier life
+        ".k.json.ab12cd34.tmp",  # the name older versions used
+    ]
+    kept = [
+        f".k.json.{alive}.save-live.tmp",  # another emulator saving right now
+        f".other.json.{dead}.save-x.tmp",  # another identity's: its own store cleans it
+        "k.json.tmp",  # not ours
+    ]
+    for name in stale + kept:
+        (tmp_path / name).write_text("{")
+    assert store.load() == {"cmee": 1}
+    assert sorted(os.listdir(tmp_path)) == sorted(["k.json", *kept])
+
+
+def test_loaded_entries_are_checked_one_by_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SettingsStore(tmp_path, "k")
+    store.path.write_text(json.dumps({"cipmux": 7, "echo": "no", "cmee": 2, "x": 1}))
+    with caplog.at_level("WARNING", logger="sim800emu.store"):
+        assert store.load() == {"cmee": 2, "x": 1}
+    messages = sorted(r.getMessage() for r in caplog.records)
+    assert len(messages) == 2
+    assert messages[0].endswith("cipmux: 7 is not in 0-1; the default is used")
+    assert messages[1].endswith("echo: 'no' is not true/false; the default is used")
+    assert str(store.path) in messages[0]

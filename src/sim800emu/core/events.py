@@ -136,6 +136,16 @@ class SaveSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SettingsSaved:
+    """The answer to ``SaveSettings``: ``ok`` False when the profile could
+    not be stored (the saving command then answers ERROR and the saved
+    profile stays what it was). Every driver of the core must answer."""
+
+    settings: dict[str, object]
+    ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Reboot:
     """The modem restarts (AT+CFUN=1,1): links are gone; the core has
     already reset itself and will print the boot URCs on its timers."""
@@ -340,4 +350,5 @@ Result = (
     | IncomingCall
     | CallerHangup
     | CallerDtmf
+    | SettingsSaved
 )

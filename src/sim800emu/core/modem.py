@@ -60,6 +60,7 @@ from .events import (
     ResumeReading,
     Send,
     SendFailed,
+    SettingsSaved,
     StartTimer,
     StopListen,
     TimerFired,
@@ -254,6 +255,11 @@ class Modem:
             return
         if isinstance(result, Resolved):
             self._on_resolved(result)
+            return
+        if isinstance(result, SettingsSaved):  # AT&W / AT+CIPSCONT answered
+            if result.ok:
+                self.saved = dict(result.settings)
+            self.complete(None if result.ok else CommandError(None))
             return
         if isinstance(result, (PingReply, PingDone)):
             self._on_ping(result)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..events import PowerDown, SaveSettings
 from ..parser import Command
-from ..registry import DONE, F, Int, Outcome, Rule, Str, Value, alias, command, ok, text
+from ..registry import DONE, PENDING, F, Int, Outcome, Rule, Str, Value, alias, command, ok, text
 from ..settings import PROFILE_KEYS, Settings
 from ..state import LinkState
 from ._common import setting
@@ -18,13 +18,17 @@ if TYPE_CHECKING:
 REF6 = "reference 6"
 
 
-def save(m: Modem, keys: tuple[str, ...]) -> None:
+def save(m: Modem, keys: tuple[str, ...]) -> Outcome:
     """Store the current value of ``keys`` in the saved profile (AT&W,
-    AT+CIPSCONT)."""
+    AT+CIPSCONT). The final result waits for the store's answer
+    (``SettingsSaved``: OK, or ERROR when the save failed); the profile the
+    modem restores from (ATZ, a restart) changes only when it was saved."""
     current = m.settings.to_dict()
+    profile = dict(m.saved)
     for key in keys:
-        m.saved[key] = current[key]
-    m.request(SaveSettings(dict(m.saved)))
+        profile[key] = current[key]
+    m.request(SaveSettings(profile))
+    return PENDING
 
 
 def restore(m: Modem, source: Settings) -> None:
@@ -95,8 +99,8 @@ command("Z", "Restore the saved user profile", REF6,
         exec=F(_reset_profile), write=F(_reset_profile, sig=(Int(0, 0),)))
 
 
-def _store_profile(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    save(m, PROFILE_KEYS)
+def _store_profile(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
+    return save(m, PROFILE_KEYS)
 
 
 command("&W", "Save the user profile (echo, verbose, quiet, CMEE ...)", REF6,

@@ -212,8 +212,8 @@ def _cipscont_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     )
 
 
-def _cipscont_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    save(m, TCPIP_KEYS)
+def _cipscont_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
+    return save(m, TCPIP_KEYS)
 
 
 command(
