@@ -133,3 +133,25 @@ def test_a_checked_profile_starts_the_modem_with_defaults_for_bad_entries() -> N
     h.at("ATE0")
     assert h.at("AT+CIPMUX?") == block("+CIPMUX: 0") + OK
     assert h.at("AT+CIPQSEND?") == block("+CIPQSEND: 1") + OK
+
+
+def test_httpscont_answers_error_when_the_save_failed() -> None:
+    h = Harness()
+    h.bring_up()
+    assert h.at("AT+HTTPINIT") == OK
+    h.save_ok = False
+    assert h.at("AT+HTTPSCONT") == ERROR
+    assert "httpscont" not in h.m.saved
+    h.save_ok = True
+    assert h.at("AT+HTTPSCONT") == OK
+    assert isinstance(h.m.saved["httpscont"], dict)
+
+
+def test_a_save_answer_never_completes_another_pending_command() -> None:
+    # the answer follows its own request at once, so a later pending command
+    # on the same line (CIICR) is not ended by it
+    h = Harness()
+    h.at('AT+CSTT="CMNET"')
+    out = h.at("AT&W;+CIICR")
+    assert out == b""  # CIICR is still activating
+    assert h.run_timers() == OK

@@ -24,9 +24,12 @@ def save(m: Modem, keys: tuple[str, ...]) -> Outcome:
     (``SettingsSaved``: OK, or ERROR when the save failed); the profile the
     modem restores from (ATZ, a restart) changes only when it was saved."""
     current = m.settings.to_dict()
-    profile = dict(m.saved)
-    for key in keys:
-        profile[key] = current[key]
+    return store(m, {**m.saved, **{key: current[key] for key in keys}})
+
+
+def store(m: Modem, profile: dict[str, object]) -> Outcome:
+    """Ask for ``profile`` to become the saved profile; the command stays
+    pending until the answer (``SettingsSaved``) gives its final result."""
     m.request(SaveSettings(profile))
     return PENDING
 

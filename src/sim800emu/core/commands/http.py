@@ -8,7 +8,6 @@ from dataclasses import asdict, fields
 from typing import TYPE_CHECKING
 
 from ..apps.http import MAX_DATA, Params, parse_url
-from ..events import SaveSettings
 from ..parser import Command
 from ..registry import (
     DONE,
@@ -23,6 +22,7 @@ from ..registry import (
     ok,
     text,
 )
+from .basic import store
 
 if TYPE_CHECKING:
     from ..modem import Modem
@@ -213,9 +213,9 @@ def _scont_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     )
 
 
-def _scont_save(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.saved[SAVED_KEY] = asdict(m.http.params)
-    m.request(SaveSettings(dict(m.saved)))
+def _scont_save(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
+    # OK once saved, ERROR when the save failed (basic.store)
+    return store(m, {**m.saved, SAVED_KEY: asdict(m.http.params)})
 
 
 command(
