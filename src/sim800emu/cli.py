@@ -22,7 +22,16 @@ from typing import NoReturn
 
 from . import __version__
 from .control import ControlServer
-from .core.config import DIAL_OUTCOMES, Identity, ModemConfig, Radio, Services, Timing
+from .core.config import (
+    DIAL_OUTCOMES,
+    RX_BUFFER,
+    RX_BUFFER_RANGE,
+    Identity,
+    ModemConfig,
+    Radio,
+    Services,
+    Timing,
+)
 from .core.events import Result
 from .net.config import (
     NetConfig,
@@ -69,6 +78,19 @@ def _digits(name: str, lengths: range) -> Callable[[str], str]:
         return text
 
     return check
+
+
+def _rx_buffer(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        size = -1
+    if size not in RX_BUFFER_RANGE:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: {RX_BUFFER_RANGE.start}-{RX_BUFFER_RANGE.stop - 1} bytes "
+            "(counts must fit a 16-bit integer)"
+        )
+    return size
 
 
 def _phone_number(value: str) -> str:
@@ -498,6 +520,14 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "(0: unlimited); changeable at run time with 'ctl SOCK bandwidth N'",
     )
     g.add_argument(
+        "--rx-buffer",
+        metavar="BYTES",
+        type=_rx_buffer,
+        default=RX_BUFFER,
+        help="the module's receive buffer per link: data waiting for AT+CIPRXGET=2 never "
+        "exceeds it and the socket is not read beyond it (docs/buffers.md)",
+    )
+    g.add_argument(
         "--connect-timeout",
         metavar="S",
         type=_seconds,
@@ -587,7 +617,12 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
     )
     services = Services(ussd=tuple(args.ussd), dial=tuple(args.dial))
     return ModemConfig(
-        identity=identity, radio=radio, timing=timing, services=services, cold_boot=args.cold_boot
+        identity=identity,
+        radio=radio,
+        timing=timing,
+        services=services,
+        cold_boot=args.cold_boot,
+        rx_buffer=args.rx_buffer,
     )
 
 

@@ -20,9 +20,11 @@ Flow control, both ways, keeps memory bounded:
 * serial side slow (its write backlog above ``serial_high``): the driver
   stops reading every socket (``pause_all``) until the backlog is back
   under ``serial_low``;
-* network side slow (``net.write_backlog()`` above ``net_high``): the runner
-  stops reading the serial line and polls the backlog on a short timer, only
-  while paused, until it is under ``net_low``.
+* network side slow: the core itself keeps each link's send buffer bounded
+  (the driver reports ``Congestion``; the core refuses sends to a full link,
+  and in transparent mode asks for ``HoldSerial``, which stops reading the
+  serial line). The line is never stopped for the network otherwise, so one
+  stalled peer never freezes the modem.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Protocol
 from .core.config import ModemConfig
 from .core.events import (
     CancelTimer,
+    HoldSerial,
     PowerDown,
     Reboot,
     Request,
@@ -139,9 +142,6 @@ class ModemRunner:
 
     serial_high = 256 * KiB
     serial_low = 64 * KiB
-    net_high = 256 * KiB
-    net_low = 64 * KiB
-    net_poll_interval = 0.005
 
     def __init__(
         self,
@@ -173,7 +173,6 @@ class ModemRunner:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._net_paused = False  # we asked the driver to stop reading sockets
         self._serial_paused = False  # we stopped reading the serial line
-        self._poll: asyncio.TimerHandle | None = None
         self._started = False
         self._closing = False
         self._closed = asyncio.Event()
@@ -219,9 +218,6 @@ class ModemRunner:
             self._drain()
             self._inbox.clear()
             self._cancel_all_timers()
-            if self._poll is not None:
-                self._poll.cancel()
-                self._poll = None
             self.serial.detach()
             net, self.net = self.net, _NullNet()
             try:
@@ -251,7 +247,6 @@ class ModemRunner:
         self.bytes_in += len(data)
         self._inbox.append(data)
         self._process()
-        self._check_net_backlog()
 
     def serial_write_progress(self) -> None:
         if self._net_paused and self.serial.write_backlog() <= self.serial_low:
@@ -330,6 +325,8 @@ class ModemRunner:
             handle = self._timers.pop(req.key, None)
             if handle is not None:
                 handle.cancel()
+        elif isinstance(req, HoldSerial):
+            self._hold_serial(req.hold)
         elif isinstance(req, SaveSettings):
             # answered at once: the result follows this step (AT&W's OK/ERROR)
             self._inbox.append(SettingsSaved(req.settings, self._save(req.settings)))
@@ -365,27 +362,18 @@ class ModemRunner:
 
     # ---------------------------------------------------------- flow control
 
-    def _check_net_backlog(self) -> None:
-        if self._serial_paused or self._closing:
+    def _hold_serial(self, hold: bool) -> None:
+        if hold == self._serial_paused or self._closing:
             return
-        if self.net.write_backlog() > self.net_high:
-            self._serial_paused = True
+        self._serial_paused = hold
+        if hold:
             self.serial.pause_reading()
-            self._poll = self.loop.call_later(self.net_poll_interval, self._poll_net_backlog)
-
-    def _poll_net_backlog(self) -> None:
-        self._poll = None
-        if self._closing:
-            return
-        if self.net.write_backlog() <= self.net_low:
-            self._serial_paused = False
-            self.serial.resume_reading()
         else:
-            self._poll = self.loop.call_later(self.net_poll_interval, self._poll_net_backlog)
+            self.serial.resume_reading()
 
     @property
     def reading_paused(self) -> bool:
-        """True while the serial line is not read (network backlog)."""
+        """True while the serial line is not read (the core's HoldSerial)."""
         return self._serial_paused
 
     @property

@@ -29,6 +29,7 @@ from sim800emu.core.events import (
     Connect,
     Connected,
     ConnectFailed,
+    HoldSerial,
     Listen,
     ListenFailed,
     Listening,
@@ -38,6 +39,7 @@ from sim800emu.core.events import (
     PingDone,
     PingReply,
     PowerDown,
+    ReadCredit,
     Reboot,
     Received,
     Request,
@@ -81,6 +83,8 @@ class Harness:
         self.modem = Modem(config or ModemConfig(), saved=saved, now=now)
         self.timers: dict[str, float] = {}
         self.sends: defaultdict[int, bytearray] = defaultdict(bytearray)
+        self.credits: defaultdict[int, int] = defaultdict(int)  # ReadCredit granted per sock
+        self.serial_held = False  # the last HoldSerial
         self.requests: list[Request] = []  # every request, in order
         self.connects: list[Connect] = []  # not yet answered
         self.listens: list[Listen] = []  # not yet answered
@@ -135,6 +139,10 @@ class Harness:
                 self.saves.append(req)
                 if self.save_ok is not None:
                     answers.append(SettingsSaved(req.settings, self.save_ok))
+            elif isinstance(req, ReadCredit):
+                self.credits[req.sock] += req.size
+            elif isinstance(req, HoldSerial):
+                self.serial_held = req.hold
             elif isinstance(req, PauseReading):
                 self.paused.add(req.sock)
             elif isinstance(req, ResumeReading):

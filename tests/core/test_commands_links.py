@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from harness import ERROR, OK, PROMPT, Harness, block, crlf
 
-from sim800emu.core.config import ModemConfig, Radio, Timing
+from sim800emu.core.config import RX_BUFFER, ModemConfig, Radio, Timing
 from sim800emu.core.events import Close, Connect, Connected, ConnectFailed, Received
 
 SIX = tuple(f'C: {n},,"","","","INITIAL"' for n in range(6))
@@ -31,7 +31,7 @@ class TestCipstartSingle:
         assert h.at('AT+CIPSTART="TCP","1.2.3.4",80') == OK
         assert h.connects == []  # the context comes first (a timer)
         assert h.run_timers() == b""
-        assert h.connects == [Connect(1, "TCP", "1.2.3.4", 80)]
+        assert h.connects == [Connect(1, "TCP", "1.2.3.4", 80, rx_window=RX_BUFFER)]
         _, out = h.connected()
         assert out == crlf("CONNECT OK")
         assert h.at("AT+CIPSTATUS") == OK + crlf("STATE: CONNECT OK")  # 4.2.8-status-single
@@ -81,7 +81,7 @@ class TestCipstartSingle:
         h = Harness()
         sock, out = h.open_single("5.6.7.8", 9000, "UDP")
         assert out == crlf("CONNECT OK")
-        assert Connect(sock, "UDP", "5.6.7.8", 9000) in h.requests
+        assert Connect(sock, "UDP", "5.6.7.8", 9000, rx_window=RX_BUFFER) in h.requests
         assert h.at("AT+CIPSTATUS") == OK + crlf("STATE: CONNECT OK")
         h.at("AT+CIPHEAD=1")
         h.at("AT+CIPSHOWTP=1")
@@ -925,17 +925,21 @@ class TestCiprxget:
         h.at("AT+CIPRXGET=0")
         assert h.receive(sock, b"pushed") == b"pushed"
 
-    def test_flow_control_pause_and_resume(self) -> None:
-        # A full CIPRXGET buffer stops reading the socket; reading resumes it.
+    def test_window_reopens_by_what_is_read(self) -> None:
+        # The driver delivers at most the window (RX_BUFFER); every byte read
+        # with CIPRXGET=2 is granted back, nothing before.
         h = Harness()
         h.at("AT+CIPRXGET=1")
         sock, _ = h.open_single()
-        h.receive(sock, b"z" * 70000)
-        assert sock in h.paused
-        for _ in range(30):
-            h.at("AT+CIPRXGET=2,1460")
-        assert sock not in h.paused
-        assert h.at("AT+CIPRXGET=4") == block(f"+CIPRXGET: 4,{70000 - 30 * 1460}") + OK
+        assert [r.rx_window for r in h.requests if isinstance(r, Connect)] == [RX_BUFFER]
+        h.receive(sock, b"z" * RX_BUFFER)
+        assert h.credits[sock] == 0
+        assert h.at("AT+CIPRXGET=4") == block(f"+CIPRXGET: 4,{RX_BUFFER}") + OK
+        h.at("AT+CIPRXGET=2,1000")
+        assert h.credits[sock] == 1000
+        h.at("AT+CIPRXGET=3,730")
+        assert h.credits[sock] == 1730
+        assert h.at("AT+CIPRXGET=4") == block(f"+CIPRXGET: 4,{RX_BUFFER - 1730}") + OK
 
 
 # ================================================================ the URC rule
@@ -1052,12 +1056,22 @@ class TestUrcsWait:
         assert h.receive(sock, b"xy") == b"\r\n+RECEIVE,0,2:\r\nxy"
         assert h.feed(b"Q\r") == block("+CSQ: 24,0") + OK
 
-    def test_deferred_push_pauses_the_socket(self) -> None:
+    def test_deferred_push_keeps_the_window_closed(self) -> None:
+        # Pushed data that waits behind a prompt still fills the window: it
+        # is granted back only once it is out on the serial line.
         h = Harness()
         sock, _ = h.open_single()
         h.at("AT+CIPSEND")
-        h.receive(sock, b"x" * 70000)
-        assert sock in h.paused
+        h.receive(sock, b"x" * 2000)
+        assert h.credits[sock] == 0
         out = h.feed(b"\x1b")
-        assert out == OK + b"x" * 70000
-        assert sock not in h.paused
+        assert out == OK + b"x" * 2000
+        assert h.credits[sock] == 2000
+
+    def test_push_blocks_are_at_most_1460(self) -> None:
+        h = Harness()
+        h.at("AT+CIPHEAD=1")
+        sock, _ = h.open_single()
+        out = h.receive(sock, b"y" * 2920)
+        assert out == (b"\r\n+IPD,1460:" + b"y" * 1460) * 2
+        assert h.credits[sock] == 2920

@@ -29,6 +29,7 @@ from sim800emu.core.events import (
     Close,
     Connect,
     Connected,
+    HoldSerial,
     PowerDown,
     Reboot,
     Received,
@@ -104,6 +105,8 @@ class FakeModem:
         elif word == "BIG":
             self._out += b"x" * int(rest)
             return
+        elif word == "HOLD":
+            self._requests.append(HoldSerial(rest.strip() == "1"))
         elif word == "REBOOT":
             self._requests.append(Reboot())
         elif word == "POWEROFF":

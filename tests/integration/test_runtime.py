@@ -21,7 +21,7 @@ import pytest
 from runtime_fakes import FakeModem, FakeNet, fake_modem_factory, fake_net_factory
 
 from sim800emu.core.config import ModemConfig
-from sim800emu.core.events import Close, Connect, Send, TimerFired
+from sim800emu.core.events import Close, Connect, HoldSerial, Send, TimerFired
 from sim800emu.runtime import ModemRunner, ModemSpec
 from sim800emu.store import SettingsStore
 from sim800emu.trafficlog import TrafficLog
@@ -348,18 +348,24 @@ def test_slow_serial_reader_pauses_the_network(tmp_path: Path) -> None:
     run(main())
 
 
-def test_slow_network_pauses_serial_reading(tmp_path: Path) -> None:
+def test_hold_serial_stops_and_resumes_reading(tmp_path: Path) -> None:
+    # The core's HoldSerial (transparent mode, a link that cannot take more)
+    # is the only thing that stops the serial line; a network backlog alone
+    # never does (one stalled peer must not freeze the modem).
     async def main() -> None:
         async with rig(tmp_path) as r:
-            r.net.backlog = 10 * r.runner.net_high
-            await r.command(b"AT\r")
+            r.net.backlog = 10 * 1024 * 1024
+            assert await r.command(b"AT\r") == b"\r\nOK\r\n"
+            assert not r.runner.reading_paused
+            await r.command(b"HOLD 1\r")
             assert r.runner.reading_paused
             r.host.write(b"AT\r")  # stays in the pty meanwhile
             fed = len(r.modem.fed)
-            await asyncio.sleep(0.05)  # several poll periods: nothing is read
+            await asyncio.sleep(0.05)  # nothing is read while held
             assert len(r.modem.fed) == fed
-            r.net.backlog = 0
-            assert await r.host.read_until(b"OK\r\n") == b"\r\nOK\r\n"
+            r.runner.modem._requests.append(HoldSerial(False))  # type: ignore[attr-defined]
+            r.runner.deliver(TimerFired("kick"))
+            assert await r.host.read_until(b"OK\r\n") == b"\r\nFIRED kick\r\n\r\nOK\r\n"
             assert not r.runner.reading_paused
 
     run(main())

@@ -23,7 +23,7 @@ from sim800emu.core.events import (
     ResumeReading,
     Send,
 )
-from sim800emu.net.shaping import DOWN_HIGH, Shape, ShapedNet
+from sim800emu.net.shaping import DOWN_HIGH, STEP_MAX, Shape, ShapedNet
 
 
 class FakeNet:
@@ -88,7 +88,11 @@ def test_downlink_order_and_backpressure() -> None:
         assert sum(len(chunk) for _ in range(6)) > DOWN_HIGH
         net.submit(PauseReading(7))  # the core pauses it too ...
         await asyncio.sleep(0.3)
-        assert [type(r).__name__ for r in got] == ["Received"] * 6 + ["PeerClosed"]
+        # released in steps of at most STEP_MAX bytes, in order, then the close
+        assert [type(r).__name__ for r in got][-1] == "PeerClosed"
+        pieces = [r for r in got if isinstance(r, Received)]
+        assert all(len(r.data) <= STEP_MAX for r in pieces)
+        assert b"".join(r.data for r in pieces) == chunk * 6
         # ... so the shaper does not resume it on its own
         assert not any(isinstance(r, ResumeReading) for _, r in inner.seen)
         net.submit(ResumeReading(7))

@@ -64,6 +64,12 @@ class Services:
     dial: tuple[tuple[str, str], ...] = ()
 
 
+# The module's receive buffer per link (docs/buffers.md): what waits for
+# AT+CIPRXGET=2 never exceeds it, and the socket is not read beyond it.
+RX_BUFFER = 2920
+RX_BUFFER_RANGE = range(1460, 32768)  # counts must fit a signed 16-bit int
+
+
 @dataclass(frozen=True, slots=True)
 class ModemConfig:
     identity: Identity = field(default_factory=Identity)
@@ -71,6 +77,7 @@ class ModemConfig:
     timing: Timing = field(default_factory=Timing)
     services: Services = field(default_factory=Services)
     cold_boot: bool = False  # print the boot URCs at start
+    rx_buffer: int = RX_BUFFER
 
 
 def luhn_digit(body: str) -> str:

@@ -39,6 +39,9 @@ class Connect:
     dns: tuple[str, ...] = ()
     local_port: int = 0
     tls: bool = False
+    # Receive window: the driver delivers at most this many bytes until the
+    # core grants more (``ReadCredit``); 0 = no limit.
+    rx_window: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class Listen:
     sock: int
     proto: Proto
     port: int
+    rx_window: int = 0  # the receive window of every accepted link (see Connect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,24 @@ class PauseReading:
 @dataclass(frozen=True, slots=True)
 class ResumeReading:
     sock: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCredit:
+    """``size`` more bytes of ``sock``'s receive window are free (the core
+    passed them on): the driver may read that much more from the socket.
+    Until then it does not read it, so the peer's TCP window closes."""
+
+    sock: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSerial:
+    """Stop (``hold``) or resume reading the serial line: transparent mode's
+    flow control while the link cannot take more data."""
+
+    hold: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +189,8 @@ Request = (
     | NtpSync
     | PauseReading
     | ResumeReading
+    | ReadCredit
+    | HoldSerial
     | StartTimer
     | CancelTimer
     | SaveSettings
@@ -216,6 +240,15 @@ class PeerClosed:
 @dataclass(frozen=True, slots=True)
 class SendFailed:
     sock: int
+
+
+@dataclass(frozen=True, slots=True)
+class Congestion:
+    """The link's send buffer is full (``full``: what the core sent has not
+    reached the peer; the peer does not read) or has room again."""
+
+    sock: int
+    full: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +371,7 @@ Result = (
     | Received
     | PeerClosed
     | SendFailed
+    | Congestion
     | Listening
     | ListenFailed
     | Accepted

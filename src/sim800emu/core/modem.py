@@ -35,29 +35,30 @@ from .events import (
     CallerHangup,
     CancelTimer,
     Close,
+    Congestion,
     Connect,
     Connected,
     ConnectFailed,
     Fault,
+    HoldSerial,
     IncomingCall,
     Listen,
     ListenFailed,
     Listening,
     NtpSync,
     NtpTime,
-    PauseReading,
     PeerClosed,
     Ping,
     PingDone,
     PingReply,
     Proto,
+    ReadCredit,
     Reboot,
     Received,
     Request,
     Resolve,
     Resolved,
     Result,
-    ResumeReading,
     Send,
     SendFailed,
     SettingsSaved,
@@ -79,7 +80,6 @@ from .registry import (
 )
 from .settings import Settings
 from .state import (
-    RX_HIGH_WATER,
     Ctx,
     Link,
     LinkState,
@@ -197,6 +197,8 @@ class Modem:
         self._entry_len = 0
         # transparent data mode
         self._stream = TransparentStream(self, self._send_transparent, self._escape)
+        self._serial_held = False  # HoldSerial(True) is in force
+        self._tx_dropping = False  # the peer stalled past the guard: drop, keep reading
         # output
         self._out: list[bytes] = []
         self._deferred: deque[Deferred] = deque()
@@ -308,6 +310,10 @@ class Modem:
             self._on_received(link, result.data, result.from_ip, result.from_port)
         elif isinstance(result, PeerClosed):
             self._on_peer_closed(link)
+        elif isinstance(result, Congestion):
+            link.congested = result.full
+            if not result.full:
+                self._tx_dropping = False
         elif isinstance(result, SendFailed):
             pass  # SEND OK was already printed when the kernel took the bytes
 
@@ -321,6 +327,7 @@ class Modem:
 
     def take_requests(self) -> list[Request]:
         """Requests for the drivers, in order (and forget them)."""
+        self._sync_serial_hold()
         reqs = self._requests
         self._requests = []
         return reqs
@@ -431,7 +438,6 @@ class Modem:
                 item()
         if not self._deferred:
             self._deferred_bytes = 0
-            self._resume_paused_links()
 
     # ============================================================ requests
 
@@ -442,6 +448,19 @@ class Modem:
         query = self._next_query
         self._next_query += 1
         return query
+
+    def grant(self, link: Link, size: int) -> None:
+        """``size`` bytes of ``link``'s receive window were passed on: the
+        driver may read that much more (one request per step and link)."""
+        sock = link.sock
+        if size <= 0 or not sock:
+            return
+        reqs = self._requests
+        last = reqs[-1] if reqs else None
+        if isinstance(last, ReadCredit) and last.sock == sock:
+            reqs[-1] = ReadCredit(sock, last.size + size)
+        else:
+            reqs.append(ReadCredit(sock, size))
 
     def new_sock(self) -> int:
         sock = self._next_sock
@@ -594,6 +613,7 @@ class Modem:
                     dns=self.usable_dns,
                     local_port=0 if self.multi else local,
                     tls=tls,
+                    rx_window=self.config.rx_buffer,
                 )
             )
 
@@ -665,7 +685,7 @@ class Modem:
 
         def go() -> None:
             if self.server.sock == sock:
-                self.request(Listen(sock, proto, port))
+                self.request(Listen(sock, proto, port, self.config.rx_buffer))
 
         if self.ctx is Ctx.STATUS:
             go()
@@ -697,24 +717,37 @@ class Modem:
             self.urc("CONNECT FAIL")
 
     def _on_received(self, link: Link, data: bytes, from_ip: str = "", from_port: int = 0) -> None:
+        """Data from the peer. The driver never delivers more than the link's
+        receive window (``config.rx_buffer``); the window reopens by what
+        leaves the module (``grant``): pushed to the serial line, or read
+        with AT+CIPRXGET=2/3 (docs/buffers.md)."""
         if not data:
             return
         if self.transparent and link.n == 0:
             if self.mode is Mode.DATA:
                 self._emit(data)
+                self.grant(link, len(data))
             else:
-                self._buffer_rx(link, data, notify=False)
+                link.rx += data  # shown after ATO
             return
         if self.settings.ciprxget == 1:
-            self._buffer_rx(link, data, notify=True)
+            was_empty = not link.rx
+            link.rx += data
+            if was_empty:
+                self.urc("+CIPRXGET: 1" + (f",{link.n}" if self.multi else ""))
             return
-        for start in range(0, len(data), MAX_SEND):
-            size = min(MAX_SEND, len(data) - start)
-            self.urc_bytes(self._push_header(link, size, from_ip, from_port))
-            self.urc_bytes(data[start : start + MAX_SEND])
-        if self._deferred_bytes > RX_HIGH_WATER and not link.rx_paused:
-            link.rx_paused = True
-            self.request(PauseReading(link.sock))
+        sock = link.sock
+
+        def push() -> None:
+            # blocks of at most 1460 bytes, each with its header
+            for start in range(0, len(data), MAX_SEND):
+                block = data[start : start + MAX_SEND]
+                self._emit(self._push_header(link, len(block), from_ip, from_port))
+                self._emit(block)
+            if link.sock == sock:
+                self.grant(link, len(data))
+
+        self.urc_bytes(push)
 
     def _push_header(self, link: Link, size: int, from_ip: str = "", from_port: int = 0) -> bytes:
         """What precedes pushed data (reference 3, receive headers)."""
@@ -730,26 +763,13 @@ class Modem:
             head += f"\r\n+IPD,{size}{proto}:"
         return head.encode()
 
-    def _buffer_rx(self, link: Link, data: bytes, notify: bool) -> None:
-        was_empty = not link.rx
-        link.rx += data
-        if notify and was_empty:
-            self.urc("+CIPRXGET: 1" + (f",{link.n}" if self.multi else ""))
-        if len(link.rx) > RX_HIGH_WATER and not link.rx_paused and link.sock:
-            link.rx_paused = True
-            self.request(PauseReading(link.sock))
-
-    def rx_taken(self, link: Link) -> None:
-        """Bytes were read from a link's buffer: read the socket again."""
-        if link.rx_paused and len(link.rx) <= RX_HIGH_WATER // 2 and link.sock:
-            link.rx_paused = False
-            self.request(ResumeReading(link.sock))
-
-    def _resume_paused_links(self) -> None:
-        for link in self.links:
-            if link.rx_paused and not link.rx and link.sock:
-                link.rx_paused = False
-                self.request(ResumeReading(link.sock))
+    def take_rx(self, link: Link, size: int) -> bytes:
+        """Up to ``size`` buffered bytes of ``link`` (AT+CIPRXGET=2/3); the
+        room they leave reopens the receive window."""
+        data = bytes(link.rx[:size])
+        del link.rx[:size]
+        self.grant(link, len(data))
+        return data
 
     def _on_peer_closed(self, link: Link) -> None:
         link.closed(locally=False)
@@ -1080,9 +1100,7 @@ class Modem:
         self.mode = Mode.DATA
         self._stream.start()
         if link.rx:
-            self._emit(bytes(link.rx))
-            link.rx.clear()
-            self.rx_taken(link)
+            self._emit(self.take_rx(link, len(link.rx)))
 
     def resume_data_mode(self) -> Outcome:
         """ATO: back to the link's stream (the rule checked the link is up)."""
@@ -1097,9 +1115,39 @@ class Modem:
 
     def _send_transparent(self, data: bytes) -> None:
         link = self.links[0]
-        if link.state is LinkState.CONNECTED and link.sock:
-            self.request(Send(link.sock, data))
-            link.sent += len(data)
+        if link.state is not LinkState.CONNECTED or not link.sock:
+            return
+        if link.congested and self._tx_dropping:
+            # the peer has not read for longer than the guard time: like a
+            # module without flow control, the UART input is lost (and
+            # +++ can still be seen)
+            link.dropped += len(data)
+            return
+        self.request(Send(link.sock, data))
+        link.sent += len(data)
+
+    def _sync_serial_hold(self) -> None:
+        """Transparent mode's flow control: while the link's send buffer is
+        full the serial line is not read (the host's writes block, nothing
+        is lost). A peer that stays stalled past the escape guard time would
+        make ``+++`` impossible, so then the line is read again and what
+        cannot be sent is dropped until the peer reads (docs/buffers.md)."""
+        congested = self.mode is Mode.DATA and self.links[0].congested
+        want = congested and not self._tx_dropping
+        if not congested:
+            self._tx_dropping = False
+        if want == self._serial_held:
+            return
+        self._serial_held = want
+        self._requests.append(HoldSerial(want))
+        if want:
+            self.start_timer("stall", self.config.timing.escape_guard + 1.0, self._stalled)
+        else:
+            self.cancel_timer("stall")
+
+    def _stalled(self) -> None:
+        if self.mode is Mode.DATA and self.links[0].congested:
+            self._tx_dropping = True
 
     # ============================================================ boot, radio
 

@@ -47,10 +47,6 @@ class LinkState(Enum):
 
 ACTIVE = frozenset({LinkState.CONNECTING, LinkState.CONNECTED})
 
-# How many bytes a link buffers towards the serial side (CIPRXGET buffer,
-# deferred pushes) before the socket stops being read.
-RX_HIGH_WATER = 64 * 1024
-
 
 @dataclass(slots=True)
 class Link:
@@ -62,8 +58,9 @@ class Link:
     remote_port: int = 0
     accepted: bool = False  # a client of our server
     rx: bytearray = field(default_factory=bytearray)  # CIPRXGET buffer
-    rx_paused: bool = False
+    congested: bool = False  # the send buffer is full (the peer does not read)
     sent: int = 0  # CIPACK counters
+    dropped: int = 0  # transparent bytes dropped while the peer stalled
 
     @property
     def used(self) -> bool:
@@ -81,12 +78,14 @@ class Link:
         self.remote_port = port
         self.accepted = accepted
         self.rx.clear()
-        self.rx_paused = False
+        self.congested = False
         self.sent = 0
+        self.dropped = 0
 
     def closed(self, locally: bool) -> None:
         self.state = LinkState.LOCAL_CLOSED if locally else LinkState.CLOSED
         self.sock = 0
+        self.congested = False
 
     def reset(self) -> None:
         self.state = LinkState.INITIAL

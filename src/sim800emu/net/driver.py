@@ -19,13 +19,24 @@ At delivery time a result is dropped when its link was closed by the core
 since it was scheduled: after ``Close(sock)`` nothing more is delivered for
 that link, even what was already read.
 
-Reading is stopped for a link when the core asked (``PauseReading``) or the
-serial side is backed up (:meth:`pause_all`); it resumes only when neither
-applies. While a link is stopped, data already read from the kernel (at most
-one read, 256 KiB) is held back, so the core sees no ``Received`` for a
-paused link until it is resumed; TCP flow control then pushes back on the
-peer. (UDP has no flow control: a UDP link of a server that the core paused
-drops its datagrams, like a full modem buffer would.)
+Every link has a receive window (``Connect.rx_window``, ``Listen.rx_window``
+for accepted links): the driver reads at most that many bytes from the
+socket (the read buffer it hands the kernel is no larger) and then stops
+reading until the core frees room with ``ReadCredit``. The kernel's buffer
+then fills and the peer's TCP window closes, as with a module whose buffer
+is full. A UDP datagram larger than the free window is dropped, as a full
+module drops it.
+
+Reading is also stopped for a link when the core asked (``PauseReading``) or
+the serial side is backed up (:meth:`pause_all`); it resumes only when none
+of the three applies. While a link is stopped, data already read (and
+scheduled) is held back, so the core sees no ``Received`` for a paused link
+until it is resumed.
+
+Sending: a link whose transport buffers more than ``SEND_HIGH`` unsent bytes
+(the peer does not read) reports ``Congestion(full=True)``, and
+``Congestion(full=False)`` once it drained below ``SEND_LOW``; the core then
+refuses sends to that link instead of the serial line stalling.
 
 Destinations and what the core sees
 -----------------------------------
@@ -51,6 +62,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -59,6 +71,7 @@ from typing import Any, cast
 from sim800emu.core.events import (
     Accepted,
     Close,
+    Congestion,
     Connect,
     Connected,
     ConnectFailed,
@@ -72,6 +85,7 @@ from sim800emu.core.events import (
     Ping,
     PingDone,
     PingReply,
+    ReadCredit,
     Received,
     Request,
     Resolve,
@@ -102,6 +116,19 @@ Deliver = Callable[[Result], None]
 DRAIN_TIMEOUT = 60.0
 """Seconds a gracefully closed link may take to flush what it was sent."""
 
+READ_MAX = 256 * 1024  # the largest single read (asyncio's own)
+SEND_HIGH = 64 * 1024  # unsent bytes on a link before it is congested
+SEND_LOW = 16 * 1024
+
+_scratch = threading.local()  # one read buffer per thread (reads never interleave)
+
+
+def _read_buffer(size: int) -> memoryview:
+    buf: memoryview | None = getattr(_scratch, "buf", None)
+    if buf is None:
+        buf = _scratch.buf = memoryview(bytearray(READ_MAX))
+    return buf[:size]
+
 
 class _Owner:
     """Something results belong to; once ``closed``, its results are dropped."""
@@ -117,7 +144,9 @@ class _Link(_Owner):
     or one remote of a UDP server (``listener`` set, no transport of its own)."""
 
     __slots__ = (
+        "congested",
         "connected",
+        "credit",
         "held",
         "listener",
         "lost",
@@ -151,15 +180,18 @@ class _Link(_Owner):
         self.paused = False  # PauseReading from the core
         self.reading = True  # the transport's actual state
         self.held: deque[Result] = deque()  # read while stopped, not delivered yet
+        self.credit: int | None = None  # bytes that may still be read; None: no window
+        self.congested = False  # Congestion(full=True) reported last
 
 
 class _Listener(_Owner):
-    __slots__ = ("peers", "reading", "server", "sock", "task", "transport", "udp")
+    __slots__ = ("peers", "reading", "rx_window", "server", "sock", "task", "transport", "udp")
 
-    def __init__(self, sock: int, udp: bool) -> None:
+    def __init__(self, sock: int, udp: bool, rx_window: int = 0) -> None:
         super().__init__()
         self.sock = sock
         self.udp = udp
+        self.rx_window = rx_window
         self.server: asyncio.Server | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.peers: dict[tuple[str, int], _Link] = {}
@@ -205,6 +237,13 @@ def _set_nodelay(transport: asyncio.BaseTransport) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _set_send_limits(transport: asyncio.BaseTransport) -> None:
+    """pause_writing/resume_writing (→ Congestion) at the link's limits."""
+    setter = getattr(transport, "set_write_buffer_limits", None)
+    if callable(setter):
+        setter(high=SEND_HIGH, low=SEND_LOW)
+
+
 def _abort(transport: asyncio.BaseTransport) -> None:
     """Close at once, dropping unsent data (an RST for TCP)."""
     abort = getattr(transport, "abort", None)
@@ -228,17 +267,36 @@ def _family(ip: str) -> socket.AddressFamily:
 # ------------------------------------------------------------------ protocols
 
 
-class _StreamProtocol(asyncio.Protocol):
-    """Reads of one TCP (or TLS) link; ``_link`` is set once connected."""
+class _StreamProtocol(asyncio.BufferedProtocol):
+    """Reads of one TCP (or TLS) link; ``_link`` is set once connected.
+    Buffered, so that a read never takes more than the link's window."""
 
     def __init__(self, driver: NetDriver) -> None:
         self._driver = driver
         self._link: _Link | None = None
+        self._buf: memoryview | None = None
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
         link = self._link
-        if link is not None and not link.closed:
-            self._driver._emit(link, Received(link.sock, data, link.peer_ip, link.peer_port))
+        size = READ_MAX
+        if link is not None and link.credit is not None:
+            size = max(1, min(size, link.credit))
+        self._buf = _read_buffer(size)
+        return self._buf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        buf, self._buf = self._buf, None
+        link = self._link
+        if buf is not None and link is not None and not link.closed and nbytes > 0:
+            self._driver._on_stream_data(link, bytes(buf[:nbytes]))
+
+    def pause_writing(self) -> None:
+        if self._link is not None:
+            self._driver._on_congestion(self._link, True)
+
+    def resume_writing(self) -> None:
+        if self._link is not None:
+            self._driver._on_congestion(self._link, False)
 
     def eof_received(self) -> bool:
         if self._link is not None:
@@ -285,7 +343,8 @@ class _ClientDatagramProtocol(asyncio.DatagramProtocol):
             ip, port = link.peer_ip, link.peer_port
         else:
             ip, port = str(addr[0]), int(addr[1])
-        self._driver._emit(link, Received(link.sock, data, ip, port))
+        if self._driver._take_datagram(link, data):
+            self._driver._emit(link, Received(link.sock, data, ip, port))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (port unreachable...): UDP has no connection to fail.
@@ -369,6 +428,8 @@ class NetDriver:
                 self._resolves.add(self._spawn(self._run_ping(req)))
             case NtpSync():
                 self._resolves.add(self._spawn(self._run_ntp(req)))
+            case ReadCredit():
+                self._credit(req.sock, req.size)
             case PauseReading():
                 self._pause(req.sock, True)
             case ResumeReading():
@@ -504,15 +565,48 @@ class NetDriver:
                     _set_reading(listener.transport, want)
 
     def _apply_reading(self, link: _Link) -> None:
-        want = not self._stopped(link)
-        if want and link.held:
+        stopped = self._stopped(link)
+        if not stopped and link.held:
             self._get_loop().call_soon(self._flush, self._generation, link)
+        want = not stopped and (link.credit is None or link.credit > 0)
         transport = link.transport
         if link.listener is not None or transport is None or link.reading == want:
             return
         link.reading = want
         if not transport.is_closing():
             _set_reading(transport, want)
+
+    def _credit(self, sock: int, size: int) -> None:
+        link = self._links.get(sock)
+        if link is None or link.credit is None:
+            return
+        was_shut = link.credit <= 0
+        link.credit += size
+        if was_shut and link.credit > 0:
+            self._apply_reading(link)
+
+    def _on_stream_data(self, link: _Link, data: bytes) -> None:
+        if link.credit is not None:
+            link.credit -= len(data)
+            if link.credit <= 0:
+                self._apply_reading(link)  # the window is full: stop reading
+        self._emit(link, Received(link.sock, data, link.peer_ip, link.peer_port))
+
+    def _take_datagram(self, link: _Link, data: bytes) -> bool:
+        """Room in the window for this datagram? Else it is dropped."""
+        if link.credit is None:
+            return True
+        if len(data) > link.credit:
+            _log.debug("link %d: receive buffer full, datagram of %d dropped", link.sock, len(data))
+            return False
+        link.credit -= len(data)
+        return True
+
+    def _on_congestion(self, link: _Link, full: bool) -> None:
+        if link.closed or link.congested == full:
+            return
+        link.congested = full
+        self._emit(link, Congestion(link.sock, full))
 
     # -------------------------------------------------------------- connect
 
@@ -522,6 +616,7 @@ class NetDriver:
             _log.debug("link %d reopened: dropping the old one", req.sock)
             self._discard(old, quick=True)
         link = _Link(req.sock, udp=req.proto == "UDP")
+        link.credit = req.rx_window or None
         self._links[req.sock] = link
         link.task = self._spawn(self._run_connect(link, req))
 
@@ -668,6 +763,7 @@ class NetDriver:
         link.connected = True
         if not link.udp:
             _set_nodelay(transport)
+            _set_send_limits(transport)
         self._apply_reading(link)
         sockname = transport.get_extra_info("sockname")
         local_port = int(sockname[1]) if isinstance(sockname, tuple) else 0
@@ -771,7 +867,7 @@ class NetDriver:
         old = self._listeners.pop(req.sock, None)
         if old is not None:
             self._stop_listener(old)
-        listener = _Listener(req.sock, udp=req.proto == "UDP")
+        listener = _Listener(req.sock, udp=req.proto == "UDP", rx_window=req.rx_window)
         self._listeners[req.sock] = listener
         listener.task = self._spawn(self._run_listen(listener, req.port))
 
@@ -839,10 +935,12 @@ class NetDriver:
             return None
         link = _Link(self._new_accepted_id(), udp=False)
         link.transport = transport
+        link.credit = listener.rx_window or None
         link.peer_ip, link.peer_port = _peer(transport)
         link.connected = True
         self._links[link.sock] = link
         _set_nodelay(transport)
+        _set_send_limits(transport)
         self._apply_reading(link)
         self._emit(link, Accepted(listener.sock, link.sock, link.peer_ip, link.peer_port))
         return link
@@ -854,6 +952,7 @@ class NetDriver:
             if listener.closed:
                 return
             link = _Link(self._new_accepted_id(), udp=True, listener=listener)
+            link.credit = listener.rx_window or None
             link.remote = addr
             link.peer_ip, link.peer_port = ip, port
             link.connected = True
@@ -863,7 +962,8 @@ class NetDriver:
         if link.paused:
             _log.debug("UDP link %d paused: datagram from %s:%d dropped", link.sock, ip, port)
             return
-        self._emit(link, Received(link.sock, data, ip, port))
+        if self._take_datagram(link, data):
+            self._emit(link, Received(link.sock, data, ip, port))
 
     # -------------------------------------------------------------- resolve
 

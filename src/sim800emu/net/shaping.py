@@ -5,9 +5,14 @@
 cross at no more than ``rate`` bytes per second in each direction, per link,
 as on a GPRS bearer. Order is kept per socket: a ``Close`` leaves after the
 data sent before it, ``PeerClosed`` arrives after the data received before
-it. What waits is bounded: a link whose downlink queue is full stops being
-read (TCP backpressure), and queued uplink bytes count in ``write_backlog``
-so the serial side slows down too.
+it. Received data is released in small steps (at most 1460 bytes, and
+about 50 ms worth at the link's rate), so the modem sees it arrive at the
+configured rate, not in buffered lumps. What waits is bounded: the downlink
+holds at most the link's receive window (the core grants more only after
+data has arrived), a link whose downlink queue is full anyway stops being
+read, and a link with more than ``SEND_HIGH`` queued uplink bytes is
+reported congested to the core (as the real driver does for a peer that
+does not read), so sends to it are refused or the serial line held.
 
 The shape can change while the modem runs (``sim800emu ctl SOCK latency 800``).
 """
@@ -16,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..core.events import (
     Accepted,
     Close,
+    Congestion,
     Connect,
     Listen,
     PauseReading,
@@ -32,9 +38,12 @@ from ..core.events import (
     StopListen,
 )
 from ..runtime import Deliver, NetFactory, NetLike
+from .driver import SEND_HIGH, SEND_LOW
 
 DOWN_HIGH = 64 * 1024  # bytes queued towards the modem before a link is paused
 DOWN_LOW = 16 * 1024
+STEP_MAX = 1460  # largest piece of received data released at once
+STEP_TIME = 0.05  # seconds of data at the link's rate per piece
 
 
 @dataclass(slots=True)
@@ -78,6 +87,9 @@ class ShapedNet:
         self._down: dict[int, _Lane] = {}
         self._core_paused: set[int] = set()
         self._full: set[int] = set()
+        self._congested_inner: set[int] = set()  # the driver says: full
+        self._congested_lane: set[int] = set()  # our uplink queue is full
+        self._congested: set[int] = set()  # what the core was told
         self._handles: set[asyncio.TimerHandle] = set()
         self._up_queued = 0
         self.inner = inner_factory(self._from_network, loop)
@@ -131,24 +143,66 @@ class ShapedNet:
         size = len(req.data) if isinstance(req, Send) else 0
         at = self._plan(self._up, sock, size)
         self._up_queued += size
+        if sock is not None and self._up[sock].queued > SEND_HIGH:
+            self._congested_lane.add(sock)
+            self._report(sock)
 
         def go() -> None:
             self._up_queued -= size
             if sock is not None and sock in self._up:
                 self._up[sock].queued -= size
+                if sock in self._congested_lane and self._up[sock].queued <= SEND_LOW:
+                    self._congested_lane.discard(sock)
+                    self._report(sock)
             self.inner.submit(req)
             if isinstance(req, Close | StopListen) and sock is not None:
                 self._up.pop(sock, None)
+                self._congested_lane.discard(sock)
+                self._congested_inner.discard(sock)
+                self._congested.discard(sock)
 
         self._at(at, go)
+
+    def _report(self, sock: int) -> None:
+        """Tell the core when the link's congestion (ours or the driver's)
+        changes."""
+        full = sock in self._congested_lane or sock in self._congested_inner
+        if full == (sock in self._congested):
+            return
+        if full:
+            self._congested.add(sock)
+        else:
+            self._congested.discard(sock)
+        self._loop.call_soon(self._deliver, Congestion(sock, full))
 
     # ---------------------------------------------------------- network -> modem
 
     def _from_network(self, result: Result) -> None:
+        if isinstance(result, Congestion):
+            # the module's own buffer state: no radio delay
+            if result.full:
+                self._congested_inner.add(result.sock)
+            else:
+                self._congested_inner.discard(result.sock)
+            self._report(result.sock)
+            return
         sock = _sock_of(result)
         if not self.shape.active and not (sock is not None and sock in self._down):
             self._deliver(result)
             return
+        if isinstance(result, Received) and len(result.data) > self._step():
+            step = self._step()
+            data = result.data
+            for start in range(0, len(data), step):
+                self._schedule_down(sock, replace(result, data=data[start : start + step]))
+            return
+        self._schedule_down(sock, result)
+
+    def _step(self) -> int:
+        rate = self.shape.rate
+        return STEP_MAX if rate <= 0 else max(1, min(STEP_MAX, int(rate * STEP_TIME)))
+
+    def _schedule_down(self, sock: int | None, result: Result) -> None:
         size = len(result.data) if isinstance(result, Received) else 0
         at = self._plan(self._down, sock, size)
         if sock is not None and self._down[sock].queued > DOWN_HIGH and sock not in self._full:
@@ -188,6 +242,9 @@ class ShapedNet:
         self._down.clear()
         self._full.clear()
         self._core_paused.clear()
+        self._congested_inner.clear()
+        self._congested_lane.clear()
+        self._congested.clear()
         self._up_queued = 0
         self.inner.close_all()
 

@@ -98,6 +98,11 @@ def _connected(m: Modem, values: tuple[Value, ...]) -> bool:
 
 
 LINK_CONNECTED = Rule("the link is connected (not in transparent mode)", _connected)
+# A peer that does not read fills the link's send buffer: AT+CIPSEND? shows
+# 0 for it and a send is refused until the peer reads (docs/buffers.md).
+SEND_ROOM = Rule(
+    "its send buffer has room (AT+CIPSEND? > 0)", lambda m, v: not link_of(m, v).congested
+)
 
 
 def _cipsend_sig(m: Modem) -> Signature:
@@ -117,7 +122,7 @@ def _cipsend_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
 
 def _cipsend_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     def size(link: Link) -> int:
-        return MAX_SEND if link.state is LinkState.CONNECTED else 0
+        return MAX_SEND if link.state is LinkState.CONNECTED and not link.congested else 0
 
     if m.multi:
         m.info(*(f"+CIPSEND: {link.n},{size(link)}" for link in m.links))
@@ -131,8 +136,8 @@ command(
     test=F(lambda m, v, c: m.info(
         "+CIPSEND: (0-5),(1-1460)" if m.multi else "+CIPSEND: (1-1460)")),
     read=F(_cipsend_read),
-    write=F(_cipsend_write, LINK_CONNECTED, _cipsend_sig),
-    exec=F(_cipsend_exec, SINGLE & LINK_CONNECTED),
+    write=F(_cipsend_write, LINK_CONNECTED & SEND_ROOM, _cipsend_sig),
+    exec=F(_cipsend_exec, SINGLE & LINK_CONNECTED & SEND_ROOM),
 )
 
 
@@ -231,13 +236,10 @@ def _ciprxget_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     vals = bind((Int(mode, mode), *link_param, Int(1, limit, name="length")), args)
     link = m.links[int(vals[1] or 0)] if m.multi else m.links[0]
     _rxget_link_ok(m, link)
-    want = int(vals[-1] or 0)
-    data = bytes(link.rx[:want])
-    del link.rx[:want]
+    data = m.take_rx(link, int(vals[-1] or 0))
     where = f"{link.n}," if m.multi else ""
     m.info(f"+CIPRXGET: {mode},{where}{len(data)},{len(link.rx)}")
     m.raw_output(data if mode == 2 else data.hex().upper().encode())
-    m.rx_taken(link)
 
 
 command(
