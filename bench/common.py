@@ -320,11 +320,11 @@ class Emulator(PtyProcess):
 
     name = "sim800emu"
 
-    def __init__(self, *extra: str, transport: str = "pty") -> None:
+    def __init__(self, *extra: str, transport: str = "pty", python: str | None = None) -> None:
         super().__init__()
         self.transport = transport
         self.state = self.tmp / "state"
-        argv = [emulator_python(), "-m", "sim800emu", "serve"]
+        argv = [python or emulator_python(), "-m", "sim800emu", "serve"]
         if transport == "pty":
             argv += ["--link", str(self.link)]
         else:

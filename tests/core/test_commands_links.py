@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from harness import ERROR, OK, PROMPT, Harness, block, crlf
 
-from sim800emu.core.config import RX_BUFFER, ModemConfig, Radio, Timing
+from sim800emu.core.config import PUSH_WINDOW, RX_BUFFER, ModemConfig, Radio, Timing
 from sim800emu.core.events import Close, Connect, Connected, ConnectFailed, Received
 
 SIX = tuple(f'C: {n},,"","","","INITIAL"' for n in range(6))
@@ -31,7 +31,7 @@ class TestCipstartSingle:
         assert h.at('AT+CIPSTART="TCP","1.2.3.4",80') == OK
         assert h.connects == []  # the context comes first (a timer)
         assert h.run_timers() == b""
-        assert h.connects == [Connect(1, "TCP", "1.2.3.4", 80, rx_window=RX_BUFFER)]
+        assert h.connects == [Connect(1, "TCP", "1.2.3.4", 80, rx_window=PUSH_WINDOW)]
         _, out = h.connected()
         assert out == crlf("CONNECT OK")
         assert h.at("AT+CIPSTATUS") == OK + crlf("STATE: CONNECT OK")  # 4.2.8-status-single
@@ -81,7 +81,7 @@ class TestCipstartSingle:
         h = Harness()
         sock, out = h.open_single("5.6.7.8", 9000, "UDP")
         assert out == crlf("CONNECT OK")
-        assert Connect(sock, "UDP", "5.6.7.8", 9000, rx_window=RX_BUFFER) in h.requests
+        assert Connect(sock, "UDP", "5.6.7.8", 9000, rx_window=PUSH_WINDOW) in h.requests
         assert h.at("AT+CIPSTATUS") == OK + crlf("STATE: CONNECT OK")
         h.at("AT+CIPHEAD=1")
         h.at("AT+CIPSHOWTP=1")

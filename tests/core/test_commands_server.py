@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from harness import ERROR, OK, PROMPT, Harness, block, crlf
 
-from sim800emu.core.config import RX_BUFFER, ModemConfig, Radio
+from sim800emu.core.config import PUSH_WINDOW, ModemConfig, Radio
 from sim800emu.core.events import Accepted, Close, Listen, Listening, StopListen
 
 SIX = tuple(f'C: {n},,"","","","INITIAL"' for n in range(6))
@@ -19,7 +19,7 @@ def test_single_step_server_from_ip_initial() -> None:
     assert h.at("AT+CIPSERVER=5555,0,1,5") == OK
     assert h.listens == []  # the context comes up first
     h.run_timers()
-    assert h.listens == [Listen(1, "TCP", 5555, RX_BUFFER)]
+    assert h.listens == [Listen(1, "TCP", 5555, PUSH_WINDOW)]
     _, out = h.listening()
     assert out == crlf("SERVER OK")
     assert h.at("AT+CIPSTATUS") == OK + crlf("STATE: SERVER LISTENING")
@@ -44,7 +44,7 @@ def test_multi_step_server_single_link_with_ciphead() -> None:
     h = Harness()
     h.bring_up()
     assert h.at("at+cipserver=5555,0,1,5") == OK
-    assert h.listens == [Listen(1, "TCP", 5555, RX_BUFFER)]  # no context to wait for
+    assert h.listens == [Listen(1, "TCP", 5555, PUSH_WINDOW)]  # no context to wait for
     _, out = h.listening()
     assert out == crlf("SERVER OK")
     assert h.at("AT+CIPHEAD=1") == OK
@@ -73,7 +73,7 @@ def test_udp_server_manual_form() -> None:
     h = Harness()
     h.bring_up()
     assert h.at("AT+CIPSERVER=6000,1") == OK
-    assert h.listens == [Listen(1, "UDP", 6000, rx_window=RX_BUFFER)]
+    assert h.listens == [Listen(1, "UDP", 6000, rx_window=PUSH_WINDOW)]
 
 
 def test_firmware_form_and_close() -> None:
@@ -83,7 +83,7 @@ def test_firmware_form_and_close() -> None:
     assert h.at("AT+CIPSERVER?") == block("+CIPSERVER: 0,0") + OK
     assert h.at("AT+CIPSERVER=1,4000") == OK
     h.run_timers()
-    assert h.listens == [Listen(1, "TCP", 4000, rx_window=RX_BUFFER)]
+    assert h.listens == [Listen(1, "TCP", 4000, rx_window=PUSH_WINDOW)]
     assert h.listening()[1] == crlf("SERVER OK")
     assert h.at("AT+CIPSERVER?") == block("+CIPSERVER: 1,0") + OK
     assert h.at("AT+CIPSERVER=0") == OK + crlf("SERVER CLOSE")
@@ -96,7 +96,7 @@ def test_two_arguments_with_first_1_and_second_1_is_the_manual_form() -> None:
     h = Harness()
     h.bring_up()
     assert h.at("AT+CIPSERVER=1,1") == OK
-    assert h.listens == [Listen(1, "UDP", 1, rx_window=RX_BUFFER)]
+    assert h.listens == [Listen(1, "UDP", 1, rx_window=PUSH_WINDOW)]
 
 
 def test_refusals() -> None:

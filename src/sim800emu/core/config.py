@@ -68,6 +68,10 @@ class Services:
 # AT+CIPRXGET=2 never exceeds it, and the socket is not read beyond it.
 RX_BUFFER = 2920
 RX_BUFFER_RANGE = range(1460, 32768)  # counts must fit a signed 16-bit int
+# In push and transparent modes data only passes through the module on its
+# way to the UART; this much may be on its way (read, not yet written to the
+# serial line) per link. Larger reads keep the byte path fast.
+PUSH_WINDOW = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)

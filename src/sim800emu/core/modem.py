@@ -27,7 +27,7 @@ from .apps.bearer import Bearers
 from .apps.ftp import FtpClient
 from .apps.http import HttpClient
 from .charset import TeCharset
-from .config import ModemConfig
+from .config import PUSH_WINDOW, ModemConfig
 from .datamode import TransparentStream
 from .events import (
     Accepted,
@@ -449,6 +449,14 @@ class Modem:
         self._next_query += 1
         return query
 
+    def rx_window(self) -> int:
+        """The receive window of a link opened now: the module's buffer with
+        AT+CIPRXGET=1 (what waits there is what AT+CIPRXGET=4 counts), else
+        what may be on its way to the UART (docs/buffers.md)."""
+        if self.settings.ciprxget == 1 and not self.transparent:
+            return self.config.rx_buffer
+        return max(PUSH_WINDOW, self.config.rx_buffer)
+
     def grant(self, link: Link, size: int) -> None:
         """``size`` bytes of ``link``'s receive window were passed on: the
         driver may read that much more (one request per step and link)."""
@@ -613,7 +621,7 @@ class Modem:
                     dns=self.usable_dns,
                     local_port=0 if self.multi else local,
                     tls=tls,
-                    rx_window=self.config.rx_buffer,
+                    rx_window=self.rx_window(),
                 )
             )
 
@@ -685,7 +693,7 @@ class Modem:
 
         def go() -> None:
             if self.server.sock == sock:
-                self.request(Listen(sock, proto, port, self.config.rx_buffer))
+                self.request(Listen(sock, proto, port, self.rx_window()))
 
         if self.ctx is Ctx.STATUS:
             go()
