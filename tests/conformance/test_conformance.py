@@ -46,6 +46,7 @@ LINKS = "issue 3 (six links and server)"
 TRANSPARENT = "issue 4 (transparent mode)"
 CLIENTS = "issue 5 (client libraries)"
 APPS = "issue 12 (bearer, HTTP and FTP applications)"
+VOICE = "issue 11 (USSD and calls)"
 
 NEEDS: dict[str, str] = {
     "app-http-errors.txt": APPS,
@@ -54,6 +55,9 @@ NEEDS: dict[str, str] = {
     "app-http-post.txt": APPS,
     "app-http-sim800l-driver.txt": APPS,
     "app-sapbr.txt": APPS,
+    "cmd-calls.txt": VOICE,
+    "cmd-forms-calls.txt": VOICE,
+    "cmd-ussd.txt": VOICE,
     "4.2.1-single-step-single-link.txt": CORE,
     "4.2.10-dns.txt": CORE,
     "4.2.11-udp.txt": CORE,
@@ -215,7 +219,7 @@ def test_expected_failures_name_existing_transcripts() -> None:
 def test_needs_matches_the_readme_index() -> None:
     """NEEDS must classify every transcript exactly as README section 4 does."""
     issue = {"core": CORE, "links": LINKS, "transparent": TRANSPARENT, "clients": CLIENTS,
-             "apps": APPS}
+             "apps": APPS, "voice": VOICE}
     index: dict[str, str] = {}
     for line in (TRANSCRIPTS / "README.md").read_text().splitlines():
         match = re.match(r"\|\s*`([^`]+\.txt)`\s*\|\s*(\w+)\s*\|", line)

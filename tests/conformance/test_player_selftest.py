@@ -493,3 +493,60 @@ def test_cancel_stops_a_waiting_step(tmp_path: Path, modem: FakeModem) -> None:
             player.run()
         assert time.monotonic() - start < 5
         timer.join()
+
+
+# --------------------------------------------------------------------------- '@ ctl' (2.9)
+
+
+class FakeControl:
+    """A Unix socket that answers each command line like the control channel."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.commands: list[str] = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                line = conn.makefile("rb").readline().decode().strip()
+                self.commands.append(line)
+                answer = "ok 1 modem(s)" if line != "explode" else "error: unknown command"
+                conn.sendall(answer.encode() + b"\n")
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_ctl_steps_reach_the_control_socket(tmp_path: Path, modem: FakeModem) -> None:
+    control = FakeControl(Path(tempfile_dir()) / "c.sock")
+    try:
+        path = tmp_path / "case.txt"
+        path.write_text("@ ctl ring +4915112345678\n@ ctl hangup\n@ ctl explode\n")
+        with Player(modem.fd, load(path), control=control.path) as player:
+            player.run_step(player.transcript.steps[0])
+            player.run_step(player.transcript.steps[1])
+            with pytest.raises(TranscriptFailure, match="the control channel refused 'explode'"):
+                player.run_step(player.transcript.steps[2])
+        assert control.commands == ["ring +4915112345678", "hangup", "explode"]
+    finally:
+        control.close()
+
+
+def test_ctl_without_a_control_socket_fails(tmp_path: Path, modem: FakeModem) -> None:
+    run = play(tmp_path, modem, "@ ctl hangup\n")
+    assert_message(run, 1, "no control socket")
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="ctl-")  # short: Unix socket paths are limited

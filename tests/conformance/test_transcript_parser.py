@@ -15,6 +15,7 @@ from sim800emu.transcript.language import (
     Accept,
     Close,
     Connect,
+    Control,
     Expect,
     ExpectSilence,
     Listen,
@@ -429,3 +430,38 @@ def test_shipped_transcript_parses(path: Path) -> None:
     assert transcript.steps
     assert transcript.timeout == 10.0
     assert path.read_bytes().isascii()
+
+
+# --------------------------------------------------------------------------- 2.2 '# serve:', 2.9 '@ ctl'
+
+
+class TestServeAndControl:
+    def test_serve_directives_add_up_in_order(self) -> None:
+        t = parse(
+            '# serve: --ussd "*100#=Balance 5.00" --dial 123=busy\n'
+            "#serve:--cold-boot\n"
+            "> AT\n"
+        )
+        assert t.serve_options == ("--ussd", "*100#=Balance 5.00", "--dial", "123=busy",
+                                   "--cold-boot")
+        assert parse("> AT\n").serve_options == ()
+
+    def test_bad_serve_quotes_are_a_syntax_error(self) -> None:
+        with pytest.raises(TranscriptSyntaxError, match=r"t\.txt:2: bad serve options"):
+            parse('> AT\n# serve: --ussd "*100#\n', "t.txt")
+
+    def test_ctl_step(self) -> None:
+        t = parse("@ ctl ring +4915112345678\n@ ctl hangup\n")
+        assert [s.resolve({}) for s in t.steps] == [
+            Control("ring +4915112345678"),
+            Control("hangup"),
+        ]
+        assert t.uses_control
+        assert not parse("@ listen tcp S\n").uses_control
+
+    @pytest.mark.parametrize(("text", "message"), [("@ ctl", "expected '@ ctl COMMAND'"),
+                                                   ("@ ctl  ", "expected '@ ctl COMMAND'"),
+                                                   ("@ listen tcp ctl", "cannot be a peer name")])
+    def test_ctl_errors(self, text: str, message: str) -> None:
+        with pytest.raises(TranscriptSyntaxError, match=message):
+            parse(text + "\n")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "Action",
     "Close",
     "Connect",
+    "Control",
     "Expect",
     "ExpectSilence",
     "Listen",
@@ -100,11 +102,12 @@ _MARKER_ORDER: tuple[Marker, ...] = (
 _ESCAPED_MARKERS = frozenset({Marker.WRITE_RAW, Marker.READ_SKIP, Marker.READ_EXACT})
 
 _TIMEOUT_RE = re.compile(r"#[ \t]*timeout:[ \t]*(\d+(?:\.\d+)?)(?![\d.])")
+_SERVE_RE = re.compile(r"#[ \t]*serve:[ \t]*(.*)")
 _DECIMAL_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _ESCAPE_RE = re.compile(r"\\(?:([rn\\])|x([0-9A-Fa-f]{2}))")
 _VARIABLE_RE = re.compile(r"\{([^\s{}]+)\}")
 _ESCAPE_CHARS = {"r": "\r", "n": "\n", "\\": "\\"}
-_RESERVED_PEER_NAMES = frozenset({"listen", "echo", "port", "connect"})
+_RESERVED_PEER_NAMES = frozenset({"listen", "echo", "port", "connect", "ctl"})
 _PLACEHOLDER_PORT = "1"
 
 
@@ -242,6 +245,13 @@ class Close:
     name: str
 
 
+@dataclass(frozen=True)
+class Control:
+    """``@ ctl COMMAND``: a control-channel command (``sim800emu ctl``)."""
+
+    command: str
+
+
 Action = (
     Write
     | ReadLine
@@ -256,6 +266,7 @@ Action = (
     | PeerSend
     | Expect
     | Close
+    | Control
 )
 
 
@@ -352,6 +363,11 @@ def _resolve_peer(arg: str) -> Action:
     """Interpret the argument of an ``@`` step (section 2.8)."""
     words = arg.split(" ")
     head = words[0]
+    if head == "ctl":
+        command = arg.split(" ", 1)[1] if len(words) > 1 else ""
+        if not command.strip():
+            raise StepError("expected '@ ctl COMMAND' (e.g. '@ ctl ring +4915112345678')")
+        return Control(command)
     if head in ("listen", "echo"):
         if len(words) != 3:
             raise StepError(f"expected '@ {head} tcp|udp NAME'")
@@ -398,6 +414,13 @@ class Transcript:
     steps: tuple[Step, ...]
     timeout: float = DEFAULT_TIMEOUT
     """Seconds each waiting step may wait (last ``# timeout:`` directive, else 5)."""
+    serve_options: tuple[str, ...] = ()
+    """Extra ``serve`` options of this file (every ``# serve:`` directive, in order)."""
+
+    @property
+    def uses_control(self) -> bool:
+        """Does a step talk to the control channel (``@ ctl``)?"""
+        return any(s.marker is Marker.PEER and s.arg.startswith("ctl ") for s in self.steps)
 
     @property
     def name(self) -> str:
@@ -416,6 +439,7 @@ def parse(text: str, path: str = "<transcript>") -> Transcript:
     """Parse transcript text (already decoded as ISO-8859-1)."""
     steps: list[Step] = []
     timeout = DEFAULT_TIMEOUT
+    serve_options: list[str] = []
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the LF that ends the last line
@@ -431,6 +455,12 @@ def parse(text: str, path: str = "<transcript>") -> Transcript:
             directive = _TIMEOUT_RE.match(line)
             if directive is not None:
                 timeout = float(directive.group(1))
+            serve = _SERVE_RE.match(line)
+            if serve is not None:
+                try:
+                    serve_options += shlex.split(serve.group(1))
+                except ValueError as exc:
+                    raise TranscriptSyntaxError(path, number, f"bad serve options: {exc}", line) from None
             continue
         found = _marker_of(line)
         if found is None:
@@ -443,7 +473,9 @@ def parse(text: str, path: str = "<transcript>") -> Transcript:
             )
         steps.append(Step(path, number, found[0], found[1]))
     _check(path, steps)
-    return Transcript(path=path, steps=tuple(steps), timeout=timeout)
+    return Transcript(
+        path=path, steps=tuple(steps), timeout=timeout, serve_options=tuple(serve_options)
+    )
 
 
 def load(path: str | Path, display_path: str | None = None) -> Transcript:

@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from sim800emu.transports.pty import make_raw
@@ -43,6 +44,7 @@ from .language import (
     Action,
     Close,
     Connect,
+    Control,
     Expect,
     ExpectSilence,
     Listen,
@@ -241,8 +243,10 @@ class Player:
         *,
         connection_wait: float = CONNECTION_WAIT,
         context_bytes: int = CONTEXT_BYTES,
+        control: Path | None = None,
     ) -> None:
         self.fd = fd
+        self.control = control  # the emulator's --control socket (for '@ ctl')
         self.transcript = transcript
         self.connection_wait = connection_wait
         self.context_bytes = context_bytes
@@ -352,10 +356,30 @@ class Player:
             self._expect(step, self._peer(step, action.name), action.data, deadline)
         elif isinstance(action, Close):
             self._close_peer(step, self._peer(step, action.name), deadline)
+        elif isinstance(action, Control):
+            self._control(step, action.command, deadline)
         else:  # pragma: no cover - exhaustive
             raise TypeError(action)
 
     # ------------------------------------------------------------ serial
+
+    def _control(self, step: Step, command: str, deadline: float) -> None:
+        """``@ ctl COMMAND``: send it on the emulator's control socket; the
+        answer must be ``ok ...``. The socket may appear after the pty link."""
+        from ..control import send
+
+        if self.control is None:
+            self._fail(step, "this player has no control socket (the emulator runs without --control)")
+        while True:
+            try:
+                answer = send(self.control, command, timeout=max(0.1, deadline - time.monotonic()))
+                break
+            except OSError as exc:
+                if time.monotonic() >= deadline:
+                    self._fail(step, f"cannot reach the control socket {self.control}: {exc}")
+                self._sleep(step, 0.02)
+        if not answer.startswith("ok"):
+            self._fail(step, f"the control channel refused {command!r}: {answer}")
 
     def _register_serial(self) -> None:
         self._reactor.set_interest(self.fd, selectors.EVENT_READ, self._on_serial)

@@ -143,7 +143,12 @@ def run_transcript(
     (workdir / "state").mkdir()
     link = workdir / "modem"
     stdout_path, stderr_path = workdir / "emulator.stdout", workdir / "emulator.stderr"
-    command = emulator_command(workdir, args)
+    control: Path | None = None
+    extra = [*args, *transcript.serve_options]  # '# serve:' options come after the harness's
+    if transcript.uses_control:
+        control = workdir / "control.sock"
+        extra += ["--control", str(control)]
+    command = emulator_command(workdir, extra)
     failure: str | None = None
     error: str | None = None
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
@@ -161,7 +166,7 @@ def run_transcript(
         failure = _wait_for_link(proc, link, cancelled)
         if failure is None:
             fd = _open_serial(link)
-            player = Player(fd, transcript)
+            player = Player(fd, transcript, control=control)
             if players is not None:
                 players.add(player)
             if cancelled.is_set():
