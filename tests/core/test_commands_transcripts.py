@@ -14,7 +14,9 @@ network side is simulated the way the README describes the peers:
   destination is refused; an echo peer sends back what it receives;
 * ``@ port`` reserves a number nothing listens on;
 * ``@ connect`` peers reach the modem's server once it listens;
-* DNS: ``echo.test`` is ``127.0.0.1``, every other name does not exist.
+* DNS: ``echo.test`` is ``127.0.0.1``, every other name does not exist;
+* ``# serve:`` options configure the core as ``sim800emu serve`` would, and
+  ``@ ctl`` commands are delivered to it as the control channel does.
 
 Waiting steps advance the fake clock in small increments (firing the core's
 timers) up to the file's timeout.
@@ -30,6 +32,9 @@ from pathlib import Path
 import pytest
 from harness import Harness
 
+from sim800emu.cli import build_modem_config, parse_serve_options
+from sim800emu.control import parse as control_parse
+from sim800emu.core.config import ModemConfig
 from sim800emu.core.events import (
     Accepted,
     Close,
@@ -45,6 +50,7 @@ from sim800emu.core.events import (
     Send,
     StopListen,
 )
+from sim800emu.transcript.language import load
 
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "conformance" / "transcripts"
 FILES = sorted(TRANSCRIPTS.glob("*.txt")) if TRANSCRIPTS.is_dir() else []
@@ -88,10 +94,16 @@ class ReplayError(AssertionError):
     pass
 
 
+def _config(path: Path) -> ModemConfig:
+    """The modem a file's ``# serve:`` options make (the defaults without)."""
+    options = load(path).serve_options
+    return build_modem_config(parse_serve_options(options)) if options else ModemConfig()
+
+
 class Replay:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.h = Harness(echo=True)
+        self.h = Harness(config=_config(path), echo=True)
         self.vars: dict[str, str] = {}
         self.peers: dict[str, Peer] = {}
         self.buf = bytearray()
@@ -271,7 +283,12 @@ class Replay:
 
     def peer_step(self, arg: str) -> None:
         words = arg.split(" ")
-        if words[0] in ("listen", "echo") and len(words) == 3:
+        if words[0] == "ctl":
+            what = control_parse(arg.split(" ", 1)[1])
+            if not isinstance(what, str):
+                self.buf += self.h.handle(what)
+                self.pump()
+        elif words[0] in ("listen", "echo") and len(words) == 3:
             port = self._new_port()
             self.vars[words[2]] = str(port)
             self.peers[words[2]] = Peer(words[2], words[0], words[1].upper(), port)
