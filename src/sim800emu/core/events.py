@@ -253,7 +253,12 @@ class Congestion:
 
 @dataclass(frozen=True, slots=True)
 class Listening:
+    """The listener is up; ``ip``:``port`` is the address actually bound
+    (``Listen`` with port 0 gets an ephemeral one: active FTP)."""
+
     sock: int
+    ip: str = ""
+    port: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -914,7 +914,9 @@ class NetDriver:
         if listener.transport is not None and self._all_paused:
             listener.reading = False
             _set_reading(listener.transport, False)
-        self._emit(listener, Listening(listener.sock))
+        sockets = listener.server.sockets if listener.server is not None else ()
+        name = sockets[0].getsockname() if sockets else (host, bound)
+        self._emit(listener, Listening(listener.sock, str(name[0]), int(name[1])))
 
     def _stop_listen(self, sock: int) -> None:
         listener = self._listeners.pop(sock, None)
