@@ -178,6 +178,29 @@ class PowerDown:
     """AT+CPOWD: the module switched itself off."""
 
 
+@dataclass(frozen=True, slots=True)
+class SaveSim:
+    """Persist the SIM's SMS content (messages, service centre): a JSON-able
+    mapping, kept per ICCID and handed back as ``SimContents`` at start."""
+
+    data: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class SmsSent:
+    """A whole message left the module for the SMS centre (the parts of a
+    concatenated message are gathered first). ``reference``: TP-MR of a
+    single message, the concatenation reference of a long one;
+    ``report``: the TP-MRs whose status report the sender asked for."""
+
+    to: str
+    text: str
+    encoding: str  # "gsm7", "8bit" or "ucs2"
+    parts: int
+    reference: int
+    report: tuple[int, ...] = ()
+
+
 Request = (
     Connect
     | Send
@@ -196,6 +219,8 @@ Request = (
     | SaveSettings
     | Reboot
     | PowerDown
+    | SaveSim
+    | SmsSent
 )
 
 
@@ -323,6 +348,36 @@ class TimerFired:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class SmsIncoming:
+    """The SMS centre delivers a message (split into parts by the module's
+    side of the network when long). ``unix_time``: the centre's time stamp;
+    ``encoding`` "" picks GSM 7-bit or UCS2 by the text ("8bit": the text's
+    code points below 256 are the octets)."""
+
+    sender: str
+    text: str
+    unix_time: float
+    encoding: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SmsStatus:
+    """The status report of a message this module sent with TP-SRR."""
+
+    mr: int
+    recipient: str
+    unix_time: float
+    status: int = 0  # 0: received by the recipient
+
+
+@dataclass(frozen=True, slots=True)
+class SimContents:
+    """What ``SaveSim`` stored for this SIM, handed back at start."""
+
+    data: dict[str, object]
+
+
 FaultKind = Literal["pdp-deact", "register", "signal", "drop-link", "power-off", "power-on"]
 
 
@@ -390,4 +445,7 @@ Result = (
     | CallerHangup
     | CallerDtmf
     | SettingsSaved
+    | SmsIncoming
+    | SmsStatus
+    | SimContents
 )

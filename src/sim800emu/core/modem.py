@@ -62,13 +62,15 @@ from .events import (
     Send,
     SendFailed,
     SettingsSaved,
+    SimContents,
+    SmsIncoming,
+    SmsStatus,
     StartTimer,
     StopListen,
     TimerFired,
 )
 from .parser import Command, Form, ParseError, parse_line
 from .registry import (
-    CME_TEXTS,
     DATA,
     DONE,
     FAILED,
@@ -79,6 +81,7 @@ from .registry import (
     bind,
 )
 from .settings import Settings
+from .sms.service import SmsService
 from .state import (
     Ctx,
     Link,
@@ -111,6 +114,7 @@ NUMERIC_CODES = {
 class Mode(Enum):
     COMMAND = "command"
     PROMPT = "prompt"  # CIPSEND variable length, until Ctrl-Z / ESC
+    ENTRY = "entry"  # another family's data entry (SMS text or PDU): see begin_entry
     FIXED = "fixed"  # CIPSEND=<len>
     DATA = "data"  # transparent data mode
     OFF = "off"  # powered down (AT+CPOWD)
@@ -143,6 +147,7 @@ class Modem:
     charset: TeCharset
     voice: Voice
     ussd: UssdService
+    sms: SmsService
 
     def __init__(
         self,
@@ -172,6 +177,7 @@ class Modem:
         services, timing = self.config.services, self.config.timing
         self.voice = Voice(self, services.dial, timing)  # calls (core/voice.py)
         self.ussd = UssdService(self, services.ussd, timing.ussd)  # USSD (core/ussd.py)
+        self.sms = SmsService(self)  # the SMS family (core/sms)
         self.pdp_apn = ""
         self.pdp_active = False  # CGACT
         # IP context, links, server
@@ -195,6 +201,7 @@ class Modem:
         self._entry_link: Link | None = None
         self._entry_sink: Callable[[bytes], None] | None = None
         self._entry_len = 0
+        self._entry_feed: Callable[[bytes, int], int] | None = None  # begin_entry
         # transparent data mode
         self._stream = TransparentStream(self, self._send_transparent, self._escape)
         self._serial_held = False  # HoldSerial(True) is in force
@@ -244,6 +251,8 @@ class Modem:
             elif mode is Mode.DATA:
                 self._stream.feed(data[i:] if i else data)
                 return
+            elif mode is Mode.ENTRY and self._entry_feed is not None:
+                i = self._entry_feed(data, i)
             else:
                 return
 
@@ -280,6 +289,9 @@ class Modem:
             return
         if isinstance(result, CallerDtmf):
             self.voice.far_end_keys(result.keys)
+            return
+        if isinstance(result, (SmsIncoming, SmsStatus, SimContents)):
+            self.sms.handle(result)
             return
         owner = self._sock_owners.get(result.server if isinstance(result, Accepted) else result.sock)
         if owner is not None:
@@ -381,14 +393,9 @@ class Modem:
     def error(self, err: CommandError) -> None:
         if err.cme is None or self.settings.cmee == 0:
             self.final("ERROR")
-        elif self.settings.cmee == 1:
-            self._cme(str(err.cme))
-        else:
-            self._cme(err.text or CME_TEXTS.get(err.cme, "unknown"))
-
-    def _cme(self, what: str) -> None:
-        if not self.settings.quiet:
-            self.info(f"+CME ERROR: {what}")
+        elif not self.settings.quiet:
+            what = str(err.cme) if self.settings.cmee == 1 else err.code_text()
+            self.info(f"{err.prefix}: {what}")
 
     def urc(self, text: str) -> None:
         """An unsolicited line; it waits while the line is not idle."""
@@ -498,6 +505,11 @@ class Modem:
             self.request(CancelTimer(key))
 
     # ============================================================ state
+
+    @property
+    def line_reserved(self) -> bool:
+        """Data entry or data mode: URCs cannot be given now."""
+        return self.mode is not Mode.COMMAND
 
     @property
     def multi(self) -> bool:
@@ -1097,6 +1109,25 @@ class Modem:
                     self.text_result(f"{self.prefix(link)}SEND OK")
         self._flush_deferred()
 
+    # ============================================================ other data entry
+
+    def begin_entry(self, feed: Callable[[bytes, int], int]) -> Outcome:
+        """The serial line belongs to ``feed(data, start)`` (it returns how
+        far it read) until ``end_entry``: SMS text or PDU after a ``> ``."""
+        self._entry_feed = feed
+        self.mode = Mode.ENTRY
+        return DATA
+
+    def end_entry(self) -> None:
+        """Back to command mode; the owner prints its result, then ``settle``."""
+        self._entry_feed = None
+        if self.mode is Mode.ENTRY:
+            self.mode = Mode.COMMAND
+
+    def settle(self) -> None:
+        """The line is idle again: print the URCs that waited."""
+        self._flush_deferred()
+
     # ============================================================ transparent mode
 
     def _enter_data_mode(self) -> None:
@@ -1188,6 +1219,7 @@ class Modem:
         self.charset = TeCharset()
         self.voice.reset()
         self.ussd.reset()
+        self.sms.reset()
         self.mode = Mode.COMMAND
         self._deferred.clear()
         self._deferred_bytes = 0

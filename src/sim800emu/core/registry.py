@@ -23,10 +23,26 @@ class CommandError(Exception):
     """Refuse the command. ``cme`` None: plain ERROR whatever CMEE says
     (syntax, unknown); otherwise the 27.007 code shown per AT+CMEE."""
 
+    prefix = "+CME ERROR"
+
     def __init__(self, cme: int | None = None, text: str = "") -> None:
         super().__init__(cme)
         self.cme = cme
         self.text = text  # a verbose text other than the code's usual one
+
+    def code_text(self) -> str:
+        """The verbose (AT+CMEE=2) text of the code."""
+        return self.text or CME_TEXTS.get(self.cme or 0, "unknown")
+
+
+class CmsError(CommandError):
+    """A message service failure (27.005 3.2.5): ``+CMS ERROR: <err>``,
+    shown per AT+CMEE like +CME ERROR."""
+
+    prefix = "+CMS ERROR"
+
+    def code_text(self) -> str:
+        return self.text or CMS_TEXTS.get(self.cme or 0, "unknown error")
 
 
 def syntax_error() -> CommandError:
@@ -44,6 +60,26 @@ CME_TEXTS: dict[int, str] = {
     14: "SIM busy",
     50: "Incorrect parameters",
     100: "unknown",
+}
+CMS_TEXTS: dict[int, str] = {
+    300: "ME failure",
+    301: "SMS service of ME reserved",
+    302: "operation not allowed",
+    303: "operation not supported",
+    304: "invalid PDU mode parameter",
+    305: "invalid text mode parameter",
+    310: "SIM not inserted",
+    311: "SIM PIN required",
+    313: "SIM failure",
+    314: "SIM busy",
+    315: "SIM wrong",
+    320: "memory failure",
+    321: "invalid memory index",
+    322: "memory full",
+    330: "SMSC address unknown",
+    331: "no network service",
+    332: "network timeout",
+    500: "unknown error",
 }
 
 

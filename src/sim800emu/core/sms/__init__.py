@@ -1,0 +1,2 @@
+"""SMS: the TPDU codec (``pdu``), the message storages (``store``) and the
+family's state and rules (``service``)."""
