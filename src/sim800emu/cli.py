@@ -41,7 +41,8 @@ from .net.config import (
     parse_route,
 )
 from .resources import ResourceErrorLog, describe, is_resource_error
-from .runtime import ModemRunner, ModemSpec, NetFactory, NetLike
+from .runtime import ModemRunner, ModemSpec, NetFactory, NetLike, sim_key
+from .smscentre import SmsCentre
 from .store import SettingsStore, default_state_dir
 from .trafficlog import TrafficLog
 
@@ -240,7 +241,8 @@ def build_parser() -> _Parser:
         "its answer. Commands: status; pdp-deact; register 0-5; signal 0-31|99; drop 0-5; "
         "power-off; power-on; latency MS; bandwidth BYTES/S; ring NUMBER (an incoming "
         "call); hangup (the far end hangs up); dtmf KEYS (the far end presses keys); "
-        "'@N COMMAND' for modem N only.",
+        "sms FROM TEXT... (an incoming SMS); outbox (the SMS sent, one JSON object per "
+        "line); '@N COMMAND' for modem N only.",
     )
     ctl.add_argument("socket", type=Path, help="the --control socket of the running modem")
     ctl.add_argument("words", nargs="+", metavar="COMMAND", help="e.g. pdp-deact, drop 1")
@@ -372,6 +374,14 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         type=_phone_number,
         default=ident.msisdn,
         help="the SIM's own phone number (AT+CNUM; counted up per modem of a fleet)",
+    )
+    g.add_argument(
+        "--sms-outbox",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="append every SMS the modem sends to FILE, one JSON object per line (time, "
+        f"from, to, text, encoding, parts, reference); '{PROG} ctl SOCKET outbox' lists them",
     )
     g.add_argument(
         "--local-ip",
@@ -677,16 +687,19 @@ def build_spec(
     state_dir: Path | None = args.state_dir
     if state_dir is None and persistent:
         state_dir = default_state_dir()
-    store = None
+    store = sim_store = None
     if state_dir is not None:
         store = SettingsStore(state_dir, modem_config.identity.imei)
         store.ensure_dir()
+        sim_store = SettingsStore(state_dir, sim_key(modem_config.identity.iccid))
     factory = net_factory_for(net_config)
     if args.latency or args.bandwidth or getattr(args, "control", None) is not None:
         from .net.shaping import Shape, shaped_factory
 
         factory = shaped_factory(factory, Shape(args.latency, args.bandwidth))
-    return ModemSpec(modem_config, factory, store=store, traffic=traffic)
+    centre = SmsCentre(getattr(args, "sms_outbox", None))
+    return ModemSpec(modem_config, factory, store=store, traffic=traffic, sim_store=sim_store,
+                     centre=centre)
 
 
 def _delay(text: str) -> float:
@@ -1048,6 +1061,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             answer = send(args.socket, " ".join(args.words))
         except OSError as exc:
             return _error(f"cannot reach {args.socket}: {exc}")
+        if args.words[-1:] == ["outbox"] and answer.startswith("ok "):
+            import json
+
+            for message in json.loads(answer[3:]):
+                print(json.dumps(message, ensure_ascii=False))
+            return 0
         print(answer)
         return 0 if answer.startswith("ok") else 1
     if args.command == "check":

@@ -20,12 +20,15 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     dtmf <keys>          the far end presses keys (+DTMF with AT+DDET=1)
     latency <ms>         one-way delay of the radio link (slow GPRS)
     bandwidth <bytes/s>  per link and direction; 0 = unlimited
+    sms <from> <text...> an incoming SMS (a long text arrives in concatenated parts)
+    outbox               the SMS the modems sent: ``ok`` and a JSON list
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import socket
@@ -127,6 +130,9 @@ class ControlServer:
                 return f"error: no modem {words[0]} (there are {len(runners)})"
             runners = [runners[int(index)]]
             line = words[1] if len(words) > 1 else ""
+        sms = self._sms(runners, line)
+        if sms is not None:
+            return sms
         try:
             what = parse(line)
         except ValueError as exc:
@@ -135,7 +141,7 @@ class ControlServer:
             return (
                 "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5, "
                 "power-off, power-on, ring NUMBER, hangup, dtmf KEYS, latency MS, "
-                "bandwidth BYTES/S; prefix @N for one modem"
+                "bandwidth BYTES/S, sms FROM TEXT, outbox; prefix @N for one modem"
             )
         if isinstance(what, str) and what.startswith(("latency", "bandwidth")):
             return self._shape(runners, what)
@@ -146,6 +152,29 @@ class ControlServer:
         assert not isinstance(what, str)
         for runner in runners:
             runner.deliver(what)
+        return f"ok {len(runners)} modem(s)"
+
+    @staticmethod
+    def _sms(runners: Sequence[ModemRunner], line: str) -> str | None:
+        """``sms FROM TEXT...`` and ``outbox``; None for any other command."""
+        words = line.strip().split(maxsplit=2)
+        if not words or words[0].lower() not in ("sms", "outbox"):
+            return None
+        centres = [r.centre for r in runners if r.centre is not None]
+        if words[0].lower() == "outbox":
+            if len(words) != 1:
+                return "error: outbox takes no argument"
+            messages = [] if not centres else centres[0].messages
+            return "ok " + json.dumps(messages, ensure_ascii=True)
+        if len(words) < 3:
+            return "error: usage: sms FROM TEXT..."
+        sender, text = words[1], words[2]
+        digits = sender[1:] if sender.startswith("+") else sender
+        if not (digits.isascii() and digits.isalnum() and 0 < len(digits) <= 20):
+            return f"error: not a sender number: {sender!r}"
+        if not runners or not centres:
+            return "error: no modem"
+        centres[0].deliver(runners, sender, text)
         return f"ok {len(runners)} modem(s)"
 
     @staticmethod

@@ -25,7 +25,8 @@ symlink to it), ``state_dir``, ``serial(**kwargs)`` (an open
 ``fault(*words)`` (field faults and link speed through the control socket:
 ``fault("pdp-deact")``, ``fault("drop", "0")``, ``fault("latency", "800")``),
 the far end of a voice call (``ring("+4915112345678")`` calls the modem,
-``hangup()`` hangs up, ``dtmf("12#")`` presses keys) and ``stop()``.
+``hangup()`` hangs up, ``dtmf("12#")`` presses keys), ``send_sms(sender, text)``
+(an incoming SMS), ``outbox()`` (the SMS the modem sent, as dicts) and ``stop()``.
 
 Nothing here runs unless a test asks for these fixtures.
 """
@@ -155,6 +156,20 @@ class Sim800Process:
     def dtmf(self, keys: str) -> str:
         """The far end presses ``keys`` (+DTMF: <key> with AT+DDET=1)."""
         return self.fault("dtmf", keys)
+
+    def send_sms(self, sender: str, text: str) -> str:
+        """An incoming SMS from ``sender`` (the SMS centre splits a long
+        text into concatenated parts), as ``sim800emu ctl SOCK sms``."""
+        return self.fault("sms", sender, text)
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """The messages the modem sent (time, from, to, text, encoding,
+        parts, reference), oldest first."""
+        import json
+
+        answer = self.fault("outbox")
+        messages: list[dict[str, Any]] = json.loads(answer[3:])
+        return messages
 
     @property
     def running(self) -> bool:

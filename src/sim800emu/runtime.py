@@ -46,9 +46,13 @@ from .core.events import (
     Result,
     SaveSettings,
     SettingsSaved,
+    SaveSim,
+    SimContents,
+    SmsSent,
     StartTimer,
     TimerFired,
 )
+from .smscentre import SmsCentre
 from .store import SettingsStore
 from .trafficlog import TrafficLog
 
@@ -155,8 +159,12 @@ class ModemRunner:
         name: str = "",
         on_closed: Callable[[ModemRunner], None] | None = None,
         on_power_down: Callable[[ModemRunner], None] | None = None,
+        sim_store: SettingsStore | None = None,
+        centre: SmsCentre | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
+        self.sim_store = sim_store  # the SIM's messages (SaveSim), per ICCID
+        self.centre = centre
         self.modem = modem
         self.serial = serial
         self.store = store
@@ -330,6 +338,11 @@ class ModemRunner:
         elif isinstance(req, SaveSettings):
             # answered at once: the result follows this step (AT&W's OK/ERROR)
             self._inbox.append(SettingsSaved(req.settings, self._save(req.settings)))
+        elif isinstance(req, SaveSim):
+            self._save_sim(req.data)
+        elif isinstance(req, SmsSent):
+            if self.centre is not None:
+                self.centre.submit(self, req)
         elif isinstance(req, Reboot):
             log.info("%smodem restarts: every link is dropped", self._prefix())
             self.net.close_all()
@@ -354,6 +367,15 @@ class ModemRunner:
                 return False
         self.saved = dict(settings)
         return True
+
+    def _save_sim(self, data: Mapping[str, object]) -> None:
+        if self.sim_store is None:
+            return
+        try:
+            self.sim_store.save(data)
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("%scannot save the SIM's messages to %s: %s", self._prefix(),
+                      self.sim_store.path, exc)
 
     def _cancel_all_timers(self) -> None:
         for handle in self._timers.values():
@@ -410,6 +432,8 @@ class ModemSpec:
     store: SettingsStore | None = None
     traffic: TrafficLog | None = None
     modem_factory: ModemFactory = field(default=_default_modem_factory)
+    sim_store: SettingsStore | None = None  # the SIM's SMS storage, keyed by ICCID
+    centre: SmsCentre | None = None  # shared by every modem made from this spec
 
     def nth(self, n: int) -> ModemSpec:
         """Modem ``n`` of a fleet (``--count``, or the n-th TCP connection):
@@ -424,7 +448,10 @@ class ModemSpec:
         store = self.store
         if store is not None:
             store = SettingsStore(store.state_dir, config.identity.imei)
-        return replace(self, config=config, store=store)
+        sim_store = self.sim_store
+        if sim_store is not None:
+            sim_store = SettingsStore(sim_store.state_dir, sim_key(config.identity.iccid))
+        return replace(self, config=config, store=store, sim_store=sim_store)
 
     def create_runner(
         self,
@@ -436,7 +463,7 @@ class ModemSpec:
     ) -> ModemRunner:
         saved = self.store.load() if self.store is not None else None
         modem = self.modem_factory(self.config, saved, loop.time())
-        return ModemRunner(
+        runner = ModemRunner(
             modem,
             serial,
             self.net_factory,
@@ -445,4 +472,17 @@ class ModemSpec:
             traffic=self.traffic,
             name=name,
             on_closed=on_closed,
+            sim_store=self.sim_store,
+            centre=self.centre,
         )
+        sim = self.sim_store.load() if self.sim_store is not None else None
+        if sim is not None:
+            runner.deliver(SimContents(sim))  # the SIM's messages, like saved settings
+        if self.centre is not None:
+            self.centre.register(runner)
+        return runner
+
+
+def sim_key(iccid: str) -> str:
+    """The state-directory key of a SIM's content (next to the IMEI-keyed settings)."""
+    return f"sim-{iccid}"
