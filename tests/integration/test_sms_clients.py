@@ -69,7 +69,7 @@ def test_python_gsmmodem_connect_send_and_receive(sim800_factory: Any, tmp_path:
 
 
 def _stored(modem: Any) -> int:
-    line = [x for x in modem.write("AT+CPMS?") if x.startswith("+CPMS:")][0]
+    line = next(x for x in modem.write("AT+CPMS?") if x.startswith("+CPMS:"))
     return int(line.split(",")[1])
 
 
