@@ -1,0 +1,128 @@
+"""The SMS centre end to end: a fleet's modems text each other, ``ctl sms``
+and ``ctl outbox`` from the command line, status reports, and the SIM's
+messages surviving a restart (state directory, one file per ICCID)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import serial
+
+from sim800emu.pytest_plugin import Sim800Process
+
+
+def _ctl(sock: Path, *words: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "sim800emu", "ctl", str(sock), *words],
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr + out.stdout
+    return out.stdout
+
+
+class Line:
+    """A raw serial line with line-oriented reads (each with a deadline)."""
+
+    def __init__(self, path: str) -> None:
+        self.port = serial.Serial(path, 115200, timeout=0.1)
+        self.buf = b""
+
+    def at(self, cmd: str) -> None:
+        self.port.write(cmd.encode() + b"\r")
+
+    def expect(self, want: bytes, timeout: float = 10.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while want not in self.buf:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {want!r} in {self.buf!r}")
+            self.buf += self.port.read(4096)
+        head, _, self.buf = self.buf.partition(want)
+        return head + want
+
+    def close(self) -> None:
+        self.port.close()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[tuple[list[Line], Path, Path]]:
+    ctl, outbox = tmp_path / "ctl.sock", tmp_path / "outbox.jsonl"
+    cmd = [sys.executable, "-m", "sim800emu", "serve", "--count", "2", "--link",
+           str(tmp_path / "m{n}"), "--state-dir", str(tmp_path / "state"), "--control", str(ctl),
+           "--sms-outbox", str(outbox), "--dns-offline", "-q"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    lines: list[Line] = []
+    try:
+        deadline = time.monotonic() + 15
+        while not (ctl.exists() and all(os.path.exists(tmp_path / f"m{n}") for n in (0, 1))):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        lines = [Line(os.path.realpath(tmp_path / f"m{n}")) for n in (0, 1)]
+        for line in lines:
+            line.at("ATE0;+CMEE=1;+CMGF=1")
+            line.expect(b"OK\r\n")
+        yield lines, ctl, outbox
+    finally:
+        for line in lines:
+            line.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+
+def test_fleet_modems_text_each_other_with_status_reports(fleet: Any) -> None:
+    (a, b), ctl, outbox = fleet
+    a.at("AT+CSMP=49,167,0,0;+CNMI=2,1,0,1,0")
+    a.expect(b"OK\r\n")
+    a.at('AT+CMGS="+8613800000002"')
+    a.expect(b"> ")
+    a.port.write(b"Meet at 8\x1a")
+    assert a.expect(b"OK\r\n").endswith(b"+CMGS: 0\r\n\r\nOK\r\n")
+    assert b'+CDS: 6,0,"+8613800000002",145,' in a.expect(b",0\r\n")
+    assert b.expect(b'\r\n+CMTI: "SM",1\r\n')
+    b.at("AT+CMGR=1")
+    reply = b.expect(b"OK\r\n")
+    assert b'+CMGR: "REC UNREAD","+8613800000001","",' in reply and b"\r\nMeet at 8\r\n" in reply
+
+    [entry] = [json.loads(x) for x in _ctl(ctl, "outbox").splitlines()]
+    assert (entry["from"], entry["to"], entry["text"]) == ("+8613800000001", "+8613800000002",
+                                                           "Meet at 8")
+    assert json.loads(outbox.read_text().splitlines()[0]) == entry
+
+    assert _ctl(ctl, "@1", "sms", "+447700900123", "hello", "world").startswith("ok 1")
+    b.expect(b'+CMTI: "SM",2\r\n')
+    b.at("AT+CMGR=2")
+    assert b"\r\nhello world\r\n" in b.expect(b"OK\r\n")
+
+
+def test_sim_messages_survive_a_restart(tmp_path: Path) -> None:
+    first = Sim800Process(tmp_path)
+    try:
+        first.send_sms("+447700900123", "still here")
+        with first.serial(timeout=0.2) as port:
+            port.write(b"ATE0;+CPMS?\r")
+            deadline = time.monotonic() + 10
+            got = b""
+            while b'"SM",1,50' not in got and time.monotonic() < deadline:
+                port.write(b"AT+CPMS?\r")
+                got += port.read(200)
+            assert b'"SM",1,50' in got
+    finally:
+        first.stop()
+    assert list((tmp_path / "state").glob("sim-*.json"))
+    second = Sim800Process(tmp_path)
+    try:
+        with second.serial(timeout=2) as port:
+            port.write(b"ATE0;+CMGF=1;+CMGR=1\r")
+            got = b""
+            deadline = time.monotonic() + 10
+            while b"still here" not in got and time.monotonic() < deadline:
+                got += port.read(200)
+            assert b'"REC UNREAD","+447700900123"' in got and b"still here" in got
+    finally:
+        second.stop()
