@@ -529,6 +529,74 @@ CASES += [
     Case("+CUSD", T, "fresh", "AT+CUSD=?", info_ok("+CUSD: (0-2)")),
     Case("+CUSD", R, "fresh", "AT+CUSD?", info_ok("+CUSD: 0")),
     Case("+CUSD", W, "fresh", 'AT+CUSD=1,"*100#"', OK),
+
+# ---- SMS, 27.005 (manual V1.12 chapter 4; core/sms; docs/sms.md)
+def sms_text() -> Harness:
+    """Text mode (AT+CMGF=1) and one received message at SM index 1."""
+    from sim800emu.core.events import SmsIncoming
+
+    h = Harness()
+    assert h.at("AT+CMGF=1") == OK
+    h.handle(SmsIncoming("+8613900000001", "Hi", 1_796_000_000.0))
+    return h
+
+
+SETUPS["sms_text"] = sms_text
+_MEMS = '("SM","ME","SM_P","ME_P","MT")'
+CASES += [
+    Case("+CMGF", T, "fresh", "AT+CMGF=?", info_ok("+CMGF: (0,1)")),
+    Case("+CMGF", R, "fresh", "AT+CMGF?", info_ok("+CMGF: 0")),
+    Case("+CMGF", W, "fresh", "AT+CMGF=1", OK),
+    Case("+CSDH", T, "fresh", "AT+CSDH=?", info_ok("+CSDH: (0,1)")),
+    Case("+CSDH", R, "fresh", "AT+CSDH?", info_ok("+CSDH: 0")),
+    Case("+CSDH", W, "fresh", "AT+CSDH=1", OK),
+    Case("+CSMP", T, "fresh", "AT+CSMP=?", info_ok("+CSMP: (0-255),(0-255),(0-255),(0-255)")),
+    Case("+CSMP", R, "fresh", "AT+CSMP?", info_ok("+CSMP: 17,167,0,0")),
+    Case("+CSMP", W, "fresh", "AT+CSMP=49,167,0,0", OK),
+    Case("+CSCA", T, "fresh", "AT+CSCA=?", OK),
+    Case("+CSCA", R, "fresh", "AT+CSCA?", info_ok('+CSCA: "+8613800200500",145')),
+    Case("+CSCA", W, "fresh", 'AT+CSCA="+8613800200500",145', OK),
+    Case("+CSMS", T, "fresh", "AT+CSMS=?", info_ok("+CSMS: (0,1)")),
+    Case("+CSMS", R, "fresh", "AT+CSMS?", info_ok("+CSMS: 0,1,1,1")),
+    Case("+CSMS", W, "fresh", "AT+CSMS=0", info_ok("+CSMS: 1,1,1")),
+    Case("+CPMS", T, "fresh", "AT+CPMS=?", info_ok(f"+CPMS: {_MEMS},{_MEMS},{_MEMS}")),
+    Case("+CPMS", R, "sms_text", "AT+CPMS?", info_ok('+CPMS: "SM",1,50,"SM",1,50,"SM",1,50')),
+    Case("+CPMS", W, "fresh", 'AT+CPMS="ME","ME","ME"', info_ok("+CPMS: 0,150,0,150,0,150")),
+    Case("+CNMI", T, "fresh", "AT+CNMI=?", info_ok("+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)")),
+    Case("+CNMI", R, "fresh", "AT+CNMI?", info_ok("+CNMI: 2,1,0,0,0")),
+    Case("+CNMI", W, "fresh", "AT+CNMI=2,1,0,1,0", OK),
+    Case("+CMMS", T, "fresh", "AT+CMMS=?", info_ok("+CMMS: (0-2)")),
+    Case("+CMMS", R, "fresh", "AT+CMMS?", info_ok("+CMMS: 0")),
+    Case("+CMMS", W, "fresh", "AT+CMMS=1", OK),
+    Case("+CSCB", T, "fresh", "AT+CSCB=?", info_ok("+CSCB: (0,1)")),
+    Case("+CSCB", R, "fresh", "AT+CSCB?", info_ok('+CSCB: 0,"",""')),
+    Case("+CSCB", W, "fresh", "AT+CSCB=0", OK),
+    Case("+CSAS", T, "fresh", "AT+CSAS=?", info_ok("+CSAS: (0-3)")),
+    Case("+CSAS", X, "fresh", "AT+CSAS", OK),
+    Case("+CSAS", W, "fresh", "AT+CSAS=0", OK),
+    Case("+CRES", T, "fresh", "AT+CRES=?", info_ok("+CRES: (0-3)")),
+    Case("+CRES", X, "fresh", "AT+CRES", OK),
+    Case("+CRES", W, "fresh", "AT+CRES=0", OK),
+    Case("+CMGS", T, "fresh", "AT+CMGS=?", OK),
+    Case("+CMGS", W, "sms_text", 'AT+CMGS="+8613912345678"', PROMPT),
+    Case("+CMGW", T, "fresh", "AT+CMGW=?", OK),
+    Case("+CMGW", W, "fresh", "AT+CMGW=20,2", PROMPT),
+    Case("+CMGW", X, "sms_text", "AT+CMGW", PROMPT),
+    Case("+CMSS", T, "fresh", "AT+CMSS=?", OK),
+    Case("+CMSS", W, "sms_text", "AT+CMSS=2", ERROR),  # empty place, CMEE=0
+    Case("+CMGR", T, "fresh", "AT+CMGR=?", OK),
+    Case("+CMGR", W, "sms_text", "AT+CMGR=1",
+         info_ok('+CMGR: "REC UNREAD","+8613900000001","","26/11/30,00:53:20+00"', "Hi")),
+    Case("+CMGL", T, "sms_text", "AT+CMGL=?",
+         info_ok('+CMGL: ("REC UNREAD","REC READ","STO UNSENT","STO SENT","ALL")')),
+    Case("+CMGL", X, "sms_text", "AT+CMGL",
+         info_ok('+CMGL: 1,"REC UNREAD","+8613900000001","","26/11/30,00:53:20+00"', "Hi")),
+    Case("+CMGL", W, "sms_text", 'AT+CMGL="STO SENT"', OK),
+    Case("+CMGD", T, "sms_text", "AT+CMGD=?", info_ok("+CMGD: (1),(0-4)")),
+    Case("+CMGD", W, "sms_text", "AT+CMGD=1", OK),
+    Case("+CMGDA", T, "sms_text", "AT+CMGDA=?", info_ok(
+        '+CMGDA: ("DEL READ","DEL UNREAD","DEL SENT","DEL UNSENT","DEL INBOX","DEL ALL")')),
+    Case("+CMGDA", W, "sms_text", 'AT+CMGDA="DEL ALL"', OK),
 ]
 
 # S-registers: only the shape is checked. No project source gives their
@@ -632,6 +700,20 @@ def test_unknown_basic_and_extended_commands() -> None:
 # ---------------------------------------------------------------- out of range
 
 BAD_WRITES: list[tuple[str, str]] = [
+    # SMS (manual V1.12 chapter 4; docs/sms.md)
+    ("fresh", "AT+CMGF=2"),
+    ("fresh", "AT+CSDH=2"),
+    ("fresh", "AT+CSMS=2"),
+    ("fresh", "AT+CSMP=256"),
+    ("fresh", "AT+CNMI=4"),
+    ("fresh", "AT+CNMI=2,1,1"),
+    ("fresh", "AT+CNMI=2,1,0,2"),  # <ds> 2 (+CDSI) is not supported
+    ("fresh", "AT+CMGD=1,5"),
+    ("fresh", "AT+CMGR=1,2"),
+    ("fresh", 'AT+CMGS="123"'),  # PDU mode wants a length
+    ("fresh", "AT+CMGS=0"),
+    ("fresh", "AT+CMGDA=7"),
+    ("fresh", 'AT+CSCA="12ab"'),
     ("fresh", "ATE2"),
     ("fresh", "ATV2"),
     ("fresh", "ATQ2"),

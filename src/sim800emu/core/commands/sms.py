@@ -479,7 +479,7 @@ def _cmms_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     m.sms.cmms = int(values[0] or 0)
 
 
-command("+CMMS", "More messages to send (kept; every send is immediate here)", "3GPP TS 27.005 3.5.6",
+command("+CMMS", "More messages to send (kept; every send is immediate here)", "3GPP TS 27.005 3.5.6 (not in manual V1.12)",
         test=F(text("+CMMS: (0-2)")), read=F(_cmms_read),
         write=F(_cmms_write, sig=(Int(0, 2, optional=True),)))
 
