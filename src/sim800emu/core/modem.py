@@ -114,7 +114,7 @@ NUMERIC_CODES = {
 class Mode(Enum):
     COMMAND = "command"
     PROMPT = "prompt"  # CIPSEND variable length, until Ctrl-Z / ESC
-    ENTRY = "entry"  # another family's data entry (SMS text or PDU): see begin_entry
+    ENTRY = "entry"  # another family's data entry (SMS text or PDU): see begin_line_entry
     FIXED = "fixed"  # CIPSEND=<len>
     DATA = "data"  # transparent data mode
     OFF = "off"  # powered down (AT+CPOWD)
@@ -201,7 +201,7 @@ class Modem:
         self._entry_link: Link | None = None
         self._entry_sink: Callable[[bytes], None] | None = None
         self._entry_len = 0
-        self._entry_feed: Callable[[bytes, int], int] | None = None  # begin_entry
+        self._entry_feed: Callable[[bytes, int], int] | None = None  # begin_line_entry
         # transparent data mode
         self._stream = TransparentStream(self, self._send_transparent, self._escape)
         self._serial_held = False  # HoldSerial(True) is in force
@@ -1111,14 +1111,15 @@ class Modem:
 
     # ============================================================ other data entry
 
-    def begin_entry(self, feed: Callable[[bytes, int], int]) -> Outcome:
+    def begin_line_entry(self, feed: Callable[[bytes, int], int]) -> Outcome:
         """The serial line belongs to ``feed(data, start)`` (it returns how
-        far it read) until ``end_entry``: SMS text or PDU after a ``> ``."""
+        far it read) until ``end_line_entry``: SMS text or PDU after a ``> ``,
+        ended by the owner's own rule (Ctrl-Z / ESC)."""
         self._entry_feed = feed
         self.mode = Mode.ENTRY
         return DATA
 
-    def end_entry(self) -> None:
+    def end_line_entry(self) -> None:
         """Back to command mode; the owner prints its result, then ``settle``."""
         self._entry_feed = None
         if self.mode is Mode.ENTRY:

@@ -201,7 +201,7 @@ class _Entry:
             self._add(piece)
         if end < 0:
             return n
-        m.end_entry()
+        m.end_line_entry()
         if data[end] == CTRL_Z:
             try:
                 self.done(bytes(self.buf), self.overflow)
@@ -267,7 +267,7 @@ def _split_keep(piece: bytes) -> list[bytes]:
 
 def _prompt(m: Modem, done: Callable[[bytes, bool], None]) -> Outcome:
     m.raw_output(b"\r\n> ")
-    return m.begin_entry(_Entry(m, done).feed)
+    return m.begin_line_entry(_Entry(m, done).feed)
 
 
 def _text_submit(m: Modem, da: str, toda: int, data: bytes, overflow: bool) -> P.Submit:
