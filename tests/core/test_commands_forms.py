@@ -529,6 +529,7 @@ CASES += [
     Case("+CUSD", T, "fresh", "AT+CUSD=?", info_ok("+CUSD: (0-2)")),
     Case("+CUSD", R, "fresh", "AT+CUSD?", info_ok("+CUSD: 0")),
     Case("+CUSD", W, "fresh", 'AT+CUSD=1,"*100#"', OK),
+]
 
 # ---- SMS, 27.005 (manual V1.12 chapter 4; core/sms; docs/sms.md)
 def sms_text() -> Harness:
