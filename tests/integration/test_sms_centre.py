@@ -100,29 +100,34 @@ def test_fleet_modems_text_each_other_with_status_reports(fleet: Any) -> None:
     assert b"\r\nhello world\r\n" in b.expect(b"OK\r\n")
 
 
+def _read_until(port: serial.Serial, want: bytes, poke: bytes = b"", timeout: float = 10.0) -> bytes:
+    got = b""
+    deadline = time.monotonic() + timeout
+    while want not in got:
+        assert time.monotonic() < deadline, f"no {want!r} in {got!r}"
+        if poke:
+            port.write(poke)
+        got += port.read(200)
+    return got
+
+
 def test_sim_messages_survive_a_restart(tmp_path: Path) -> None:
-    first = Sim800Process(tmp_path)
+    # Two processes, each in its own work directory (its own pty link and
+    # control socket), sharing one state directory.
+    state = ("--state-dir", str(tmp_path / "state"))
+    first = Sim800Process(tmp_path / "first", state)
     try:
         first.send_sms("+447700900123", "still here")
         with first.serial(timeout=0.2) as port:
-            port.write(b"ATE0;+CPMS?\r")
-            deadline = time.monotonic() + 10
-            got = b""
-            while b'"SM",1,50' not in got and time.monotonic() < deadline:
-                port.write(b"AT+CPMS?\r")
-                got += port.read(200)
-            assert b'"SM",1,50' in got
+            _read_until(port, b'"SM",1,50', poke=b"AT+CPMS?\r")
     finally:
         first.stop()
-    assert list((tmp_path / "state").glob("sim-*.json"))
-    second = Sim800Process(tmp_path)
+    assert len(list((tmp_path / "state").glob("sim-*.json"))) == 1
+    second = Sim800Process(tmp_path / "second", state)
     try:
-        with second.serial(timeout=2) as port:
+        with second.serial(timeout=0.2) as port:
             port.write(b"ATE0;+CMGF=1;+CMGR=1\r")
-            got = b""
-            deadline = time.monotonic() + 10
-            while b"still here" not in got and time.monotonic() < deadline:
-                got += port.read(200)
-            assert b'"REC UNREAD","+447700900123"' in got and b"still here" in got
+            got = _read_until(port, b"OK\r\n")
+            assert b'"REC UNREAD","+447700900123"' in got and b"\r\nstill here\r\n" in got
     finally:
         second.stop()
