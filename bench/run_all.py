@@ -16,6 +16,7 @@ from types import ModuleType
 
 import at_latency
 import fleet_memory
+import http_throughput
 import links_throughput
 import transparent_throughput
 from common import SOCAT_HINT, BenchError, Figure, have_socat, machine, table
@@ -27,6 +28,7 @@ BENCHES: list[tuple[str, ModuleType, list[str]]] = [
     ("transparent_throughput", transparent_throughput, ["--size", "64", "--rounds", "5"]),
     ("links_throughput", links_throughput, ["--total", "24", "--sends", "3000", "--rounds", "5"]),
     ("fleet_memory", fleet_memory, ["--counts", "100,1000"]),
+    ("http_throughput", http_throughput, ["--size", "307200", "--rounds", "5"]),
 ]
 
 
