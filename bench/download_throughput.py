@@ -12,8 +12,10 @@ The manual-read client keeps counts in full ``int``s here (not 16 bits), so
 a baseline whose counts pass 65,535 still finishes.
 
 The reference is a *baseline* interpreter with another sim800emu installed
-(``--baseline PYTHON``, e.g. a venv of an older commit); without it only
-this tree's figures print. The two alternate round by round; medians.
+(``--baseline PYTHON`` or ``$BENCH_BASELINE``, e.g. a venv of an older
+commit: ``git worktree add /tmp/base <commit> && python3 -m venv
+/tmp/base/.venv && /tmp/base/.venv/bin/pip install -e /tmp/base``);
+without it only this tree's figures print. The two alternate round by round; medians.
 
     .venv/bin/python bench/download_throughput.py
     .venv/bin/python bench/download_throughput.py --baseline /tmp/base/.venv/bin/python
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import shutil
 import socket
@@ -285,8 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=float, default=8, help="MiB per download (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=3, help="downloads per path and side (default: %(default)s)")
     p.add_argument("--only", help=f"comma-separated paths (default: all: {','.join(PATHS)})")
-    p.add_argument("--baseline", metavar="PYTHON",
-                   help="an interpreter with another sim800emu installed, measured alongside")
+    p.add_argument("--baseline", metavar="PYTHON", default=os.environ.get("BENCH_BASELINE"),
+                   help="an interpreter with another sim800emu installed, measured alongside "
+                   "(default: $BENCH_BASELINE; none: this tree's figures only)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds any step may take")
     return p
 

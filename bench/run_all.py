@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 import at_latency
+import download_throughput
 import fleet_memory
 import http_throughput
 import links_throughput
@@ -27,6 +28,7 @@ BENCHES: list[tuple[str, ModuleType, list[str]]] = [
     ("at_latency", at_latency, ["--commands", "10000"]),
     ("transparent_throughput", transparent_throughput, ["--size", "64", "--rounds", "5"]),
     ("links_throughput", links_throughput, ["--total", "24", "--sends", "3000", "--rounds", "5"]),
+    ("download_throughput", download_throughput, ["--size", "8", "--rounds", "3"]),
     ("fleet_memory", fleet_memory, ["--counts", "100,1000"]),
     ("http_throughput", http_throughput, ["--size", "307200", "--rounds", "5"]),
 ]
