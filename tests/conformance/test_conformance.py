@@ -49,6 +49,7 @@ APPS = "issue 12 (bearer, HTTP and FTP applications)"
 VOICE = "issue 11 (USSD and calls)"
 
 NEEDS: dict[str, str] = {
+    "app-ftp.txt": APPS,
     "app-http-errors.txt": APPS,
     "app-http-fona.txt": APPS,
     "app-http-get.txt": APPS,
