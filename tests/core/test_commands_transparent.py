@@ -286,3 +286,24 @@ def test_cipshut_in_data_mode_is_impossible_but_after_escape_works() -> None:
     assert h.at("AT+CIPSHUT") == crlf("SHUT OK")
     assert Close(sock) in h.closed
 
+
+
+def test_rxmode_1_paces_received_data_in_rxsize_blocks() -> None:
+    # CIPCCFG RxMode 1: RxSize bytes to the UART every Rxtimer ms; the window
+    # reopens only as blocks go out; a remote close first flushes the rest.
+    h, sock = data_mode("AT+CIPCCFG=3,2,1024,1,1,100,200")
+    assert h.receive(sock, b"a" * 250) == b"a" * 100
+    assert h.credits[sock] == 100
+    assert h.advance(0.19) == b""
+    assert h.advance(0.02) == b"a" * 100
+    assert h.advance(0.2) == b"a" * 50
+    assert h.credits[sock] == 250
+    assert h.advance(1.0) == b""
+    # the pacer was idle: the first block goes at once
+    assert h.receive(sock, b"b" * 150) == b"b" * 100
+    assert h.peer_close(sock) == b"b" * 50 + b"\r\nCLOSED\r\n"
+
+
+def test_rxmode_0_passes_received_data_at_once() -> None:
+    h, sock = data_mode()
+    assert h.receive(sock, b"c" * 5000) == b"c" * 5000

@@ -17,11 +17,12 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serial_helpers import HOST, Conn, Emulator, MuxStream, TcpServer, free_port
+from serial_helpers import HOST, Conn, Emulator, MuxStream, TcpServer, UdpServer, free_port
 
 from sim800emu.core.config import RX_BUFFER
 
@@ -229,3 +230,62 @@ def test_tls_link_1mib(tmp_path: Path) -> None:
             assert largest <= RX_BUFFER
     finally:
         srv.close()
+
+
+def test_udp_datagram_that_does_not_fit_is_dropped_whole() -> None:
+    # --rx-buffer 1460: a 1000-byte datagram waits unread; the next one
+    # (1000 > 460 free) is dropped whole; a 3-byte one still fits.
+    with UdpServer() as udp, Emulator("--dns-offline", "--rx-buffer", "1460") as emu:
+        emu.init()
+        emu.command("AT+CIPRXGET=1")
+        emu.send(f'AT+CIPSTART="UDP","{HOST}",{udp.port}')
+        emu.expect(b"\r\nOK\r\n")
+        emu.expect(b"\r\nCONNECT OK\r\n", timeout=TIMEOUT)
+        emu.send("AT+CIPSEND=2")
+        emu.expect(b"> ")
+        emu.write_all(b"hi")
+        emu.expect(b"SEND OK\r\n")
+        udp.wait_bytes(2)
+        first, second = b"1" * 1000, b"2" * 1000
+        for datagram in (first, second, b"END"):
+            udp.sendto_peer(datagram)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            emu.send("AT+CIPRXGET=4")
+            got = emu.expect(RXGET4, timeout=TIMEOUT)
+            m = RXGET4.search(got)
+            assert m is not None
+            if int(m.group(1)) == 1003:
+                break
+            assert int(m.group(1)) < 1003 and time.monotonic() < deadline, got
+        emu.send("AT+CIPRXGET=2,1460")
+        emu.expect(b"+CIPRXGET: 2,1003,0\r\n")
+        assert emu.read_exact(1003) == first + b"END"
+        emu.expect_exact(b"\r\nOK\r\n")
+
+
+def test_bandwidth_releases_data_in_small_steps() -> None:
+    # --bandwidth 20000: a 20,000-byte burst trickles in over about a second
+    # in blocks of about 50 ms worth (1000 bytes), not as one lump.
+    burst = os.urandom(20_000)
+
+    def send_burst(conn: Conn) -> None:
+        conn.send_all(burst)
+
+    with TcpServer(send_burst) as srv, Emulator("--dns-offline", "--bandwidth", "20000") as emu:
+        emu.init()
+        emu.command("AT+CIPHEAD=1")
+        _open(emu, srv.port)
+        arrivals: list[tuple[float, int]] = []
+        data = bytearray()
+        while len(data) < len(burst):
+            head = emu.expect(IPD, timeout=TIMEOUT)
+            m = IPD.search(head)
+            assert m is not None
+            n = int(m.group(1))
+            data += emu.read_exact(n, timeout=TIMEOUT)
+            arrivals.append((time.monotonic(), n))
+        assert bytes(data) == burst
+        assert max(n for _, n in arrivals) <= 1000
+        spread = arrivals[-1][0] - arrivals[0][0]
+        assert spread > 0.6, f"arrived within {spread:.2f} s"

@@ -744,11 +744,15 @@ class Modem:
         if not data:
             return
         if self.transparent and link.n == 0:
-            if self.mode is Mode.DATA:
+            if self.mode is not Mode.DATA:
+                link.rx += data  # shown after ATO
+            elif self.settings.ccfg_rxmode == 1:
+                link.rx += data  # paced out: RxSize bytes every Rxtimer ms
+                if "rxpace" not in self._timers:
+                    self._pace_rx()
+            else:
                 self._emit(data)
                 self.grant(link, len(data))
-            else:
-                link.rx += data  # shown after ATO
             return
         if self.settings.ciprxget == 1:
             was_empty = not link.rx
@@ -796,6 +800,9 @@ class Modem:
         if self.transparent and link.n == 0:
             self._stream.reset()
             if self.mode is Mode.DATA:
+                if link.rx:  # still being paced out (CIPCCFG RxMode 1)
+                    self._emit(bytes(link.rx))
+                    link.rx.clear()
                 self.mode = Mode.COMMAND
                 self._emit(b"\r\nCLOSED\r\n")
                 self._flush_deferred()
@@ -1165,6 +1172,16 @@ class Modem:
             return
         self.request(Send(link.sock, data))
         link.sent += len(data)
+
+    def _pace_rx(self) -> None:
+        """AT+CIPCCFG RxMode 1: transparent data goes to the UART in blocks
+        of RxSize bytes, Rxtimer ms apart (manual 8.2.22)."""
+        link = self.links[0]
+        if self.mode is not Mode.DATA or not link.rx:
+            return
+        s = self.settings
+        self._emit(self.take_rx(link, s.ccfg_rxsize))
+        self.start_timer("rxpace", s.ccfg_rxtimer / 1000, self._pace_rx)
 
     def _sync_serial_hold(self) -> None:
         """Transparent mode's flow control: while the link's send buffer is
