@@ -164,7 +164,16 @@ def test_string_too_long() -> None:
 def test_atd_with_a_ussd_code_sends_it() -> None:
     h = modem()
     assert h.at("ATD*100#;") == OK
+    assert h.at("ATD*100#;") == ERROR  # the first one waits for its reply
     assert h.run_timers() == crlf('+CUSD: 0,"Balance: 5.00 EUR",15')
+    assert h.at("AT+CUSD?") == block("+CUSD: 0") + OK  # presentation unchanged
+
+
+def test_power_off_drops_a_reply_on_its_way() -> None:
+    h = modem()
+    h.at('AT+CUSD=1,"*100#"')
+    h.handle(Fault("power-off"))
+    assert h.run_timers() == b""
 
 
 def test_reboot_forgets_the_session_and_presentation() -> None:

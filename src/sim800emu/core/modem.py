@@ -1285,6 +1285,7 @@ class Modem:
                 self.start_timer("dpdp", s.dpdp_interval * s.dpdp_timer, self.lose_context)
         elif fault.kind == "power-off" and self.mode is not Mode.OFF:
             self.voice.reset()
+            self.ussd.reset()
             self.drop_links()
             self.stop_apps()
             self.ctx = Ctx.INITIAL
@@ -1314,6 +1315,7 @@ class Modem:
 
     def power_down(self) -> None:
         self.voice.reset()
+        self.ussd.reset()
         self.drop_links()
         self.stop_apps()
         self.ctx = Ctx.INITIAL

@@ -71,9 +71,10 @@ class UssdService:
             return typed
         return text if text else typed
 
-    def request(self, text: str, reachable: bool = True) -> None:
+    def request(self, text: str, reachable: bool = True, show: bool = False) -> None:
         """Send ``text`` (a code, or an answer inside the session); the reply
-        comes later as a URC. Without the network (``reachable`` False) it
+        comes later as a URC (also with presentation off when ``show``, for a
+        code dialled with ATD). Without the network (``reachable`` False) it
         is +CUSD: 4 as for an unknown code."""
         self.pending = True
         if reachable:
@@ -81,7 +82,7 @@ class UssdService:
         else:
             self.session = ()
             m, reply = M_UNSUPPORTED, ""
-        self._host.start_timer(TIMER, self._delay, lambda: self._reply(m, reply))
+        self._host.start_timer(TIMER, self._delay, lambda: self._reply(m, reply, show))
 
     def cancel(self) -> None:
         """AT+CUSD=2: end the session; a reply still on its way is dropped."""
@@ -106,9 +107,9 @@ class UssdService:
         self.session = ()
         return M_UNSUPPORTED, ""
 
-    def _reply(self, m: int, reply: str) -> None:
+    def _reply(self, m: int, reply: str, show: bool) -> None:
         self.pending = False
-        if not self.presentation:
+        if not (self.presentation or show):
             return
         if m == M_UNSUPPORTED:
             self._host.urc(f"+CUSD: {M_UNSUPPORTED}")

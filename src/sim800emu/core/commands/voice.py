@@ -67,9 +67,10 @@ def _atd(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
         raise syntax_error()
     if _ussd_code(number):
         # "*# codes sent with ATD are treated as voice calls" (2.2.3): a USSD
-        # code dialled this way is sent as AT+CUSD=1 would
-        m.ussd.presentation = 1
-        m.ussd.request(number, _network(m))
+        # code dialled this way is sent as AT+CUSD=1 would, its reply shown
+        if m.ussd.pending:
+            raise CommandError(3)
+        m.ussd.request(number, _network(m), show=True)
         return None
     if m.voice.busy:
         raise CommandError(3)  # one call at a time: no hold or multiparty here
