@@ -77,12 +77,6 @@ def _open(sim800: Any, calls: queue.Queue[Any]) -> Any:
 
 @pytest.mark.timeout(90)
 @pytest.mark.sim800(*USSD_ARGS)
-@pytest.mark.xfail(
-    strict=True,
-    raises=gsmmodem.CommandError,
-    reason="GsmModem.connect() needs the SMS set-up commands (AT+CMGF=0, AT+CSCA?, "
-    "AT+CSMP, AT+CPMS=?, AT+CPMS, AT+CNMI) that the SMS part of issue 11 adds",
-)
 def test_gsmmodem_connect_ussd_and_calls(sim800: Any) -> None:
     calls: queue.Queue[Any] = queue.Queue()
     modem = _open(sim800, calls)
