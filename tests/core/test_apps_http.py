@@ -132,3 +132,18 @@ def test_httpdata_times_out_with_what_came() -> None:
     assert h.feed(b"abc") == b""
     assert h.advance(2.1) == OK
     assert h.at("AT+HTTPREAD") == b"\r\n+HTTPREAD: 3\r\nabc" + OK
+
+
+def test_reboot_during_httpdata_then_cipsend_sends() -> None:
+    h = Harness()
+    http_ready(h)
+    assert h.at("AT+HTTPDATA=10,5000") == b"\r\nDOWNLOAD\r\n"
+    h.feed(b"abc")
+    h.m.reboot()
+    h.run_timers()
+    h.take()
+    h.at("ATE0")
+    sock, _ = h.open_single("1.2.3.4", 80)
+    assert h.at("AT+CIPSEND=2") == b"\r\n> "
+    assert h.feed(b"hi") == b"\r\nSEND OK\r\n"
+    assert h.sent(sock) == b"hi"

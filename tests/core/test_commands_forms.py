@@ -399,6 +399,11 @@ CASES: list[Case] = [
     Case("+HTTPTERM", X, "http", "AT+HTTPTERM", OK),
     Case("+HTTPPARA", T, "fresh", "AT+HTTPPARA=?", info_ok('+HTTPPARA: "HTTPParamTag","HTTPParmValue"')),
     Case("+HTTPPARA", W, "http", 'AT+HTTPPARA="UA","x"', OK),
+    Case("+HTTPPARA", R, "http", "AT+HTTPPARA?", info_ok(
+        "+HTTPPARA: CID,1", "+HTTPPARA: URL,1.2.3.4/x", "+HTTPPARA: UA,SIMCom_MODULE",
+        "+HTTPPARA: PROIP,0.0.0.0", "+HTTPPARA: PROPORT,0", "+HTTPPARA: REDIR,0",
+        "+HTTPPARA: BREAK,0", "+HTTPPARA: BREAKEND,0", "+HTTPPARA: TIMEOUT,120",
+        "+HTTPPARA: CONTENT,", "+HTTPPARA: USERDATA,")),
     Case("+HTTPDATA", T, "fresh", "AT+HTTPDATA=?", info_ok("+HTTPDATA: (1-319488),(1000-120000)")),
     Case("+HTTPDATA", W, "http", "AT+HTTPDATA=2,1000", crlf("DOWNLOAD")),
     Case("+HTTPACTION", T, "fresh", "AT+HTTPACTION=?", info_ok("+HTTPACTION: (0-3)")),

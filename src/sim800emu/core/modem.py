@@ -1011,6 +1011,7 @@ class Modem:
             self._emit(b"\r\n> ")
         self._entry.clear()
         self._entry_link = link
+        self._entry_sink = None
         if length is None:
             self.mode = Mode.PROMPT
             if self.settings.cipats_mode == 1:
@@ -1048,10 +1049,11 @@ class Modem:
         if sink is None:
             self._finish_send()
             return
+        if self.mode is not Mode.FIXED:  # the entry ended meanwhile (reboot)
+            self._entry_sink = None
+            return
         data = bytes(self._entry)
         self._entry.clear()
-        self._entry_sink = None
-        self.cancel_timer("entry")
         self._end_entry()
         sink(data)
         self._flush_deferred()
@@ -1092,6 +1094,9 @@ class Modem:
         self.mode = Mode.COMMAND
         self._entry_link = None
         self.cancel_timer("cipats")
+        if self._entry_sink is not None:
+            self._entry_sink = None
+            self.cancel_timer("entry")
 
     def _finish_send(self) -> None:
         link = self._entry_link

@@ -87,10 +87,21 @@ def _para(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
         raise CommandError(3)
 
 
+def _para_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    p = m.http.params
+    shown = {
+        "CID": p.cid, "URL": p.url, "UA": p.ua, "PROIP": p.proip or "0.0.0.0",
+        "PROPORT": p.proport, "REDIR": p.redir, "BREAK": p.brk, "BREAKEND": p.brkend,
+        "TIMEOUT": p.timeout, "CONTENT": p.content, "USERDATA": p.userdata,
+    }  # fmt: skip
+    m.info(*(f"+HTTPPARA: {tag},{value}" for tag, value in shown.items()))
+
+
 command(
     "+HTTPPARA", "Set a session parameter: CID URL UA PROIP PROPORT REDIR BREAK BREAKEND "
     "TIMEOUT CONTENT USERDATA", "manual 11.2.3",
     test=F(text('+HTTPPARA: "HTTPParamTag","HTTPParmValue"')),
+    read=F(_para_read, ACTIVE),
     write=F(_para, IDLE, (Str(16), Str(512, optional=True))),
 )
 
