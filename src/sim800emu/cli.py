@@ -148,6 +148,36 @@ def _ipv4(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from None
 
 
+def _timezone(text: str) -> int:
+    """The network's zone: quarters of an hour (``+8``, ``-20``) or ``+HH:MM``."""
+    value = text.strip()
+    sign = -1 if value.startswith("-") else 1
+    body = value.lstrip("+-")
+    try:
+        if ":" in body:
+            hours, minutes = body.split(":")
+            if not (hours.isdigit() and minutes.isdigit()) or int(minutes) % 15:
+                raise ValueError
+            quarters = sign * (int(hours) * 4 + int(minutes) // 15)
+        else:
+            if not body.isdigit():
+                raise ValueError
+            quarters = sign * int(body)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a zone is quarters of an hour (+8, -20) or +HH:MM in 15-minute steps"
+        ) from None
+    if not -47 <= quarters <= 48:
+        raise argparse.ArgumentTypeError(f"{text!r}: the zone must be within -11:45 .. +12:00")
+    return quarters
+
+
+def _dst(text: str) -> int:
+    if text.strip() not in ("0", "1", "2"):
+        raise argparse.ArgumentTypeError(f"{text!r}: daylight saving is 0, 1 or 2 hours")
+    return int(text)
+
+
 def _rssi(text: str) -> int:
     try:
         value = int(text)
@@ -405,6 +435,21 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         help="signal quality reported by AT+CSQ: 0..31, or 99 for unknown",
     )
     g.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        type=_timezone,
+        default=radio.timezone,
+        help="the network's time zone for AT+CLTS=1 network time and AT+CCLK: quarters of "
+        "an hour (+8 is UTC+2) or +HH:MM (default: 0, UTC)",
+    )
+    g.add_argument(
+        "--dst",
+        metavar="HOURS",
+        type=_dst,
+        default=radio.dst,
+        help="the network's daylight saving adjustment in the DST: URC (0, 1 or 2)",
+    )
+    g.add_argument(
         "--firmware",
         metavar="TEXT",
         type=_text("firmware"),
@@ -618,7 +663,12 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
         firmware=args.firmware,
     )
     radio = dataclasses.replace(
-        Radio(), local_ip=args.local_ip, rssi=args.csq, dns_servers=(dns[0], dns[1])
+        Radio(),
+        local_ip=args.local_ip,
+        rssi=args.csq,
+        dns_servers=(dns[0], dns[1]),
+        timezone=args.timezone,
+        dst=args.dst,
     )
     timing = dataclasses.replace(
         Timing(),

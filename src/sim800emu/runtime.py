@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -419,7 +420,8 @@ def _default_modem_factory(
 ) -> ModemLike:
     from .core.modem import Modem
 
-    return Modem(config, saved=saved, now=now)
+    # the host clock, for the network time of AT+CLTS=1
+    return Modem(config, saved=saved, now=now, wall=time.time())
 
 
 @dataclass

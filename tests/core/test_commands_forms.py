@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from forms_general import BAD_GENERAL, GENERAL
 from harness import ERROR, OK, PROMPT, Harness, block, crlf
 
 from sim800emu.core.parser import Form
@@ -197,14 +198,14 @@ CASES: list[Case] = [
     Case("+CCLK", R, "fresh", "AT+CCLK?", info_ok('+CCLK: "04/01/01,00:00:00+00"')),
     Case("+CCLK", W, "fresh", 'AT+CCLK="21/05/06,12:00:00+00"', OK),
     Case("+CCLK", T, "fresh", "AT+CCLK=?", OK),
-    Case("+CLTS", T, "fresh", "AT+CLTS=?", info_ok("+CLTS: (0,1)")),
+    Case("+CLTS", T, "fresh", "AT+CLTS=?", info_ok('+CLTS: "yy/MM/dd,hh:mm:ss+/-zz"')),
     Case("+CLTS", R, "fresh", "AT+CLTS?", info_ok("+CLTS: 0")),
     Case("+CLTS", W, "fresh", "AT+CLTS=1", OK),
     Case("+CVHU", T, "fresh", "AT+CVHU=?", info_ok("+CVHU: (0,1)")),
     Case("+CVHU", R, "fresh", "AT+CVHU?", info_ok("+CVHU: 0")),
     Case("+CVHU", W, "fresh", "AT+CVHU=0", OK),
     Case("+CBATCHK", T, "fresh", "AT+CBATCHK=?", info_ok("+CBATCHK: (0,1)")),
-    Case("+CBATCHK", R, "fresh", "AT+CBATCHK?", info_ok("+CBATCHK: 0")),
+    Case("+CBATCHK", R, "fresh", "AT+CBATCHK?", info_ok("+CBATCHK: 1")),  # manual 20.14
     Case("+CBATCHK", W, "fresh", "AT+CBATCHK=1", OK),
     Case("+CSCLK", T, "fresh", "AT+CSCLK=?", info_ok("+CSCLK: (0-2)")),
     Case("+CSCLK", R, "fresh", "AT+CSCLK?", info_ok("+CSCLK: 0")),
@@ -605,12 +606,8 @@ CASES += [
     Case("+CMGDA", W, "sms_text", 'AT+CMGDA="DEL ALL"', OK),
 ]
 
-# S-registers: only the shape is checked. No project source gives their
-# values (V.25ter's defaults would be S3=013, S4=010, S5=008; the core reads
-# 000 for every register).
-for _reg in range(13):
-    CASES.append(Case(f"S{_reg}", R, "fresh", f"ATS{_reg}?", re.compile(rb"\r\n\d{3}\r\n\r\nOK\r\n")))
-    CASES.append(Case(f"S{_reg}", W, "fresh", f"ATS{_reg}=0", OK))
+# The general command set of issue 11 (S-registers included): forms_general.py
+CASES.extend(Case(*case) for case in GENERAL)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -840,3 +837,14 @@ RULE_REFUSALS = {
     "AT+IPR=1234", "AT+CFUN=2", 'AT+SAPBR=3,1,"RATE","9"', 'AT+HTTPPARA="CID",1',
     'AT+HTTPPARA="URL","http://:80/"', 'AT+FTPEXTGET=2,"file"',
 }
+
+
+@pytest.mark.parametrize(("setup", "line"), BAD_GENERAL, ids=[line for _, line in BAD_GENERAL])
+@pytest.mark.parametrize("cmee", [0, 2])
+def test_general_bad_input_is_plain_error(setup: str, line: str, cmee: int) -> None:
+    # Values outside the manual's ranges, missing or extra parameters and
+    # undefined forms: plain ERROR whatever CMEE says (reference 1.8).
+    h = SETUPS[setup]()
+    h.at(f"AT+CMEE={cmee}")
+    h.take()
+    assert h.at(line) == ERROR

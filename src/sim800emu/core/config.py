@@ -31,6 +31,8 @@ class Radio:
     lac: str = "1A2B"
     ci: str = "3C4D"
     dns_servers: tuple[str, str] = ("0.0.0.0", "0.0.0.0")
+    timezone: int = 0  # the network's zone in quarters of an hour (CLTS, CCLK)
+    dst: int = 0  # the network's daylight saving adjustment in hours (CLTS)
 
 
 @dataclass(frozen=True, slots=True)

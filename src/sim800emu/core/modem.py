@@ -69,7 +69,9 @@ from .events import (
     StopListen,
     TimerFired,
 )
+from .gprs import GprsState
 from .parser import Command, Form, ParseError, parse_line
+from .radio import RadioState
 from .registry import (
     DATA,
     DONE,
@@ -81,6 +83,7 @@ from .registry import (
     bind,
 )
 from .settings import Settings
+from .sim import SimCard
 from .sms.service import SmsService
 from .state import (
     Ctx,
@@ -96,8 +99,7 @@ from .voice import Voice
 
 MAX_LINE = 556  # characters after "AT" (reference 1.6)
 MAX_SEND = 1460  # bytes of one CIPSEND
-UNIX_2004 = 1_072_915_200  # 2004-01-01, where the module's clock starts
-CR, LF, BS, CTRL_Z = 0x0D, 0x0A, 0x08, 0x1A
+CR, LF, CTRL_Z = 0x0D, 0x0A, 0x1A
 NUMERIC_CODES = {
     "OK": "0",
     "CONNECT": "1",
@@ -137,40 +139,36 @@ class Modem:
     http: HttpClient
     ftp: FtpClient
     switches: dict[str, int]
-    attached: bool
-    cfun: int
     local_ip: str
-    rssi: int
     ntp_server: str
     ntp_tz: int
-    clock_tz: int
     charset: TeCharset
     voice: Voice
     ussd: UssdService
     sms: SmsService
+    radio: RadioState
+    sim: SimCard
+    gprs: GprsState
 
     def __init__(
         self,
         config: ModemConfig | None = None,
         saved: Mapping[str, object] | None = None,
         now: float = 0.0,
+        wall: float | None = None,
     ) -> None:
+        # ``wall``: the Unix time at ``now`` (the host clock, for network time)
         self.config = config or ModemConfig()
         self.saved: dict[str, object] = dict(saved or {})
         self.settings = Settings.from_dict(self.saved)
         self.now = now
         radio = self.config.radio
-        # network and SIM
-        self.cfun = 1
-        self.sim_ready = True
-        self.attached = True
-        self.creg_stat = radio.creg_stat
-        self.cgreg_stat = radio.cgreg_stat
+        # network and SIM: registration, signal, clocks (core/radio.py)
+        self.radio = RadioState(self.config, now, wall)
+        self.sim = SimCard(self.config.identity, self.saved.get(self.sim_key))
+        self.gprs = GprsState()  # QoS, class, event reporting (core/gprs.py)
         self.local_ip = radio.local_ip
-        self.rssi = radio.rssi
         self.dns: tuple[str, str] = radio.dns_servers
-        self.clock_base = 0.0  # CCLK: seconds since 2004-01-01 at clock_set_at
-        self.clock_set_at = now
         self.bearers = Bearers()  # AT+SAPBR profiles 1-3
         self.switches: dict[str, int] = {}  # CLTS, CVHU ...: kept, no effect
         self.charset = TeCharset()  # AT+CSCS: shared by SMS, USSD, phone book
@@ -218,7 +216,6 @@ class Modem:
         self._ntp_query = 0
         self.ntp_server = "pool.ntp.org"
         self.ntp_tz = 0
-        self.clock_tz = 0
         self._timers: dict[str, Callable[[], None]] = {}
         # sockets of the applications (HTTP, FTP): sock -> who takes its results
         self._sock_owners: dict[int, Callable[[Result], None]] = {}
@@ -512,6 +509,11 @@ class Modem:
         return self.mode is not Mode.COMMAND
 
     @property
+    def sim_key(self) -> str:
+        """Where the SIM's data is kept in the saved profile (per ICCID)."""
+        return f"sim.{self.config.identity.iccid}"
+
+    @property
     def multi(self) -> bool:
         return self.settings.cipmux == 1
 
@@ -550,7 +552,7 @@ class Modem:
         if self.ctx is Ctx.CONFIG:
             return
         self.ctx = Ctx.CONFIG
-        self.attached = True
+        self.radio.attached = True
 
         def up() -> None:
             self.ctx = Ctx.STATUS
@@ -605,16 +607,11 @@ class Modem:
         """The CDNSCFG servers that are set (0.0.0.0 means none)."""
         return tuple(d for d in self.dns if d and d != "0.0.0.0")
 
-    @property
-    def radio_up(self) -> bool:
-        """Registered for GPRS with the radio on: a context can come up."""
-        return self.cfun == 1 and self.cgreg_stat in (1, 5)
-
     def open_link(self, link: Link, proto: Proto, host: str, port: int) -> None:
         """Start a client link (the context is up or coming up)."""
         sock = self.new_sock()
         link.open(sock, proto, host, port)
-        if self.ctx is not Ctx.STATUS and not self.radio_up:
+        if self.ctx is not Ctx.STATUS and not self.radio.gprs_registered:
             # single-step with no network: the activation fails
             self._on_connect_failed(link)
             return
@@ -677,10 +674,7 @@ class Modem:
         if res.unix_time is None:
             self.urc(f"+CNTP: {res.error or 61}")
             return
-        # the clock counts local time from 2004-01-01; the zone is in quarters
-        self.clock_base = res.unix_time - UNIX_2004 + self.ntp_tz * 900
-        self.clock_set_at = self.now
-        self.clock_tz = self.ntp_tz
+        self.radio.set_clock_unix(res.unix_time, self.ntp_tz, self.now)
         self.urc("+CNTP: 1")
 
     def _on_ping(self, res: PingReply | PingDone) -> None:
@@ -699,7 +693,7 @@ class Modem:
     def listen(self, proto: Proto, port: int, blog: int) -> None:
         sock = self.new_sock()
         self.server = Server(ServerState.OPENING, sock, port, proto, blog)
-        if self.ctx is not Ctx.STATUS and not self.radio_up:
+        if self.ctx is not Ctx.STATUS and not self.radio.gprs_registered:
             self._on_listen_result(ListenFailed(sock, "no network"))
             return
 
@@ -898,9 +892,10 @@ class Modem:
         return nxt
 
     def _add_to_line(self, piece: bytes) -> None:
-        if BS in piece:
+        bs = self.settings.s5  # ATS5: the editing character (8, backspace)
+        if bs in piece:
             for b in piece:
-                if b == BS:
+                if b == bs:
                     if self._line:
                         self._line.pop()
                 else:
@@ -991,8 +986,8 @@ class Modem:
         if cmd.form is Form.WRITE and form.sig is not None:
             sig = form.sig(self) if callable(form.sig) else form.sig
             values = bind(sig, cmd.args)
-        if spec.needs_sim and not self.sim_ready:
-            if self.cfun == 1:
+        if spec.needs_sim and not self.radio.sim_ready:
+            if self.radio.cfun == 1:
                 raise CommandError(14)
             raise CommandError(3, "CFUN state is 0 or 4")
         if not form.when.test(self, values):
@@ -1216,15 +1211,16 @@ class Modem:
     def begin_boot(self) -> None:
         """After power-on or AT+CFUN=1,1: the SIM is busy for a while, then
         the boot URCs come."""
-        self.sim_ready = False
+        self.radio.sim_ready = False
         timing = self.config.timing
 
         def sim_ready() -> None:
-            self.sim_ready = True
+            self.radio.sim_ready = True
             self.urc("+CPIN: READY")
             if self.settings.ciurc:
                 self.urc("Call Ready")
             self.urc("SMS Ready")
+            self.network_time()
 
         def boot_urcs() -> None:
             if self.settings.ipr != 0:
@@ -1247,40 +1243,37 @@ class Modem:
         self._deferred.clear()
         self._deferred_bytes = 0
         self._held.clear()
-        self.cfun = 1
-        self.attached = True
-        self.creg_stat = self.config.radio.creg_stat
-        self.cgreg_stat = self.config.radio.cgreg_stat
+        self.radio.radio_on()
         self.bearers = Bearers()
         self.stop_apps()
         self.pdp_active = False
         self.request(Reboot())
         self.begin_boot()
 
-    def registration(self, n: int, stat: int) -> str:
-        """``<stat>[,<lac>,<ci>]`` of CREG/CGREG: the location only with n=2
-        and while registered (manual 3.1.1)."""
-        radio = self.config.radio
-        if n == 2 and stat in (1, 5):
-            return f'{stat},"{radio.lac}","{radio.ci}"'
-        return str(stat)
-
     def registration_changed(self) -> None:
-        s = self.settings
+        """The +CREG/+CGREG URCs (per their <n>), then the network's time."""
+        s, radio = self.settings, self.radio
         for n, name, stat in (
-            (s.creg_n, "+CREG", self.creg_stat),
-            (s.cgreg_n, "+CGREG", self.cgreg_stat),
+            (s.creg_n, "+CREG", radio.creg_stat),
+            (s.cgreg_n, "+CGREG", radio.cgreg_stat),
         ):
             if n in (1, 2):
-                self.urc(f"{name}: {self.registration(n, stat)}")
+                self.urc(f"{name}: {radio.registration(n, stat)}")
+        self.network_time()
+
+    def network_time(self) -> None:
+        """Registered with AT+CLTS=1: the network's time URCs (6.2.12)."""
+        if self.settings.clts and self.radio.registered and self.radio.sim_ready:
+            for line in self.radio.network_time_urcs(self.now):
+                self.urc(line)
 
     def _on_fault(self, fault: Fault) -> None:
         if fault.kind == "pdp-deact":
             self.lose_context()
         elif fault.kind == "signal":
-            self.rssi = fault.value
+            self.radio.rssi = fault.value
         elif fault.kind == "register":
-            self.creg_stat = self.cgreg_stat = fault.value
+            self.radio.creg_stat = self.radio.cgreg_stat = fault.value
             self.registration_changed()
             if fault.value in (1, 5):
                 self.cancel_timer("dpdp")
@@ -1318,11 +1311,13 @@ class Modem:
             parts.append(f"server {self.server.proto} :{self.server.port} {self.server.state.value}")
         return "; ".join(parts)
 
-    def power_down(self) -> None:
+    def power_down(self, notice: bool = True) -> None:
+        """AT+CPOWD: =1 says NORMAL POWER DOWN, =0 (urgent) nothing."""
         self.voice.reset()
         self.ussd.reset()
         self.drop_links()
         self.stop_apps()
         self.ctx = Ctx.INITIAL
-        self._emit(b"\r\nNORMAL POWER DOWN\r\n")
+        if notice:
+            self._emit(b"\r\nNORMAL POWER DOWN\r\n")
         self.mode = Mode.OFF

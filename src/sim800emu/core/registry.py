@@ -58,8 +58,18 @@ CME_TEXTS: dict[int, str] = {
     12: "SIM PUK required",
     13: "SIM failure",
     14: "SIM busy",
+    16: "incorrect password",
+    20: "memory full",
+    21: "invalid index",
+    22: "not found",
+    24: "text string too long",
+    25: "invalid characters in text string",
+    26: "dial string too long",
+    27: "invalid characters in dial string",
+    30: "no network service",
     50: "Incorrect parameters",
     100: "unknown",
+    765: "invalid input value",
 }
 CMS_TEXTS: dict[int, str] = {
     300: "ME failure",

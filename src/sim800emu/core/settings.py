@@ -19,6 +19,32 @@ class Settings:
     cgreg_n: int = 0
     ipr: int = 0  # 0 = autobaud
     ciurc: int = 1  # Call Ready URC at boot
+    # the rest of the manual's AT&W table (V1.12 2.2.32)
+    s0: int = 0  # rings before auto-answer
+    s5: int = 8  # command line editing character (backspace)
+    s6: int = 2
+    s7: int = 60
+    s8: int = 2
+    s10: int = 15
+    atx: int = 4  # ATX
+    dcd: int = 1  # AT&C
+    dtr: int = 1  # AT&D
+    icf_format: int = 3  # AT+ICF: 8 data, no parity, 1 stop
+    icf_parity: int = 3
+    ifc_rx: int = 0  # AT+IFC <dce_by_dte>
+    ifc_tx: int = 0  # AT+IFC <dte_by_dce>
+    crlp_iws: int = 61
+    crlp_mws: int = 61
+    crlp_t1: int = 48
+    crlp_n2: int = 6
+    clts: int = 0  # AT+CLTS: network time URCs
+    csclk: int = 0  # AT+CSCLK: slow clock
+    cfgri: int = 0  # AT+CFGRI
+    csgs: int = 0  # AT+CSGS
+    cnetlight: int = 1  # AT+CNETLIGHT
+    csmins: int = 0  # AT+CSMINS: SIM inserted URC
+    csns: int = 0  # AT+CSNS: single numbering scheme
+    csdt: int = 0  # AT+CSDT
     # TCP/IP application settings - AT+CIPSCONT
     cipmux: int = 0
     cipmode: int = 0
@@ -73,5 +99,12 @@ class Settings:
 
 
 # Which settings each saving command stores.
-PROFILE_KEYS = ("echo", "verbose", "quiet", "cmee", "creg_n", "cgreg_n", "ipr", "ciurc")
+PROFILE_KEYS = (
+    "echo", "verbose", "quiet", "cmee", "creg_n", "cgreg_n", "ipr", "ciurc",
+    "s0", "s5", "s6", "s7", "s8", "s10", "atx", "dcd", "dtr", "icf_format", "icf_parity",
+    "ifc_rx", "ifc_tx", "crlp_iws", "crlp_mws", "crlp_t1", "crlp_n2", "clts", "csclk",
+    "cfgri", "csgs", "cnetlight", "csmins", "csns", "csdt",
+)
+# Serial-port settings that ATZ and AT&F leave alone (manual 2.2.27, 2.2.30)
+UART_KEYS = ("ipr", "icf_format", "icf_parity", "ifc_rx", "ifc_tx", "csclk")
 TCPIP_KEYS = tuple(f.name for f in fields(Settings) if f.name not in PROFILE_KEYS)

@@ -184,7 +184,7 @@ class HttpClient:
         self.running = True
         self._redirects = 0
         self._action_method = METHODS[method]
-        if not self.m.bearers.is_open(self.params.cid) or not self.m.radio_up:
+        if not self.m.bearers.is_open(self.params.cid) or not self.m.radio.gprs_registered:
             self._finish(NETWORK_ERROR)
             return
         self.m.start_timer("http", float(self.params.timeout), lambda: self._finish(NETWORK_ERROR))

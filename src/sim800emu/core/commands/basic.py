@@ -1,14 +1,30 @@
-"""V.25ter and 27.007 basics every client sends before the TCP/IP commands
-(reference section 6; manual 4.1)."""
+"""The V.25ter commands (manual V1.12 chapter 2): echo, result codes, the
+user profile (ATZ, AT&F, AT&V, AT&W), S-registers, serial-port settings and
+identification. Their values live in ``Settings`` (saved by AT&W).
+
+Dialling (ATD, ATA, ATH) belongs to the call family."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..events import PowerDown, SaveSettings
+from ..events import SaveSettings
 from ..parser import Command
-from ..registry import DONE, PENDING, F, Int, Outcome, Rule, Str, Value, alias, command, ok, text
-from ..settings import PROFILE_KEYS, Settings
+from ..registry import (
+    PENDING,
+    F,
+    FormSpec,
+    Int,
+    Outcome,
+    Rule,
+    Value,
+    alias,
+    command,
+    ok,
+    syntax_error,
+    text,
+)
+from ..settings import PROFILE_KEYS, UART_KEYS, Settings
 from ..state import LinkState
 from ._common import setting
 
@@ -16,6 +32,7 @@ if TYPE_CHECKING:
     from ..modem import Modem
 
 REF6 = "reference 6"
+MAN = "manual V1.12 "
 
 
 def save(m: Modem, keys: tuple[str, ...]) -> Outcome:
@@ -35,54 +52,36 @@ def store(m: Modem, profile: dict[str, object]) -> Outcome:
 
 
 def restore(m: Modem, source: Settings) -> None:
+    """ATZ / AT&F: the profile settings from ``source``, except the serial
+    port's (manual 2.2.27 and 2.2.30: ipr, icf, ifc and csclk stay)."""
     for key in PROFILE_KEYS:
-        setattr(m.settings, key, getattr(source, key))
+        if key not in UART_KEYS:
+            setattr(m.settings, key, getattr(source, key))
 
 
-# ---------------------------------------------------------------- basic letters
+def _flag(letter: str, attr: str, what: str, source: str) -> None:
+    """A basic flag command: ATx0 / ATx1; a bare ATx means 0."""
+
+    def write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        setattr(m.settings, attr, values[0] == 1)
+
+    def off(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        setattr(m.settings, attr, False)
+
+    command(letter, what, source, exec=F(off), write=F(write, sig=(Int(0, 1),)))
 
 
-def _set_echo(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.echo = values[0] == 1
-
-
-def _echo_off(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.echo = False
-
-
-command("E", "Command echo: ATE0 off, ATE1 on (default)", REF6,
-        exec=F(_echo_off), write=F(_set_echo, sig=(Int(0, 1),)))
-
-
-def _set_verbose(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.verbose = values[0] == 1
-
-
-def _verbose_off(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.verbose = False
-
-
-command("V", "Result codes as words (ATV1, default) or digits (ATV0)", "reference 1.4",
-        exec=F(_verbose_off), write=F(_set_verbose, sig=(Int(0, 1),)))
-
-
-def _set_quiet(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.quiet = values[0] == 1
-
-
-def _quiet_off(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.settings.quiet = False
-
-
-command("Q", "Quiet: ATQ1 suppresses result codes", REF6,
-        exec=F(_quiet_off), write=F(_set_quiet, sig=(Int(0, 1),)))
+_flag("E", "echo", "Command echo: ATE0 off, ATE1 on (default)", MAN + "2.2.7; " + REF6)
+_flag("V", "verbose", "Result codes as words (ATV1, default) or digits (ATV0)",
+      MAN + "2.2.25; reference 1.4")
+_flag("Q", "quiet", "Quiet: ATQ1 suppresses result codes", MAN + "2.2.15; " + REF6)
 
 
 def _ati(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     m.info(m.config.identity.firmware)
 
 
-command("I", "Product identification (ATI)", REF6,
+command("I", "Product identification (ATI)", MAN + "2.2.9; " + REF6,
         exec=F(_ati), write=F(_ati, sig=(Int(0, 255),)))
 
 
@@ -90,15 +89,15 @@ def _factory(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     restore(m, Settings())
 
 
-command("&F", "Restore factory defaults of the user profile", REF6,
-        exec=F(_factory), write=F(_factory, sig=(Int(0, 0),)))
+command("&F", "Restore factory defaults of the user profile (not the serial port's)",
+        MAN + "2.2.30", exec=F(_factory), write=F(_factory, sig=(Int(0, 0),)))
 
 
 def _reset_profile(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     restore(m, Settings.from_dict(m.saved))
 
 
-command("Z", "Restore the saved user profile", REF6,
+command("Z", "Restore the saved user profile (not the serial port's)", MAN + "2.2.27",
         exec=F(_reset_profile), write=F(_reset_profile, sig=(Int(0, 0),)))
 
 
@@ -106,8 +105,38 @@ def _store_profile(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome
     return save(m, PROFILE_KEYS)
 
 
-command("&W", "Save the user profile (echo, verbose, quiet, CMEE ...)", REF6,
-        exec=F(_store_profile), write=F(_store_profile, sig=(Int(0, 0),)))
+command("&W", "Save the user profile (the manual's AT&W table: ATE, ATV, S0 ... CMEE, CLTS ...)",
+        MAN + "2.2.32", exec=F(_store_profile), write=F(_store_profile, sig=(Int(0, 0),)))
+
+
+def profile_lines(s: Settings) -> list[str]:
+    """The settings AT&W stores, as AT&V shows them (manual 2.2.32's table)."""
+    return [
+        f"S0: {s.s0:03d}", "S3: 013", "S4: 010", f"S5: {s.s5:03d}", f"S6: {s.s6:03d}",
+        f"S7: {s.s7:03d}", f"S8: {s.s8:03d}", f"S10: {s.s10:03d}",
+        f"+CRLP: {s.crlp_iws},{s.crlp_mws},{s.crlp_t1},{s.crlp_n2}",
+        f"V: {int(s.verbose)}", f"E: {int(s.echo)}", f"Q: {int(s.quiet)}", f"X: {s.atx}",
+        f"&C: {s.dcd}", f"&D: {s.dtr}", f"+CLTS: {s.clts}", f"+CREG: {s.creg_n}",
+        f"+CGREG: {s.cgreg_n}", f"+CMEE: {s.cmee}", f"+CSCLK: {s.csclk}",
+        f"+CIURC: {s.ciurc}", f"+CFGRI: {s.cfgri}", f"+CSGS: {s.csgs}",
+        f"+CNETLIGHT: {s.cnetlight}", f"+CSDT: {s.csdt}", f"+CSMINS: {s.csmins}",
+        f"+IPR: {s.ipr}", f"+IFC: {s.ifc_rx},{s.ifc_tx}", icf_text(s), f"+CSNS: {s.csns}",
+    ]
+
+
+def icf_text(s: Settings) -> str:
+    """+ICF: <format>,<parity>; a format without parity reads parity 255
+    (manual 2.2.39 note)."""
+    parity = s.icf_parity if s.icf_format in (2, 5) else 255
+    return f"+ICF: {s.icf_format},{parity}"
+
+
+def _andv(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.info("ACTIVE PROFILE:", *profile_lines(m.settings))
+
+
+command("&V", "Display the current configuration (the AT&W settings)", MAN + "2.2.31",
+        exec=F(_andv), write=F(_andv, sig=(Int(0, 0),)))
 
 TRANSPARENT_LINK_UP = Rule(
     "transparent mode with the link connected",
@@ -119,89 +148,109 @@ def _ato(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     return m.resume_data_mode()
 
 
-command("O", "Back to transparent data mode (answers CONNECT)", "reference 5",
+command("O", "Back to transparent data mode (answers CONNECT)", MAN + "2.2.13; reference 5",
         exec=F(_ato, TRANSPARENT_LINK_UP))
-for letter, what in (("&D", "DTR function"),
-                     ("&C", "DCD function"), ("X", "Result code selection"),
-                     ("&K", "Flow control"), ("L", "Speaker loudness"), ("M", "Speaker mode")):
-    command(letter, what, REF6, exec=F(ok), write=F(ok, sig=(Int(0, 9),)))
 
-for reg in range(13):
-    command(f"S{reg}", f"S-register {reg}", REF6,
-            read=F(text("000")), write=F(ok, sig=(Int(0, 255),)))
+def _basic_setting(letter: str, attr: str, lo: int, hi: int, what: str, source: str) -> None:
+    """AT&C<n>, ATX<n> ...: a bare letter means 0 (V.25ter)."""
+
+    def write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        setattr(m.settings, attr, int(values[0] or 0))
+
+    def zero(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        if lo == 0:
+            setattr(m.settings, attr, 0)
+
+    command(letter, what, source, exec=F(zero), write=F(write, sig=(Int(lo, hi),)))
+
+
+_basic_setting("&C", "dcd", 0, 1, "DCD function: 0 always on, 1 on with a data carrier",
+               MAN + "2.2.28")
+_basic_setting("&D", "dtr", 0, 2, "DTR function: 0 ignored, 1 to command mode, 2 hang up",
+               MAN + "2.2.29")
+_basic_setting("X", "atx", 0, 4, "CONNECT result code format and call progress monitoring",
+               MAN + "2.2.26")
+
+
+def _no_effect(letter: str, what: str, source: str, hi: int | None) -> None:
+    """Accepted, no effect in GSM (ATL, ATM, ATP, ATT, AT&K)."""
+    if hi is None:
+        command(letter, what, source, exec=F(ok))
+    else:
+        command(letter, what, source, exec=F(ok), write=F(ok, sig=(Int(0, hi),)))
+
+
+_no_effect("L", "Monitor speaker loudness (no effect in GSM)", MAN + "2.2.10", 9)
+_no_effect("M", "Monitor speaker mode (no effect in GSM)", MAN + "2.2.11", 9)
+_no_effect("P", "Pulse dialling (no effect in GSM)", MAN + "2.2.14", None)
+_no_effect("T", "Tone dialling (no effect in GSM)", MAN + "2.2.24", None)
+_no_effect("&K", "Flow control (V.25ter; use AT+IFC)", REF6, 9)
+
+
+# ---------------------------------------------------------------- S-registers
+
+
+def _sreg(n: int, attr: str | None, lo: int, hi: int, what: str, section: str) -> None:
+    """ATSn? prints the value as three digits; ATSn=<v> sets it. Without
+    ``attr`` the register holds only its default ``lo`` (S3, S4)."""
+
+    def read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        m.info(f"{getattr(m.settings, attr) if attr else lo:03d}")
+
+    def write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        if attr:
+            setattr(m.settings, attr, int(values[0] or 0))
+
+    command(f"S{n}", what, MAN + section, read=F(read), write=F(write, sig=(Int(lo, hi),)))
+
+
+_sreg(0, "s0", 0, 255, "Rings before automatic answer (0: off)", "2.2.16")
+_sreg(3, None, 13, 13, "Command line termination character (13 only)", "2.2.17")
+_sreg(4, None, 10, 10, "Response formatting character (10 only)", "2.2.18")
+_sreg(5, "s5", 0, 127, "Command line editing character (default 8, backspace)", "2.2.19")
+_sreg(6, "s6", 0, 999, "Pause before blind dialling (no effect in GSM)", "2.2.20")
+_sreg(7, "s7", 1, 255, "Seconds to wait for connection completion", "2.2.21")
+_sreg(8, "s8", 0, 255, "Seconds to wait for the comma dial modifier", "2.2.22")
+_sreg(10, "s10", 1, 254, "Disconnect delay after the carrier is lost (tenths of a second)",
+      "2.2.23")
 
 
 # ---------------------------------------------------------------- identity
 
 
-def _imei(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(m.config.identity.imei)
+def _info(get: str) -> FormSpec:
+    def handler(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+        m.info(get.format(id=m.config.identity))
+
+    return F(handler)
 
 
-command("+GSN", "IMEI", REF6, exec=F(_imei), test=F(ok))
+command("+GSN", "IMEI", MAN + "2.2.38; " + REF6, exec=_info("{id.imei}"), test=F(ok))
 alias("+CGSN", "+GSN")
-
-
-def _gmi(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(m.config.identity.manufacturer)
-
-
-command("+GMI", "Manufacturer", REF6, exec=F(_gmi), test=F(ok))
+command("+GMI", "Manufacturer", MAN + "2.2.34; " + REF6, exec=_info("{id.manufacturer}"),
+        test=F(ok))
 alias("+CGMI", "+GMI")
-
-
-def _gmm(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(m.config.identity.model)
-
-
-command("+GMM", "Model", REF6, exec=F(_gmm), test=F(ok))
+command("+GMM", "Model", MAN + "2.2.35; " + REF6, exec=_info("{id.model}"), test=F(ok))
 alias("+CGMM", "+GMM")
-
-
-def _gmr(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(f"Revision:{m.config.identity.revision}")
-
-
-command("+GMR", "Firmware revision", REF6, exec=F(_gmr), test=F(ok))
+command("+GMR", "Firmware revision", MAN + "2.2.36; " + REF6, exec=_info("Revision:{id.revision}"),
+        test=F(ok))
 alias("+CGMR", "+GMR")
 
 
-def _ccid(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(m.config.identity.iccid)
+def _goi(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    model = m.config.identity.model
+    m.info(model.split("_", 1)[-1])
 
 
-command("+CCID", "SIM card ICCID (bare, no prefix)", REF6, exec=F(_ccid), test=F(ok),
-        needs_sim=True)
+command("+GOI", "Global object identification (the model name)", MAN + "2.2.37",
+        exec=F(_goi), test=F(ok))
+command("+GCAP", "Capabilities list: +CGSM", MAN + "2.2.33", exec=F(text("+GCAP: +CGSM")))
 
 
-def _cimi(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(m.config.identity.imsi)
-
-
-command("+CIMI", "IMSI", REF6, exec=F(_cimi), test=F(ok), needs_sim=True)
-
-
-def _cpin(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info("+CPIN: READY")
-
-
-command("+CPIN", "SIM PIN state (always READY once the SIM is up)", REF6,
-        read=F(_cpin), write=F(ok, sig=(Str(8), Str(8, optional=True))), test=F(ok),
-        needs_sim=True)
-
-
-def _csq(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    radio = m.config.radio
-    rssi = m.rssi if m.cfun == 1 and m.creg_stat in (1, 5) else 99
-    ber = radio.ber if rssi != 99 else 99
-    m.info(f"+CSQ: {rssi},{ber}")
-
-
-command("+CSQ", "Signal quality", "manual 4.1; reference 6",
-        exec=F(_csq), test=F(text("+CSQ: (0-31,99),(0-7,99)")))
+# ---------------------------------------------------------------- serial port
 
 setting("+CMEE", "cmee", 0, 2, "Error reporting: 0 ERROR, 1 numeric, 2 verbose +CME ERROR",
-        "reference 1.8")
+        MAN + "3.2.20; reference 1.8")
 
 BAUDS = (0, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800)
 
@@ -214,120 +263,37 @@ def _ipr_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     m.settings.ipr = int(values[0] or 0)
 
 
-command("+IPR", "Fixed baud rate (0 = autobaud, the default)", REF6,
+command("+IPR", "Fixed baud rate (0 = autobaud, the default)", MAN + "2.2.41; " + REF6,
         test=F(text("+IPR: (),(" + ",".join(str(b) for b in BAUDS) + ")")),
         read=F(_ipr_read),
         write=F(_ipr_write, Rule("a known rate", lambda m, v: v[0] in BAUDS), (Int(0, 460800),)))
 
 
-def _cbc(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info("+CBC: 0,85,4087")
+def _icf_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    if values[1] not in (None, 0, 1, 3):
+        raise syntax_error()
+    m.settings.icf_format = int(values[0] or 0)
+    if values[1] is not None:
+        m.settings.icf_parity = int(values[1])
 
 
-command("+CBC", "Battery charge", REF6, exec=F(_cbc), test=F(text("+CBC: (0-2),(1-100),(voltage)")))
+def _icf_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.info(icf_text(m.settings))
 
 
-def _now_seconds(m: Modem) -> float:
-    return m.clock_base + (m.now - m.clock_set_at)
+command("+ICF", "Character framing (format, parity); kept, the line is not changed",
+        MAN + "2.2.39",
+        test=F(text("+ICF: (1-6),(0,1,3)")), read=F(_icf_read),
+        write=F(_icf_write, sig=(Int(1, 6), Int(0, 3, optional=True))))
 
 
-def _cclk_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    import datetime as _dt  # pure: no clock is read here, only arithmetic
-
-    base = _dt.datetime(2004, 1, 1)
-    t = base + _dt.timedelta(seconds=int(_now_seconds(m)))
-    sign = "-" if m.clock_tz < 0 else "+"
-    m.info(f'+CCLK: "{t:%y/%m/%d,%H:%M:%S}{sign}{abs(m.clock_tz):02d}"')
+def _ifc_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.settings.ifc_rx = int(values[0] or 0)
+    m.settings.ifc_tx = int(values[1] if values[1] is not None else values[0] or 0)
 
 
-def _cclk_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    import datetime as _dt
-
-    value = str(values[0])
-    try:
-        t = _dt.datetime.strptime(value[:17], "%y/%m/%d,%H:%M:%S")
-    except ValueError:
-        from ..registry import syntax_error
-
-        raise syntax_error() from None
-    m.clock_base = (t - _dt.datetime(2004, 1, 1)).total_seconds()
-    m.clock_set_at = m.now
-    zone = value[17:]
-    if zone[:1] in ("+", "-") and zone[1:].isascii() and zone[1:].isdigit():
-        m.clock_tz = int(zone)
-
-
-command("+CCLK", "Real-time clock (starts at 04/01/01,00:00:00 after power-on)", REF6,
-        read=F(_cclk_read), write=F(_cclk_write, sig=(Str(20),)), test=F(ok))
-
-def _switch(name: str, what: str, hi: int, default: int) -> None:
-    """A numeric switch the emulator keeps but that changes nothing here."""
-    key = name[1:].lower()
-
-    def read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-        m.info(f"{name}: {m.switches.get(key, default)}")
-
-    def write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-        m.switches[key] = int(values[0] or 0)
-
-    shown = "(0,1)" if hi == 1 else f"(0-{hi})"
-    command(name, what, REF6, test=F(text(f"{name}: {shown}")), read=F(read),
-            write=F(write, sig=(Int(0, hi),)))
-
-
-_switch("+CLTS", "Get local time stamp from the network", 1, 0)
-_switch("+CBATCHK", "Battery check", 1, 0)
-_switch("+CSCLK", "Slow clock (sleep mode)", 2, 0)
-setting("+CIURC", "ciurc", 0, 1, "Show the Call Ready URC at boot (saved by AT&W)", REF6)
-
-
-def _cfun_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(f"+CFUN: {m.cfun}")
-
-
-def _cfun_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
-    fun, rst = values[0], values[1]
-    if rst == 1:
-        m.final("OK")
-        m.reboot()
-        return DONE
-    if fun == 0 or fun == 4:
-        if m.cfun == 1:
-            m.cfun = int(fun or 0)
-            m.lose_context()
-            m.attached = False
-            m.sim_ready = fun == 4
-            m.creg_stat = m.cgreg_stat = 0
-            m.final("OK")
-            if fun == 0:
-                m.urc("+CPIN: NOT READY")
-            m.registration_changed()
-            return DONE
-        m.cfun = int(fun or 0)
-    elif fun == 1 and m.cfun != 1:
-        m.cfun = 1
-        m.sim_ready = True
-        m.attached = True
-        m.creg_stat = m.config.radio.creg_stat
-        m.cgreg_stat = m.config.radio.cgreg_stat
-        m.final("OK")
-        m.urc("+CPIN: READY")
-        m.registration_changed()
-        return DONE
-    return None
-
-
-command("+CFUN", "Phone functionality; AT+CFUN=1,1 reboots with the boot URCs", REF6,
-        test=F(text("+CFUN: (0,1,4),(0,1)")), read=F(_cfun_read),
-        write=F(_cfun_write, Rule("fun 0, 1 or 4", lambda m, v: v[0] in (0, 1, 4)),
-                (Int(0, 4), Int(0, 1, optional=True))))
-
-
-def _cpowd(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
-    m.power_down()
-    m.request(PowerDown())
-    return DONE
-
-
-command("+CPOWD", "Power off (prints NORMAL POWER DOWN)", REF6,
-        write=F(_cpowd, sig=(Int(0, 1),)), exec=F(_cpowd))
+command("+IFC", "Local flow control (0 none, 1 XON/XOFF, 2 RTS/CTS); kept, not applied",
+        MAN + "2.2.40",
+        test=F(text("+IFC: (0-2),(0-2)")),
+        read=F(lambda m, v, c: m.info(f"+IFC: {m.settings.ifc_rx},{m.settings.ifc_tx}")),
+        write=F(_ifc_write, sig=(Int(0, 2), Int(0, 2, optional=True))))

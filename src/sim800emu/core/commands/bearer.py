@@ -1,5 +1,5 @@
-"""Bearer and PDP commands that client libraries send besides the manual's
-set: SAPBR, CGDCONT, CGACT, CNTP (reference 6, 8)."""
+"""Bearer commands that client libraries send besides the TCP/IP manual's
+set: SAPBR, CNTP (reference 6, 8). CGDCONT and CGACT are in gprs.py."""
 
 from __future__ import annotations
 
@@ -39,13 +39,13 @@ def _sapbr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
         m.info(f'+SAPBR: {cid},{int(profile.status)},"{ip}"')
         return None
     if cmd_type == 1:
-        if profile.status is not Status.CLOSED or not m.radio_up:
+        if profile.status is not Status.CLOSED or not m.radio.gprs_registered:
             raise CommandError(3)
         profile.status = Status.CONNECTING
 
         def opened() -> None:
             profile.status = Status.CONNECTED
-            m.attached = True
+            m.radio.attached = True
             m.complete()
 
         m.start_timer(f"sapbr{cid}", m.config.timing.sapbr, opened)
@@ -74,33 +74,6 @@ command(
 )
 
 
-def _cgdcont_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.pdp_apn = str(values[2] or "")
-
-
-command(
-    "+CGDCONT", "Define the PDP context", REF,
-    test=F(text('+CGDCONT: (1-3),"IP",,,(0,1),(0,1)')),
-    read=F(lambda m, v, c: m.info(f'+CGDCONT: 1,"IP","{m.pdp_apn}","0.0.0.0",0,0')),
-    write=F(_cgdcont_write, sig=(Int(1, 3), Str(10, optional=True), Str(64, optional=True),
-                                 Str(20, optional=True), Int(0, 1, optional=True),
-                                 Int(0, 1, optional=True))),
-)
-
-
-def _cgact_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.pdp_active = values[0] == 1
-    if m.pdp_active:
-        m.attached = True
-
-
-command(
-    "+CGACT", "Activate or deactivate the PDP context", REF,
-    test=F(text("+CGACT: (0,1)")),
-    read=F(lambda m, v, c: m.info(f"+CGACT: 1,{1 if m.pdp_active else 0}")),
-    write=F(_cgact_write, sig=(Int(0, 1), Int(1, 3, optional=True))),
-)
-
 command(
     "+CNTPCID", "Bearer profile used by NTP", REF,
     test=F(text("+CNTPCID: (1-3)")),
@@ -117,7 +90,7 @@ def _cntp_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 
 def _cntp_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     m.final("OK")
-    if not (m.bearers.any_open or m.ctx in (Ctx.GPRSACT, Ctx.STATUS)) or not m.radio_up:
+    if not (m.bearers.any_open or m.ctx in (Ctx.GPRSACT, Ctx.STATUS)) or not m.radio.gprs_registered:
         m.urc("+CNTP: 61")  # network error: no bearer
     else:
         m.ntp_sync()

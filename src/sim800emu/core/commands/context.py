@@ -72,10 +72,10 @@ command(
 
 
 def _ciicr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
-    if m.cfun != 1 or m.cgreg_stat not in (1, 5):
+    if not m.radio.gprs_registered:
         raise CommandError(3)
     m.ctx = Ctx.CONFIG
-    m.attached = True  # the module attaches by itself (manual 4.1)
+    m.radio.attached = True  # the module attaches by itself (manual 4.1)
 
     def done() -> None:
         if m.ctx is Ctx.CONFIG:

@@ -52,7 +52,7 @@ NOT_ALLOWED = 302
 
 def _ready(m: Modem) -> None:
     """Storage and sending need the SIM's SMS part (after SMS Ready)."""
-    if not m.sim_ready:
+    if not m.radio.sim_ready:
         raise CmsError(SIM_BUSY)
 
 
@@ -322,7 +322,7 @@ def _cmgf_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 
 
 def _cmgf_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    if not m.sim_ready:
+    if not m.radio.sim_ready:
         raise CommandError(None)  # before SMS Ready (reference, Seeed #39)
     m.sms.text_mode = values[0] == 1
 

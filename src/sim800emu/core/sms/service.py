@@ -138,7 +138,7 @@ class SmsService:
 
     def _timestamp(self, unix_time: float) -> P.Timestamp:
         """The centre's time stamp in the zone the module's clock keeps."""
-        tz = self.m.clock_tz
+        tz = self.m.radio.clock_tz
         when = _dt.datetime.fromtimestamp(unix_time, _dt.UTC) + _dt.timedelta(minutes=15 * tz)
         return P.Timestamp.from_datetime(when, tz)
 
