@@ -48,6 +48,7 @@ class FakeModem:
         config: ModemConfig | None = None,
         saved: Mapping[str, object] | None = None,
         now: float = 0.0,
+        wall: float | None = None,
     ) -> None:
         self.config = config or ModemConfig()
         self.saved = dict(saved) if saved is not None else None

@@ -74,11 +74,10 @@ def _cops_test(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 def _cops_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     mode, fmt, oper = values
     radio = m.radio
-    if fmt is not None:
-        radio.cops_format = int(fmt)
     if mode == 3:
         if fmt is None:
             raise syntax_error()
+        radio.cops_format = int(fmt)
         return
     if mode in (1, 4):
         if fmt is None or oper is None:
@@ -88,6 +87,8 @@ def _cops_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
             if mode == 1:
                 raise CommandError(NO_NETWORK_SERVICE)
             mode = 0  # 4: manual failed, automatic entered
+    if fmt is not None:
+        radio.cops_format = int(fmt)  # applies to later reads (manual 3.2.22)
     if mode == 2:
         was = radio.creg_stat
         radio.cops_mode = 2
