@@ -35,7 +35,7 @@ def _write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     request = m.ussd.decode_request(str(typed))
     if len(request) > MAX_USSD:
         raise CommandError(24, "text string too long")
-    reachable = m.cfun == 1 and m.creg_stat in (1, 5)
+    reachable = m.radio.registered
     m.ussd.request(request, reachable)
 
 

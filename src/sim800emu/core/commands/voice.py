@@ -32,7 +32,7 @@ V25 = "manual V1.12 2.2"
 
 def _network(m: Modem) -> bool:
     """Can a call be set up: full functionality, SIM ready, registered."""
-    return m.cfun == 1 and m.sim_ready and m.creg_stat in (1, 5)
+    return m.radio.registered and m.radio.sim_ready
 
 
 def _ussd_code(number: str) -> bool:
