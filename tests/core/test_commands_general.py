@@ -273,3 +273,13 @@ def test_sim800l_gsm_module_setup_line_my_part() -> None:
     assert h.at("AT+CMTE?") == block("+CMTE: 0,25.0") + OK
     if "+CLIP" in REGISTRY and "+CMGF" in REGISTRY:
         assert h.at('AT+CLIP=1;+CMGF=0;+CLTS=1;+CSCLK=0;+CSCS="HEX"') == OK
+
+
+def test_phone_book_write_answers_error_when_the_save_fails() -> None:
+    h = Harness()
+    h.save_ok = False
+    assert h.at('AT+CPBW=1,"123",129,"x"') == ERROR
+    assert "sim.89445018101802445400" not in h.m.saved
+    h.save_ok = True
+    assert h.at('AT+CPBW=1,"123",129,"x"') == OK
+    assert "sim.89445018101802445400" in h.m.saved
