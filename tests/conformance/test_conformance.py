@@ -63,6 +63,7 @@ NEEDS: dict[str, str] = {
     "cmd-forms-gprs.txt": GENERAL,
     "cmd-general-27007.txt": GENERAL,
     "cmd-general-v25ter.txt": GENERAL,
+    "cmd-network-time.txt": GENERAL,
     "cmd-phonebook.txt": GENERAL,
     "cmd-simcom-general.txt": GENERAL,
     "4.2.1-single-step-single-link.txt": CORE,

@@ -179,7 +179,7 @@ class FtpClient:
         self._reset_session()
         self.op = op
         p = self.params
-        if not self.m.bearers.is_open(p.cid) or not self.m.radio_up:
+        if not self.m.bearers.is_open(p.cid) or not self.m.radio.gprs_registered:
             self._fail(NET)
             return
         if not p.serv:
