@@ -104,6 +104,9 @@ class Replay:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.h = Harness(config=_config(path), echo=True)
+        # the host clock the runtime gives the modem (network time, CLTS)
+        self.h.m.radio.wall = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+        self.h.m.radio.wall_at = self.h.now
         self.vars: dict[str, str] = {}
         self.peers: dict[str, Peer] = {}
         self.buf = bytearray()
