@@ -127,3 +127,14 @@ def test_reboot_resets_the_parameters() -> None:
     h.run_timers()
     h.at("ATE0")
     assert h.at("AT+FTPSERV?") == b'\r\n+FTPSERV: ""\r\n' + OK
+
+
+def test_bad_pasv_and_endless_line() -> None:
+    h = ready()
+    assert h.at("AT+FTPGET=1") == OK
+    ctrl = login(h)
+    h.receive(ctrl, b"200 binary\r\n")
+    assert h.receive(ctrl, b"227 (127,0,0,1,300,1)\r\n") == crlf("+FTPGET: 1,75")
+    assert h.at("AT+FTPGET=1") == OK
+    ctrl, _ = h.connected()
+    assert h.receive(ctrl, b"x" * 9000) == crlf("+FTPGET: 1,65")

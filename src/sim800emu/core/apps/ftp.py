@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 MAX_PUT = 1360  # <maxlength> of +FTPPUT: 1,1,<maxlength>
 MAX_READ = 1460  # FTPGET=2 / FTPLIST=2 <reqlength>
 EXTGET_LIMIT = 300 * 1024  # FTPEXTGET keeps the file in RAM
+MAX_REPLY_LINE = 8192
 IDLE_TIMEOUT = 75.0  # manual: max response time when the server is silent
 SAVED_KEY = "ftpscont"
 
@@ -213,6 +214,8 @@ class FtpClient:
         elif isinstance(res, Received):
             self._lines += res.data
             self._parse_replies()
+            if len(self._lines) > MAX_REPLY_LINE:  # no line end in sight: not FTP
+                self._fail(SERVER)
         elif isinstance(res, PeerClosed):
             self._fail(NET)
 
@@ -325,6 +328,9 @@ class FtpClient:
             self._fail(PASSIVE)
             return
         n = [int(x) for x in match.groups()]
+        if max(n) > 255 or not 0 < n[4] * 256 + n[5] <= 65535:
+            self._fail(PASSIVE)
+            return
         ip = ".".join(str(x) for x in n[:4])
         if ip == "0.0.0.0":
             ip = self._ctrl_host
