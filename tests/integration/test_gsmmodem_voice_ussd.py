@@ -66,6 +66,8 @@ def _exercise(sim800: Any, modem: Any, calls: queue.Queue[Any]) -> None:
     # a call the caller ends before it is answered
     sim800.ring("+4930901820")
     second = calls.get(timeout=10)
+    while second.number == CALLER:  # a repeated RING of the first call, if the host was slow
+        second = calls.get(timeout=10)
     assert second.number == "+4930901820"
     sim800.hangup()
     assert _wait(lambda: modem.write("AT+CLCC") == ["OK"])
