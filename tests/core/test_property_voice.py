@@ -1,0 +1,77 @@
+"""Property: whatever mix of call and USSD commands, far-end events (ring,
+hang-up, keys) and elapsed time, the core never raises, prints only CR LF
+framed lines, lists at most one call, and once the line is settled (ATH,
+AT+CUSD=2, timers run) the module is idle and ``AT`` answers OK.
+
+Runs are derandomized (fixed examples), so CI is deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness import OK, Harness
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim800emu.core.config import ModemConfig, Services
+from sim800emu.core.events import CallerDtmf, CallerHangup, Fault, IncomingCall, Result
+
+SERVICES = Services(
+    ussd=(("*100#", "Balance 5"), ("*111#", "1 A, 2 B"), ("*111#>1", "A"), ("*9#", "Баланс")),
+    dial=(("1", "busy"), ("2", "no-answer"), ("3", "no-carrier")),
+)
+COMMANDS = [
+    "ATD1;", "ATD2;", "ATD3;", "ATD+4930999;", "ATD*100#;", "ATD*99#", "ATDL;", "ATD;", "ATDxyz;",
+    "ATA", "ATH", "AT+CHUP", "AT+CLCC", "AT+CLCC=1", "AT+CLCC=0", "AT+CLIP=1", "AT+CRC=1",
+    "AT+COLP=1", "AT+COLP=0", "AT+MORING=1", "AT+CDRIND=1", "AT+CVHU=1", "AT+CVHU=0",
+    "AT+CEER", "AT+CEER=1", "AT+VTS=1", 'AT+VTS="1,{2,5}"', 'AT+VTS="{"', "AT+DDET=1,0,1",
+    'AT+CUSD=1,"*100#"', 'AT+CUSD=1,"*111#"', 'AT+CUSD=1,"1"', 'AT+CUSD=1,"*9#"', "AT+CUSD=2",
+    'AT+CUSD=0,"*100#"', 'AT+CSCS="HEX"', 'AT+CSCS="UCS2"', 'AT+CSCS="IRA"', "ATV0", "ATV1",
+    "AT+CMEE=2", "ATD1;+CLCC", "ATA;H", "AT+CLIP=1;+CLCC;+CUSD=1,\"*100#\"",
+]
+EVENTS: list[Result] = [
+    IncomingCall("+4915112345678"), IncomingCall("0301"), CallerHangup(), CallerDtmf("12#"),
+    Fault("register", 2), Fault("register", 1),
+]
+
+Step = tuple[str, object]
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("at"), st.sampled_from(COMMANDS)),
+        st.tuples(st.just("event"), st.sampled_from(range(len(EVENTS)))),
+        st.tuples(st.just("wait"), st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 7.0])),
+    ),
+    max_size=40,
+)
+FRAMED = re.compile(rb"(\r\n[^\r\n]*\r\n)*")
+DIGITS = re.compile(rb"([^\r\n]*\r\n|\d\r)*")  # ATV0: information lines and digit codes
+
+
+@settings(derandomize=True, max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_calls_and_ussd_never_break_the_line(script: list[Step]) -> None:
+    h = Harness(config=ModemConfig(services=SERVICES))
+    for kind, what in script:
+        if kind == "at":
+            out = h.at(str(what))
+        elif kind == "event":
+            out = h.handle(EVENTS[int(str(what))])
+        else:
+            out = h.advance(float(str(what)))
+        if h.m.settings.verbose:
+            assert FRAMED.fullmatch(out), out
+        else:
+            assert DIGITS.fullmatch(out), out
+        assert len(h.m.voice.list_calls()) <= 1
+    # settle: no pending command, no call, no USSD on its way
+    h.run_timers()
+    h.at("ATV1")
+    h.at("AT+CVHU=0")
+    h.at("ATH")
+    h.at("AT+CUSD=2")
+    h.run_timers()
+    assert not h.m.voice.busy
+    assert not h.m.ussd.pending
+    assert h.at("AT") == OK
