@@ -56,7 +56,7 @@ def _cops_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     radio = m.radio
     if radio.registered:
         fmt = radio.cops_format
-        m.info(f'+COPS: {radio.cops_mode},{fmt},"{m.charset.encode(radio.operator(fmt))}"')
+        m.info(f'+COPS: {radio.cops_mode},{fmt},"{radio.operator(fmt)}"')
     else:
         m.info(f"+COPS: {radio.cops_mode}")
 
@@ -67,7 +67,7 @@ def _cops_test(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
         m.info("+COPS: ,,(0-4),(0-2)")
         return
     stat = 2 if radio.registered else 1
-    name = m.charset.encode(radio.operator(0))
+    name = radio.operator(0)
     m.info(f'+COPS: ({stat},"{name}","{name}","{radio.operator(2)}"),,(0-4),(0-2)')
 
 
@@ -82,7 +82,7 @@ def _cops_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     if mode in (1, 4):
         if fmt is None or oper is None:
             raise syntax_error()
-        wanted = m.charset.decode(str(oper)) if fmt != 2 else str(oper)
+        wanted = str(oper)
         if wanted != radio.operator(int(fmt)):
             if mode == 1:
                 raise CommandError(NO_NETWORK_SERVICE)
@@ -113,7 +113,7 @@ command("+COPS", "Operator selection: 0 automatic, 1 manual, 2 deregister, 3 for
 
 def _copn(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     radio = m.radio
-    m.info(f'+COPN: "{radio.operator(2)}","{m.charset.encode(radio.operator(0))}"')
+    m.info(f'+COPN: "{radio.operator(2)}","{radio.operator(0)}"')
 
 
 command("+COPN", "Operator names (the simulated network's only)", MAN + "3.2.41",
@@ -121,7 +121,7 @@ command("+COPN", "Operator names (the simulated network's only)", MAN + "3.2.41"
 
 
 def _cpol_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    lines = [f'+CPOL: {i},{f},"{m.charset.encode(op)}"' for i, (f, op) in sorted(m.sim.cpol.items())]
+    lines = [f'+CPOL: {i},{f},"{op}"' for i, (f, op) in sorted(m.sim.cpol.items())]
     if lines:
         m.info(*lines)
 
@@ -135,7 +135,7 @@ def _cpol_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     else:
         if fmt is None:
             raise syntax_error()
-        m.sim.cpol[int(index or 0)] = (int(fmt), m.charset.decode(str(oper)))
+        m.sim.cpol[int(index or 0)] = (int(fmt), str(oper))
     return persist(m)
 
 

@@ -75,7 +75,7 @@ command("+CNUM", "Subscriber number (the SIM's --msisdn; the ON phone book)", MA
 
 
 def _cspn(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(f'+CSPN: "{m.charset.encode(m.config.identity.operator)}",0')
+    m.info(f'+CSPN: "{m.config.identity.operator}",0')
 
 
 command("+CSPN", "Service provider name from the SIM", MAN + "6.2.15",
