@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -61,7 +61,7 @@ MAX_READ = 1460  # FTPGET=2 / FTPLIST=2 <reqlength>
 EXTGET_LIMIT = 300 * 1024  # FTPEXTGET keeps the file in RAM
 MAX_REPLY_LINE = 8192
 IDLE_TIMEOUT = 75.0  # manual: max response time when the server is silent
-SAVED_KEY = "ftpscont"
+SAVED_KEY = "ftpscont"  # saved parameters, if a later AT+FTPSCONT stores them
 
 NET, DNS, CONNECT, TIMEOUT, SERVER, NOT_ALLOWED = 61, 62, 63, 64, 65, 66
 USER, PASSWORD, TYPE, REST, PASSIVE, ACTIVE, OPERATE, UPLOAD, DOWNLOAD = (
@@ -146,9 +146,6 @@ class FtpClient:
                 value = saved.get(f.name)
                 if type(value) is type(getattr(self.params, f.name)):
                     setattr(self.params, f.name, value)
-
-    def save(self) -> dict[str, object]:
-        return asdict(self.params)
 
     # ------------------------------------------------------------ lifecycle
 
