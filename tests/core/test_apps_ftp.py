@@ -7,6 +7,7 @@ from harness import OK, Harness, crlf
 from sim800emu.core.events import (
     Accepted,
     Close,
+    Congestion,
     ConnectFailed,
     Fault,
     Listen,
@@ -138,3 +139,17 @@ def test_bad_pasv_and_endless_line() -> None:
     assert h.at("AT+FTPGET=1") == OK
     ctrl, _ = h.connected()
     assert h.receive(ctrl, b"x" * 9000) == crlf("+FTPGET: 1,65")
+
+
+def test_upload_ready_waits_while_the_server_is_slow() -> None:
+    h = ready()
+    assert h.at("AT+FTPPUT=1") == OK
+    ctrl = login(h)
+    h.receive(ctrl, b"200 binary\r\n")
+    h.receive(ctrl, b"227 (127,0,0,1,1,1)\r\n")
+    data, _ = h.connected()
+    assert h.receive(ctrl, b"150 go\r\n") == crlf("+FTPPUT: 1,1,1360")
+    assert h.handle(Congestion(data, True)) == b""
+    assert h.at("AT+FTPPUT=2,3") == b"\r\n+FTPPUT: 2,3\r\n"
+    assert h.feed(b"abc") == OK  # no "ready" yet
+    assert h.handle(Congestion(data, False)) == crlf("+FTPPUT: 1,1,1360")

@@ -21,7 +21,8 @@ once the server confirmed the transfer (226), the data connection closed
 and everything was read. Uploads: ``+FTPPUT: 1,1,<maxlength>`` when the data
 connection is ready, again after every ``AT+FTPPUT=2,<n>`` block is sent;
 ``AT+FTPPUT=2,0`` closes the data connection and ``+FTPPUT: 1,0`` follows
-the server's confirmation.
+the server's confirmation. While the data connection's send backlog is full
+(``Congestion``) the next ``+FTPPUT: 1,1`` waits until it drained.
 
 Error codes (manual 12.2.14): 61 net (no bearer, connection lost), 62 DNS,
 63 connect, 64 time-out, 65 server (unexpected reply), 71 user, 72 password,
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING
 from ..events import (
     Accepted,
     Close,
+    Congestion,
     Connect,
     Connected,
     ConnectFailed,
@@ -134,6 +136,8 @@ class FtpClient:
         self._data_ready = False
         self._started = False  # 150/125 came
         self._closing_put = False
+        self._congested = False  # the data connection's send backlog is full
+        self._owe_ready = False  # a "+FTPPUT: 1,1" waits for the backlog to drain
         self._ctrl_host = ""
 
     # ------------------------------------------------------------ parameters
@@ -378,6 +382,12 @@ class FtpClient:
             self._fail(PASSIVE)
         elif isinstance(res, Received):
             self._on_download(res.data)
+        elif isinstance(res, Congestion):
+            # the server does not take the upload as fast as the serial line
+            # gives it: the next "ready" waits until the backlog drained
+            self._congested = res.full
+            if not res.full and self._owe_ready:
+                self._put_ready()
         elif isinstance(res, PeerClosed):
             if self.op is Op.PUT:
                 if not self._closing_put:
@@ -457,7 +467,9 @@ class FtpClient:
 
     def _put_ready(self) -> None:
         if self.op is Op.PUT and self._data_ready and self._started and not self._closing_put:
-            self.m.urc(f"{Op.PUT.value}: 1,1,{MAX_PUT}")
+            self._owe_ready = self._congested
+            if not self._congested:
+                self.m.urc(f"{Op.PUT.value}: 1,1,{MAX_PUT}")
 
     @property
     def can_put(self) -> bool:
