@@ -48,6 +48,7 @@ CLIENTS = "issue 5 (client libraries)"
 APPS = "issue 12 (bearer, HTTP and FTP applications)"
 VOICE = "issue 11 (USSD and calls)"
 GENERAL = "issue 11 (the general command set)"
+SMS = "issue 11 (SMS and the SMS centre)"
 
 NEEDS: dict[str, str] = {
     "app-ftp.txt": APPS,
@@ -66,6 +67,9 @@ NEEDS: dict[str, str] = {
     "cmd-network-time.txt": GENERAL,
     "cmd-phonebook.txt": GENERAL,
     "cmd-simcom-general.txt": GENERAL,
+    "cmd-sms-boot.txt": SMS,
+    "cmd-sms-pdu.txt": SMS,
+    "cmd-sms-text.txt": SMS,
     "4.2.1-single-step-single-link.txt": CORE,
     "4.2.10-dns.txt": CORE,
     "4.2.11-udp.txt": CORE,
@@ -227,7 +231,7 @@ def test_expected_failures_name_existing_transcripts() -> None:
 def test_needs_matches_the_readme_index() -> None:
     """NEEDS must classify every transcript exactly as README section 4 does."""
     issue = {"core": CORE, "links": LINKS, "transparent": TRANSPARENT, "clients": CLIENTS,
-             "apps": APPS, "voice": VOICE, "general": GENERAL}
+             "apps": APPS, "voice": VOICE, "general": GENERAL, "sms": SMS}
     index: dict[str, str] = {}
     for line in (TRANSCRIPTS / "README.md").read_text().splitlines():
         match = re.match(r"\|\s*`([^`]+\.txt)`\s*\|\s*(\w+)\s*\|", line)
