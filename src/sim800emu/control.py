@@ -32,10 +32,11 @@ import json
 import os
 import re
 import socket
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .core.events import CallerDtmf, CallerHangup, Fault, IncomingCall, Result
+from .core.events import CallerDtmf, CallerHangup, Fault, IncomingCall, Result, SmsIncoming
 from .runtime import ModemRunner
 
 _RANGES: dict[str, tuple[str, int, int]] = {
@@ -47,6 +48,7 @@ _RANGES: dict[str, tuple[str, int, int]] = {
 
 _PHONE = re.compile(r"\+?[0-9*#]{1,40}")
 _KEYS = re.compile(r"[0-9*#A-Da-d]{1,40}")
+_SENDER = re.compile(r"\+?[0-9A-Za-z]{1,20}")
 
 
 def parse(line: str) -> Result | str:
@@ -56,8 +58,13 @@ def parse(line: str) -> Result | str:
     if not words:
         raise ValueError("empty command")
     name, args = words[0].lower(), words[1:]
-    if name in ("status", "help"):
+    if name in ("status", "help", "outbox") and not args:
         return name
+    if name == "sms":
+        parts = line.strip().split(maxsplit=2)
+        if len(parts) == 3 and _SENDER.fullmatch(parts[1]):
+            return SmsIncoming(parts[1], parts[2], time.time())
+        raise ValueError("usage: sms FROM TEXT... (FROM: a number or a short name)")
     if name in ("latency", "bandwidth") and len(args) == 1 and args[0].isdigit():
         return f"{name} {int(args[0])}"
     if name in ("pdp-deact", "power-off", "power-on") and not args:
@@ -130,9 +137,6 @@ class ControlServer:
                 return f"error: no modem {words[0]} (there are {len(runners)})"
             runners = [runners[int(index)]]
             line = words[1] if len(words) > 1 else ""
-        sms = self._sms(runners, line)
-        if sms is not None:
-            return sms
         try:
             what = parse(line)
         except ValueError as exc:
@@ -145,6 +149,10 @@ class ControlServer:
             )
         if isinstance(what, str) and what.startswith(("latency", "bandwidth")):
             return self._shape(runners, what)
+        if what == "outbox":
+            centres = [r.centre for r in runners if r.centre is not None]
+            messages = centres[0].messages if centres else []
+            return "ok " + json.dumps(messages, ensure_ascii=True)
         if what == "status":
             if not runners:
                 return "ok no modem"
@@ -152,29 +160,6 @@ class ControlServer:
         assert not isinstance(what, str)
         for runner in runners:
             runner.deliver(what)
-        return f"ok {len(runners)} modem(s)"
-
-    @staticmethod
-    def _sms(runners: Sequence[ModemRunner], line: str) -> str | None:
-        """``sms FROM TEXT...`` and ``outbox``; None for any other command."""
-        words = line.strip().split(maxsplit=2)
-        if not words or words[0].lower() not in ("sms", "outbox"):
-            return None
-        centres = [r.centre for r in runners if r.centre is not None]
-        if words[0].lower() == "outbox":
-            if len(words) != 1:
-                return "error: outbox takes no argument"
-            messages = [] if not centres else centres[0].messages
-            return "ok " + json.dumps(messages, ensure_ascii=True)
-        if len(words) < 3:
-            return "error: usage: sms FROM TEXT..."
-        sender, text = words[1], words[2]
-        digits = sender[1:] if sender.startswith("+") else sender
-        if not (digits.isascii() and digits.isalnum() and 0 < len(digits) <= 20):
-            return f"error: not a sender number: {sender!r}"
-        if not runners or not centres:
-            return "error: no modem"
-        centres[0].deliver(runners, sender, text)
         return f"ok {len(runners)} modem(s)"
 
     @staticmethod

@@ -9,8 +9,8 @@
   fleet, or another TCP connection) arrives at that modem.
 * A sender that asked for status reports (CSMP <fo> 49, TP-SRR in a PDU)
   gets one per part: the message counts as delivered once the centre has it.
-* ``deliver(runners, sender, text)`` is ``ctl SOCKET sms FROM TEXT``: an
-  incoming message for those modems.
+* ``ctl SOCKET sms FROM TEXT`` (control.py) hands an ``SmsIncoming`` to
+  the modems directly, like a field fault.
 
 Everything is handed to the runners from the event loop (``call_soon``),
 never from inside the runner step that produced the request.
@@ -22,7 +22,6 @@ import datetime as _dt
 import json
 import logging
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,8 +84,3 @@ class SmsCentre:
                                SmsIncoming(entry["from"], msg.text, now, msg.encoding))
         for mr in msg.report:
             loop.call_soon(sender.deliver, SmsStatus(mr, msg.to, now))
-
-    def deliver(self, runners: Sequence[ModemRunner], sender: str, text: str) -> None:
-        now = time.time()
-        for runner in runners:
-            runner.loop.call_soon(runner.deliver, SmsIncoming(sender, text, now))

@@ -16,7 +16,9 @@ network side is simulated the way the README describes the peers:
 * ``@ connect`` peers reach the modem's server once it listens;
 * DNS: ``echo.test`` is ``127.0.0.1``, every other name does not exist;
 * ``# serve:`` options configure the core as ``sim800emu serve`` would, and
-  ``@ ctl`` commands are delivered to it as the control channel does.
+  ``@ ctl`` commands are delivered to it as the control channel does;
+* the SMS centre answers a sent message that asked for status reports
+  with one report per part.
 
 Waiting steps advance the fake clock in small increments (firing the core's
 timers) up to the file's timeout.
@@ -48,6 +50,8 @@ from sim800emu.core.events import (
     Resolve,
     Resolved,
     Send,
+    SmsSent,
+    SmsStatus,
     StopListen,
 )
 from sim800emu.transcript.language import load
@@ -177,6 +181,10 @@ class Replay:
                 self.buf += h.handle(Resolved(req.query, (HOSTS[req.name],)))
             else:
                 self.buf += h.handle(Resolved(req.query, (), 8))
+        elif isinstance(req, SmsSent):
+            # the SMS centre: a status report per part that asked for one
+            for mr in req.report:
+                self.buf += h.handle(SmsStatus(mr, req.to, 1_796_000_000.0))
 
     def _accept_pending(self) -> None:
         for peer in self.peers.values():
