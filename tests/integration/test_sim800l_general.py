@@ -2,7 +2,9 @@
 real pty, for the general command set: ``setup()`` (its start-up line
 ``AT+CLIP=1;+CMGF=0;+CLTS=1;+CSCLK=0;+CSCS="HEX"``) returns True, and
 the SIM, MSISDN, date, temperature, operator, signal, battery, identity
-and net-light calls parse the emulator's answers."""
+and net-light calls parse the emulator's answers; ``send_sms`` (PDU mode)
+reaches the SMS centre's outbox and ``read_sms`` reads a message sent with
+``ctl sms``."""
 
 from __future__ import annotations
 
@@ -60,5 +62,25 @@ def test_setup_in_hex_mode_without_the_net_light(sim800_factory: Any) -> None:
         assert gsm.get_netlight() == 0
         assert gsm.get_msisdn() == MSISDN
         assert gsm.get_operator() == "China mobile"
+    finally:
+        gsm.ser.close()
+
+
+@pytest.mark.timeout(60)
+def test_sms_send_and_read(sim800_factory: Any, tmp_path: Any) -> None:
+    # the library's SMS calls in PDU mode, through the emulator's SMS centre
+    sim800l = pytest.importorskip("sim800l", reason=SKIP)
+    outbox = tmp_path / "outbox.jsonl"
+    emu = sim800_factory("--sms-outbox", str(outbox))
+    gsm = sim800l.SIM800L(emu.port, baudrate=115200, timeout=3.0)
+    try:
+        assert gsm.setup() is True
+        assert gsm.send_sms("+8613912345678", "Hello from the library") is True
+        sent = emu.outbox()
+        assert [(m["to"], m["text"]) for m in sent] == [("+8613912345678", "Hello from the library")]
+        assert emu.send_sms("+8613900000009", "Reply").startswith("ok")
+        message = gsm.read_sms(1)  # stored (SM 1) before ctl answered
+        assert message is not None
+        assert message[0] == "+8613900000009" and message[-1] == "Reply"
     finally:
         gsm.ser.close()
