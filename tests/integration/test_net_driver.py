@@ -471,7 +471,7 @@ async def test_tcp_listener_accept_data_and_stop() -> None:
     port = free_port()
     async with Harness() as h:
         h.submit(Listen(7, "TCP", port))
-        assert await h.first(Listening) == Listening(7)
+        assert await h.first(Listening) == Listening(7, "127.0.0.1", port)
         reader, writer = await asyncio.open_connection(LOCAL, port)
         accepted = await h.first(Accepted)
         assert accepted.server == 7 and accepted.sock == -1
