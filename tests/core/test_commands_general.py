@@ -283,3 +283,23 @@ def test_phone_book_write_answers_error_when_the_save_fails() -> None:
     h.save_ok = True
     assert h.at('AT+CPBW=1,"123",129,"x"') == OK
     assert "sim.89445018101802445400" in h.m.saved
+
+
+# ---------------------------------------------------------------- the radio object alone
+
+
+def test_radio_state_time_urcs_pure() -> None:
+    from sim800emu.core.radio import RadioState
+    from sim800emu.core.settings import Settings
+
+    radio = RadioState(ModemConfig(radio=Radio(timezone=-47, dst=2)), now=100.0, wall=WALL)
+    assert radio.time_urcs(0, 100.0) == []
+    assert radio.time_urcs(1, 110.0) == [
+        '*PSUTTZ: 2024,5,6,12,35,6,"-47",2', '+CTZV: "-47"', "DST: 2",
+    ]
+    assert radio.cclk(110.0) == "24/05/06,00:50:06-47"
+    settings = Settings(creg_n=2, cgreg_n=1)
+    radio.creg_stat = radio.cgreg_stat = 0
+    assert radio.registration_urcs(settings, 120.0) == ["+CREG: 0", "+CGREG: 0"]
+    assert radio.set_clock("24/02/29,23:59:59+48", 0.0)
+    assert not radio.set_clock("24/02/30,23:59:59+48", 0.0)

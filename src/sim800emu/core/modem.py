@@ -1220,7 +1220,8 @@ class Modem:
             if self.settings.ciurc:
                 self.urc("Call Ready")
             self.urc("SMS Ready")
-            self.network_time()
+            for line in self.radio.time_urcs(self.settings.clts, self.now):
+                self.urc(line)
 
         def boot_urcs() -> None:
             if self.settings.ipr != 0:
@@ -1252,20 +1253,8 @@ class Modem:
 
     def registration_changed(self) -> None:
         """The +CREG/+CGREG URCs (per their <n>), then the network's time."""
-        s, radio = self.settings, self.radio
-        for n, name, stat in (
-            (s.creg_n, "+CREG", radio.creg_stat),
-            (s.cgreg_n, "+CGREG", radio.cgreg_stat),
-        ):
-            if n in (1, 2):
-                self.urc(f"{name}: {radio.registration(n, stat)}")
-        self.network_time()
-
-    def network_time(self) -> None:
-        """Registered with AT+CLTS=1: the network's time URCs (6.2.12)."""
-        if self.settings.clts and self.radio.registered and self.radio.sim_ready:
-            for line in self.radio.network_time_urcs(self.now):
-                self.urc(line)
+        for line in self.radio.registration_urcs(self.settings, self.now):
+            self.urc(line)
 
     def _on_fault(self, fault: Fault) -> None:
         if fault.kind == "pdp-deact":

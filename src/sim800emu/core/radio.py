@@ -17,8 +17,12 @@ Sources: manual V1.12 3.2.32 (CREG), 3.2.35 (CSQ), 3.2.42 (CFUN), 3.2.43
 from __future__ import annotations
 
 import datetime as _dt
+from typing import TYPE_CHECKING
 
 from .config import ModemConfig
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 UNIX_2004 = 1_072_915_200  # 2004-01-01, where the module's clock starts
 EPOCH_2004 = _dt.datetime(2004, 1, 1)
@@ -169,7 +173,27 @@ class RadioState:
         self.clock_set_at = now
         self.clock_tz = zone
 
+    def registration_urcs(self, settings: Settings, now: float) -> list[str]:
+        """After a registration change: +CREG/+CGREG per their <n> (1, 2),
+        then the network's time (CLTS=1)."""
+        lines = [
+            f"{name}: {self.registration(n, stat)}"
+            for n, name, stat in (
+                (settings.creg_n, "+CREG", self.creg_stat),
+                (settings.cgreg_n, "+CGREG", self.cgreg_stat),
+            )
+            if n in (1, 2)
+        ]
+        return lines + self.time_urcs(settings.clts, now)
+
     # ------------------------------------------------------------ network time
+
+    def time_urcs(self, clts: int, now: float) -> list[str]:
+        """With AT+CLTS=1, registered and the SIM ready: the network sends
+        its time (``network_time_urcs``); otherwise nothing."""
+        if clts and self.registered and self.sim_ready:
+            return self.network_time_urcs(now)
+        return []
 
     def network_time_urcs(self, now: float) -> list[str]:
         """What the module prints when the network sends its time (CLTS=1,
