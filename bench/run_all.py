@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 import at_latency
+import baud_accuracy
 import download_throughput
 import fleet_memory
 import http_throughput
@@ -31,6 +32,7 @@ BENCHES: list[tuple[str, ModuleType, list[str]]] = [
     ("download_throughput", download_throughput, ["--size", "8", "--rounds", "3"]),
     ("fleet_memory", fleet_memory, ["--counts", "100,1000"]),
     ("http_throughput", http_throughput, ["--size", "307200", "--rounds", "5"]),
+    ("baud_accuracy", baud_accuracy, ["--seconds", "10"]),
 ]
 
 

@@ -40,6 +40,7 @@ from .net.config import (
     parse_network,
     parse_route,
 )
+from .pacing import parse_baud
 from .resources import ResourceErrorLog, describe, is_resource_error
 from .runtime import ModemRunner, ModemSpec, NetFactory, NetLike, sim_key
 from .smscentre import SmsCentre
@@ -62,7 +63,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if self.raise_errors:
             raise OptionError(message)
-        super().error(message)
+        # one clear line, no usage dump (issue 13): the option and what is wrong
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 # ------------------------------------------------------------ option types
@@ -339,6 +341,15 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         help="(pty) run N modems, each on its own pty with its own identity (IMEI, "
         "ICCID, IMSI and local IP counted up from the first) and settings file; with "
         "--link, '{n}' in PATH is replaced by the index (else the index is appended)",
+    )
+    g.add_argument(
+        "--baud",
+        metavar="N",
+        type=_wrap(parse_baud),
+        default=0,
+        help="pace the serial line at N bit/s both ways, 10 bits per byte, like a UART "
+        "(AT+IPR=RATE fixes another rate, AT+IPR=0 autobauds back to N); 0: host speed "
+        "(see docs/field-conditions.md)",
     )
     g.add_argument(
         "--tcp-host",
@@ -749,7 +760,7 @@ def build_spec(
         factory = shaped_factory(factory, Shape(args.latency, args.bandwidth))
     centre = SmsCentre(getattr(args, "sms_outbox", None))
     return ModemSpec(modem_config, factory, store=store, traffic=traffic, sim_store=sim_store,
-                     centre=centre)
+                     centre=centre, baud=getattr(args, "baud", 0))
 
 
 def _delay(text: str) -> float:

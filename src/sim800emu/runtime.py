@@ -53,6 +53,7 @@ from .core.events import (
     StartTimer,
     TimerFired,
 )
+from .pacing import PacedLine
 from .smscentre import SmsCentre
 from .store import SettingsStore
 from .trafficlog import TrafficLog
@@ -147,6 +148,8 @@ class ModemRunner:
 
     serial_high = 256 * KiB
     serial_low = 64 * KiB
+    paced_high = 4 * KiB  # with --baud: what the module's UART buffer holds
+    paced_low = 1 * KiB
 
     def __init__(
         self,
@@ -162,8 +165,16 @@ class ModemRunner:
         on_power_down: Callable[[ModemRunner], None] | None = None,
         sim_store: SettingsStore | None = None,
         centre: SmsCentre | None = None,
+        baud: int = 0,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
+        self.paced: PacedLine | None = None
+        if baud:
+            # a UART at ``baud`` (or the rate AT+IPR fixes): the module's
+            # few kilobytes of serial buffer, not the host's 256 KiB
+            self.paced = serial = PacedLine(serial, self.loop, baud)
+            self.serial_high, self.serial_low = self.paced_high, self.paced_low
+        self.baud = baud
         self.sim_store = sim_store  # the SIM's messages (SaveSim), per ICCID
         self.centre = centre
         self.modem = modem
@@ -322,6 +333,18 @@ class ModemRunner:
             if not self._net_paused and self.serial.write_backlog() > self.serial_high:
                 self._net_paused = True
                 self.net.pause_all()
+        if self.paced is not None:
+            self._follow_ipr(self.paced)
+
+    def _follow_ipr(self, line: PacedLine) -> None:
+        """The line runs at the rate AT+IPR fixed, or at ``--baud`` while the
+        module autobauds (IPR 0). A new rate applies after the output of the
+        step that set it (the OK of AT+IPR leaves at the old rate)."""
+        settings = getattr(self.modem, "settings", None)
+        ipr = getattr(settings, "ipr", 0)
+        rate = ipr if isinstance(ipr, int) and ipr > 0 else self.baud
+        if rate != (line.pending_rate or line.bps):
+            line.set_rate(rate)
 
     def _dispatch(self, req: Request) -> None:
         if isinstance(req, StartTimer):
@@ -436,6 +459,7 @@ class ModemSpec:
     modem_factory: ModemFactory = field(default=_default_modem_factory)
     sim_store: SettingsStore | None = None  # the SIM's SMS storage, keyed by ICCID
     centre: SmsCentre | None = None  # shared by every modem made from this spec
+    baud: int = 0  # --baud: the serial line's bit rate (0: host speed)
 
     def nth(self, n: int) -> ModemSpec:
         """Modem ``n`` of a fleet (``--count``, or the n-th TCP connection):
@@ -476,6 +500,7 @@ class ModemSpec:
             on_closed=on_closed,
             sim_store=self.sim_store,
             centre=self.centre,
+            baud=self.baud,
         )
         sim = self.sim_store.load() if self.sim_store is not None else None
         if sim is not None:
