@@ -99,3 +99,30 @@ def test_calls_through_the_pty_and_the_plugin(sim800: Any) -> None:
         assert command(b"ATD+4930111;") == b"\r\nOK\r\n"
         assert port.read_until(b"BUSY\r\n") == b"\r\nBUSY\r\n"
         assert command(b"AT+CEER") == b"\r\n+CEER: user busy\r\n\r\nOK\r\n"
+
+
+def test_in_process_port_plays_the_far_end() -> None:
+    import serial
+
+    from sim800emu.transports import register_url_handler
+
+    register_url_handler()
+    port = serial.serial_for_url("sim800://?dns-offline&ussd=*100%23=Balance 5", timeout=5)
+    try:
+        port.write(b"ATE0\r")
+        port.read_until(b"OK\r\n")
+        port.write(b"AT+CLIP=1\r")
+        assert port.read_until(b"OK\r\n") == b"\r\nOK\r\n"
+        assert port.ri is False
+        port.ring("+4915112345678")
+        assert port.read_until(b',0,"",0\r\n') == (
+            b'\r\nRING\r\n\r\n+CLIP: "+4915112345678",145,"",0,"",0\r\n'
+        )
+        assert port.ri is True
+        port.hangup()
+        assert port.read_until(b"NO CARRIER\r\n") == b"\r\nNO CARRIER\r\n"
+        assert port.ri is False
+        port.write(b'AT+CUSD=1,"*100#"\r')
+        assert port.read_until(b",15\r\n") == b'\r\nOK\r\n\r\n+CUSD: 0,"Balance 5",15\r\n'
+    finally:
+        port.close()

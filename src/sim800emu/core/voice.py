@@ -170,6 +170,11 @@ class Voice:
         return self.call is not None
 
     @property
+    def ringing(self) -> bool:
+        """An incoming call waits to be answered."""
+        return self.call is not None and self.call.state is CallState.INCOMING
+
+    @property
     def active(self) -> bool:
         return self.call is not None and self.call.state is CallState.ACTIVE
 

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ..core.events import Result
 from ..runtime import ModemRunner, ModemSpec
 from .tcp import StreamLine
 
@@ -105,6 +106,19 @@ class InProcessModem:
         if self._host_end is not None:
             self._host_end.close()
             self._host_end = None
+
+    def deliver(self, result: Result) -> None:
+        """Give the modem a network event (a call, a fault) from any thread."""
+        runner = self.runner
+        if runner is None or self._closed:
+            raise RuntimeError("the in-process modem is not running")
+        self._bg.loop.call_soon_threadsafe(runner.deliver, result)
+
+    @property
+    def ringing(self) -> bool:
+        """Is an incoming call ringing (the RI line of a real module is low)?"""
+        voice = getattr(self.runner.modem, "voice", None) if self.runner is not None else None
+        return bool(voice is not None and voice.ringing)
 
     async def _stop(self) -> None:
         if self.runner is not None:

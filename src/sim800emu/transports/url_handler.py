@@ -14,7 +14,9 @@ repeated: ``?host=a.test=127.0.0.1&host=b.test=127.0.0.2``. Settings are
 only persisted when ``state-dir=DIR`` is given. Serial settings (baud rate,
 parity, ...) are accepted and ignored, as on the module's auto-bauding UART.
 
-Each opened port is a fresh modem; closing the port stops it.
+Each opened port is a fresh modem; closing the port stops it. The port also
+plays the far end of a voice call: ``port.ring("+4915112345678")``,
+``port.hangup()``, ``port.dtmf("12#")``; ``port.ri`` is on while a call rings.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from serial.serialutil import (
 )
 
 from ..cli import OptionError, add_serve_options, build_spec, parse_serve_options
+from ..core.events import CallerDtmf, CallerHangup, IncomingCall, Result
 from ..runtime import ModemSpec
 from ..trafficlog import TrafficLog
 from .inprocess import InProcessModem
@@ -252,8 +255,29 @@ class Serial(SerialBase):
 
     @property
     def ri(self) -> bool:
+        """The ring indicator: on while an incoming call rings."""
         self._socket()
-        return False
+        return self._modem is not None and self._modem.ringing
+
+    # ------------------------------------------------------------ the far end of a call
+
+    def ring(self, number: str) -> None:
+        """Someone calls the modem from ``number`` (``sim800emu ctl SOCK ring``)."""
+        self._deliver(IncomingCall(number))
+
+    def hangup(self) -> None:
+        """The other party of the current call hangs up (NO CARRIER)."""
+        self._deliver(CallerHangup())
+
+    def dtmf(self, keys: str) -> None:
+        """The other party presses ``keys`` (+DTMF with AT+DDET=1)."""
+        self._deliver(CallerDtmf(keys))
+
+    def _deliver(self, result: Result) -> None:
+        self._socket()
+        if self._modem is None:
+            raise PortNotOpenError()
+        self._modem.deliver(result)
 
     @property
     def cd(self) -> bool:
