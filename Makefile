@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: run test lint typecheck docs bench clean
+.PHONY: run test lint typecheck docs bench fuzz soak clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/sim800emu serve $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests $(wildcard bench) $(wildcard fuzz)
 	$(BIN)/mypy
 	$(BIN)/python -m sim800emu.docs --check docs/commands.md
 	$(BIN)/pytest -q $(PYTEST_ARGS)
@@ -29,6 +29,22 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# Fuzzing (docs/fuzzing.md): the core under atheris for FUZZ_RUNS inputs
+# (1,000,000 take about 30-60 min on 2 CPUs), then the real process on a pty
+# and on the TCP transport for FUZZ_PTY_SECONDS each. Not part of `make test`.
+FUZZ_RUNS ?= 1000000
+FUZZ_PTY_SECONDS ?= 120
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/core_fuzz.py -runs=$(FUZZ_RUNS) -print_final_stats=1 $(FUZZ_ARGS)
+	$(BIN)/python fuzz/pty_fuzz.py --seconds $(FUZZ_PTY_SECONDS)
+
+# Soak (bench/README.md): SOAK_MODEMS modems, mixed traffic and faults for
+# SOAK_SECONDS, a table of RSS, fds, errors and transactions every interval.
+SOAK_SECONDS ?= 600
+SOAK_MODEMS ?= 8
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS) --modems $(SOAK_MODEMS) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ import os
 import random
 import resource
 import select
+import selectors
 import shutil
 import signal
 import socket
@@ -518,6 +519,140 @@ class TcpServer:
 def check_peer(peer: Peer, what: str) -> None:
     if peer.error is not None:
         raise BenchError(f"{what}: {peer.error!r}") from peer.error
+
+
+class LoopbackPeers:
+    """Long-lived peers for long runs (soak, pty fuzzing), all served by one
+    selector thread on 127.0.0.1, keeping no per-connection history:
+
+    * ``echo_port``: TCP, sends every byte back (stops reading while more
+      than ``max_pending`` bytes wait to go back, so it never buffers without
+      bound);
+    * ``sink_port``: TCP, reads and discards;
+    * ``udp_port``: UDP, sends every datagram back to its source;
+    * ``closed_port``: a port nobody listens on (connect refused).
+
+    ``counts`` holds running totals (connections accepted and open, bytes
+    echoed, sunk, datagrams) for reports."""
+
+    def __init__(self, host: str = "127.0.0.1", max_pending: int = 256 * KiB) -> None:
+        self.host = host
+        self.max_pending = max_pending
+        self.sel = selectors.DefaultSelector()
+        self.counts = {"accepted": 0, "open": 0, "echoed": 0, "sunk": 0, "datagrams": 0}
+        self._lock = threading.Lock()
+        self._listeners: list[socket.socket] = []
+        self.echo_port = self._listen("echo")
+        self.sink_port = self._listen("sink")
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((host, 0))
+        self.udp.setblocking(False)
+        self.udp_port: int = self.udp.getsockname()[1]
+        self.sel.register(self.udp, selectors.EVENT_READ, ("udp", None))
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            self.closed_port: int = probe.getsockname()[1]
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name="peers", daemon=True)
+        self._thread.start()
+
+    def _listen(self, kind: str) -> int:
+        sock = socket.create_server((self.host, 0), backlog=256)
+        sock.setblocking(False)
+        self.sel.register(sock, selectors.EVENT_READ, (kind + "-listen", None))
+        self._listeners.append(sock)
+        port: int = sock.getsockname()[1]
+        return port
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[key] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+    def _loop(self) -> None:
+        while not self._stop:
+            for key, events in self.sel.select(0.5):
+                kind, pending = key.data
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                try:
+                    self._serve(kind, sock, pending, events)
+                except OSError:
+                    if kind in ("echo", "sink"):
+                        self._drop(sock)  # reset by the modem: its business
+
+    def _serve(self, kind: str, sock: socket.socket, pending: bytearray | None, events: int) -> None:
+        if kind == "wake":
+            sock.recv(64)
+        elif kind.endswith("-listen"):
+            with contextlib.suppress(BlockingIOError):
+                conn, _ = sock.accept()
+                conn.setblocking(False)
+                self.sel.register(conn, selectors.EVENT_READ, (kind[:-7], bytearray()))
+                self._count("accepted")
+                self._count("open")
+        elif kind == "udp":
+            with contextlib.suppress(BlockingIOError):
+                data, addr = sock.recvfrom(65536)
+                self._count("datagrams")
+                sock.sendto(data, addr)
+        else:
+            assert pending is not None
+            if events & selectors.EVENT_READ:
+                try:
+                    data = sock.recv(65536)
+                except BlockingIOError:
+                    return
+                if not data:
+                    self._drop(sock)
+                    return
+                if kind == "sink":
+                    self._count("sunk", len(data))
+                    return
+                pending += data
+            if pending:
+                with contextlib.suppress(BlockingIOError):
+                    sent = sock.send(pending)
+                    del pending[:sent]
+                    self._count("echoed", sent)
+            mask = selectors.EVENT_WRITE if pending else 0
+            if len(pending) < self.max_pending:
+                mask |= selectors.EVENT_READ
+            self.sel.modify(sock, mask, ("echo", pending))
+
+    def _drop(self, sock: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.unregister(sock)
+            self._count("open", -1)
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    def close(self) -> None:
+        self._stop = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        self._thread.join(5.0)
+        for key in list(self.sel.get_map().values()):
+            with contextlib.suppress(OSError):
+                key.fileobj.close()  # type: ignore[union-attr]
+        self.sel.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> LoopbackPeers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_fds(pid: int) -> int:
+    """How many descriptors ``pid`` has open (``/proc/PID/fd``)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 # ------------------------------------------------------------ output
