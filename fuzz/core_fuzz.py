@@ -62,6 +62,7 @@ import os
 import random
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -561,8 +562,37 @@ def op(name: str, *args: int) -> bytes:
 # ---------------------------------------------------------------- entry points
 
 
+# Findings already reported and awaiting a fix elsewhere (docs/fuzzing.md):
+# name -> (exception type, file, function) of the frame that raises or
+# calls into the raising library. With FUZZ_SKIP_KNOWN=1 an input that hits
+# one of them counts as passed, so a long run can look for new ones.
+KNOWN_FINDINGS: dict[str, tuple[type[BaseException], str, str]] = {
+    # AT+HTTPPARA="URL"/"UA" with a non-ASCII byte: h11 cannot encode the
+    # header and the UnicodeEncodeError escapes HTTPACTION's Connected.
+    "http-non-ascii-header": (UnicodeEncodeError, "core/apps/http.py", "request_bytes"),
+    # AT+HTTPPARA="URL","host:2\xb2" (a Latin-1 superscript digit in the
+    # port): str.isdigit() accepts it, int() does not.
+    "http-url-superscript-port": (ValueError, "core/apps/http.py", "parse_url"),
+}
+SKIP_KNOWN = os.environ.get("FUZZ_SKIP_KNOWN") == "1"
+
+
+def known_finding(exc: BaseException) -> str | None:
+    frames = traceback.extract_tb(exc.__traceback__)
+    for name, (kind, path, func) in KNOWN_FINDINGS.items():
+        if isinstance(exc, kind) and any(
+            f.filename.endswith(path) and f.name == func for f in frames
+        ):
+            return name
+    return None
+
+
 def test_one_input(data: bytes) -> None:
-    Driver(data).check()
+    try:
+        Driver(data).check()
+    except Exception as exc:
+        if not (SKIP_KNOWN and known_finding(exc)):
+            raise
 
 
 def seeds_from_transcripts(directory: Path = TRANSCRIPTS) -> dict[str, bytes]:
@@ -673,7 +703,8 @@ def replay(paths: list[str]) -> int:
             print(f"{p}: ok")
         except Exception as exc:  # report every finding, not just the first
             failed += 1
-            print(f"{p}: {type(exc).__name__}: {exc}")
+            known = known_finding(exc)
+            print(f"{p}: {type(exc).__name__}: {exc}" + (f" (known: {known})" if known else ""))
             for line in (d.trace or [])[-40:]:
                 print("   ", line)
     return 1 if failed else 0
