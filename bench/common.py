@@ -317,16 +317,24 @@ class PtyProcess(Process):
 
 class Emulator(PtyProcess):
     """``python -m sim800emu serve`` as the issues give it
-    (``--link PATH --state-dir DIR --dns-offline``) plus ``extra`` options."""
+    (``--link PATH --state-dir DIR --dns-offline``) plus ``extra`` options;
+    ``count`` > 1 starts a fleet (``serve --count``) whose ports are
+    ``links[n]``."""
 
     name = "sim800emu"
 
-    def __init__(self, *extra: str, transport: str = "pty", python: str | None = None) -> None:
+    def __init__(
+        self, *extra: str, transport: str = "pty", python: str | None = None, count: int = 1
+    ) -> None:
         super().__init__()
         self.transport = transport
         self.state = self.tmp / "state"
+        self.links = [self.link]
         argv = [python or emulator_python(), "-m", "sim800emu", "serve"]
-        if transport == "pty":
+        if transport == "pty" and count > 1:
+            self.links = [self.tmp / f"tty{n}" for n in range(count)]
+            argv += ["--count", str(count), "--link", str(self.tmp / "tty{n}")]
+        elif transport == "pty":
             argv += ["--link", str(self.link)]
         else:
             argv += ["--transport", transport]
@@ -337,7 +345,8 @@ class Emulator(PtyProcess):
     def start(self) -> Emulator:
         proc = self._spawn(self.argv)
         if self.transport == "pty":
-            _wait_for(self.link.is_symlink, proc, "sim800emu serve", self.log)
+            _wait_for(lambda: all(p.is_symlink() for p in self.links), proc,
+                      "sim800emu serve", self.log)
         elif self.transport == "tcp":
             _wait_for(self._find_address, proc, "sim800emu serve", self.log)
         return self

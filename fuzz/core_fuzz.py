@@ -300,9 +300,7 @@ class Driver:
             raise Finding(f"held input grew to {len(m._held)} B")
         if len(m._line) > MAX_LINE:
             raise Finding(f"the typed line grew to {len(m._line)} B")
-        # while data is being entered (a stale entry after an overflow is
-        # kept until the next CIPSEND: see docs/fuzzing.md, findings)
-        if len(m._entry) > MAX_ENTRY and m.mode in (Mode.PROMPT, Mode.FIXED):
+        if len(m._entry) > MAX_ENTRY:
             raise Finding(f"the CIPSEND entry grew to {len(m._entry)} B")
         if m._deferred_bytes > MAX_DEFERRED:
             raise Finding(f"deferred output grew to {m._deferred_bytes} B")

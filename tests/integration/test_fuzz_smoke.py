@@ -4,6 +4,8 @@
   hand-made ones) satisfies the invariants, replayed in-process;
 * the coverage-guided core fuzzer (atheris) runs a few thousand inputs with
   no finding (skipped, saying why, where atheris is not installed);
+* the inputs of known findings (fuzz/known/) are replayed (expected to
+  fail until fixed: xfail);
 * the pty-level fuzzer drives a real ``serve`` on a pty and on the TCP
   transport for a few seconds each with no finding.
 """
@@ -53,6 +55,19 @@ def test_the_invariants_catch_a_silent_modem() -> None:
     driver.m.feed = lambda data, now: None  # type: ignore[method-assign]
     with pytest.raises(core.Finding, match="AT after recovery"):
         driver.recover()
+
+
+KNOWN = sorted((FUZZ / "known").glob("*"))
+
+
+@pytest.mark.parametrize("path", KNOWN, ids=[p.name for p in KNOWN])
+@pytest.mark.xfail(reason="a known finding awaiting a fix (docs/fuzzing.md); XPASS: fixed, "
+                   "remove fuzz/known/<name> and its KNOWN_FINDINGS entry")
+def test_known_finding(path: Path) -> None:
+    """Each input in fuzz/known/ crashed the core once; once fixed it must
+    keep every invariant like any other input."""
+    core = _load("core_fuzz")
+    core.Driver(path.read_bytes()).check()
 
 
 def test_core_fuzzer_smoke(tmp_path: Path) -> None:
