@@ -135,6 +135,12 @@ class Driver:
         self.listening: int = 0  # the server sock that is listening
         self.live: list[int] = []  # socks that may get data (connected/accepted)
         self.paused: set[int] = set()
+        self.credit: dict[int, int] = {}  # receive window left (absent: no limit)
+        self.window: dict[int, int] = {}  # the window of a listener's accepted links
+        self.congested: set[int] = set()
+        self.held = False  # HoldSerial: the driver does not read the serial line
+        self.unread = bytearray()  # what the host wrote meanwhile
+        self.saves: list[Any] = []  # SaveSettings awaiting SettingsSaved
         self.resolves: list[ev.Resolve] = []
         self.pings: list[ev.Ping] = []
         self.ntps: list[ev.NtpSync] = []
@@ -144,6 +150,7 @@ class Driver:
         self.line_ends = 0
         self.ops = 0
         self.out = 0
+        self.rereadable = 0
         self.trace: list[str] | None = [] if trace else None
         self.last_out = b""
 
@@ -171,8 +178,12 @@ class Driver:
             self.timers.pop(req.key, None)
         elif isinstance(req, ev.Connect):
             self.connects.append(req)
+            if getattr(req, "rx_window", 0):
+                self.credit[req.sock] = req.rx_window
         elif isinstance(req, ev.Listen):
             self.listens.append(req)
+            if getattr(req, "rx_window", 0):
+                self.window[req.sock] = req.rx_window
         elif isinstance(req, ev.StopListen):
             self.listens = [x for x in self.listens if x.sock != req.sock]
             if self.listening == req.sock:
@@ -182,6 +193,7 @@ class Driver:
             if req.sock in self.live:
                 self.live.remove(req.sock)
             self.paused.discard(req.sock)
+            self.congested.discard(req.sock)
         elif isinstance(req, ev.Resolve):
             self.resolves.append(req)
         elif isinstance(req, ev.Ping):
@@ -192,6 +204,13 @@ class Driver:
             self.paused.add(req.sock)
         elif isinstance(req, ev.ResumeReading):
             self.paused.discard(req.sock)
+        elif type(req).__name__ == "ReadCredit":
+            if req.sock in self.credit:
+                self.credit[req.sock] += req.size
+        elif type(req).__name__ == "HoldSerial":
+            self.held = req.hold
+        elif type(req).__name__ == "SaveSettings":
+            self.saves.append(req)
         elif isinstance(req, ev.Reboot | ev.PowerDown):
             # every socket is gone; the core has forgotten them
             self.connects.clear()
@@ -199,21 +218,32 @@ class Driver:
             self.paused.clear()
             self.listens.clear()
             self.listening = 0
-        # Send, SaveSettings and anything new: nothing to answer
+            self.congested.clear()
+        # Send, SaveSim, SmsSent and anything new: nothing to answer
 
     def feed(self, chunk: bytes) -> bytes:
         if not chunk:
             return b""
         self.serial_in += len(chunk)
         self.line_ends += chunk.count(b"\r") + chunk.count(b"\n")
-        self.note(f"feed {chunk!r}" if len(chunk) < 200 else f"feed {len(chunk)} bytes")
-        self.m.feed(chunk, self.now)
-        return self.pump()
+        self.unread += chunk
+        return self.read_serial()
+
+    def read_serial(self) -> bytes:
+        """The driver reads what the host wrote, unless the core holds the line."""
+        out = bytearray()
+        while self.unread and not self.held:
+            chunk = bytes(self.unread)
+            self.unread.clear()
+            self.note(f"feed {chunk!r}" if len(chunk) < 200 else f"feed {len(chunk)} bytes")
+            self.m.feed(chunk, self.now)
+            out += self.pump()
+        return bytes(out)
 
     def handle(self, result: Any) -> bytes:
         self.note(f"handle {result!r}"[:300])
         self.m.handle(result, self.now)
-        return self.pump()
+        return self.pump() + self.read_serial()
 
     def advance_to(self, t: float) -> bytes:
         out = bytearray()
@@ -284,18 +314,27 @@ class Driver:
     def budget(self) -> int:
         return (
             DATA_FACTOR * (self.serial_in + self.received)
-            + LINE_BUDGET * (self.line_ends + 1)
+            + (LINE_BUDGET + self.rereadable) * (self.line_ends + 1)
             + OP_BUDGET * (self.ops + 1)
         )
 
     def check_bounds(self) -> None:
+        # what one command may print again and again: HTTPREAD's buffer, the
+        # stored messages (AT+CMGL lists them all, as text or hex PDUs)
+        m = self.m
+        http = getattr(m, "http", None)
+        again = len(getattr(http, "readable", b""))
+        stores = getattr(getattr(m, "sms", None), "stores", None)
+        for storage in (getattr(stores, "sm", None), getattr(stores, "me", None)):
+            records = getattr(storage, "records", {})
+            again += sum(3 * len(r.pdu) + 96 for r in records.values())
+        self.rereadable = max(self.rereadable, again)
         if self.out > self.budget():
             raise Finding(
                 f"output {self.out} B exceeds the budget {self.budget()} B "
                 f"(serial {self.serial_in}, received {self.received}, "
-                f"line ends {self.line_ends}, ops {self.ops})"
+                f"line ends {self.line_ends}, ops {self.ops}, re-readable {self.rereadable})"
             )
-        m = self.m
         if len(m._held) > MAX_HELD:
             raise Finding(f"held input grew to {len(m._held)} B")
         if len(m._line) > MAX_LINE:
@@ -317,11 +356,13 @@ class Driver:
                 self.note("recover: power-on")
                 self.handle(ev.Fault("power-on"))
             elif m.mode is Mode.FIXED:
-                self.note("recover: the rest of a fixed-length send")
-                self.feed(b"\x00" * MAX_ENTRY)
+                self.note("recover: the rest of a fixed-length entry")
+                left = getattr(m, "_entry_len", 0) - len(m._entry)
+                self.feed(b"\x00" * max(MAX_ENTRY, left))  # HTTPDATA may want more
                 self.feed(b"\r")
-            elif m.mode is Mode.PROMPT:
-                self.note("recover: ESC at the prompt")
+            elif m.mode is not Mode.COMMAND and m.mode is not Mode.DATA:
+                # the CIPSEND prompt, SMS text/PDU entry, any other entry
+                self.note(f"recover: ESC in {m.mode}")
                 self.feed(b"\x1b")
             elif m.mode is Mode.DATA:
                 if m.settings.ccfg_esc == 1:
@@ -332,6 +373,11 @@ class Driver:
                 else:
                     self.note("recover: escape disabled, the peer closes")
                     self.handle(ev.PeerClosed(m.links[0].sock))
+            elif self.congested:
+                self.note("recover: the peers read again")
+                self.handle(ev.Congestion(self.congested.pop(), False))
+            elif self.saves:
+                self.handle(ev.SettingsSaved(self.saves.pop(0).settings, True))
             elif self.connects:
                 self.handle(ev.ConnectFailed(self.connects.pop(0).sock, "refused"))
             elif self.listens:
@@ -342,6 +388,9 @@ class Driver:
                 self.handle(ev.PingDone(self.pings.pop(0).query, True))
             elif self.ntps:
                 self.handle(ev.NtpTime(self.ntps.pop(0).query, None, 65))
+            elif "ring" in self.timers:
+                self.note("recover: the caller gives up")
+                self.handle(ev.CallerHangup())
             elif self.timers:
                 self.run_timers()
             else:
@@ -350,7 +399,7 @@ class Driver:
                     m.mode is Mode.COMMAND
                     and not self.timers
                     and not (self.connects or self.listens or self.resolves)
-                    and not (self.pings or self.ntps)
+                    and not (self.pings or self.ntps or self.saves or self.unread)
                 ):
                     break
         else:
@@ -424,6 +473,9 @@ def _op_receive(d: Driver) -> None:
     # 0xF0 and up: 4 to 64 KiB of filler; else that many bytes of the input
     data = bytes(range(256)) * ((size - 0xEF) * 16) if size >= 0xF0 else d.take(size)
     sock = d.pick_sock(sel)
+    if sock in d.credit:
+        data = data[: d.credit[sock]]  # the receive window the core granted
+        d.credit[sock] -= len(data)
     if sock in d.paused or not data:
         return  # the driver does not read a paused socket
     d.received += len(data)
@@ -461,6 +513,8 @@ def _op_accept(d: Driver) -> None:
     sock = d.next_accept
     d.next_accept -= 1
     d.live.append(sock)
+    if server in d.window:
+        d.credit[sock] = d.window[server]
     d.handle(ev.Accepted(server, sock, f"10.1.2.{sel}", 50000 + sel))
 
 
@@ -523,6 +577,48 @@ def _op_stale(d: Driver) -> None:
         d.handle(ev.Listening(9999))
 
 
+def _op_congestion(d: Driver) -> None:
+    """A peer stops reading (the link's send buffer fills) or reads again."""
+    sel = d.byte()
+    sock = d.pick_sock(sel)
+    full = bool(sel & 0x40)
+    if full:
+        d.congested.add(sock)
+    else:
+        d.congested.discard(sock)
+    d.handle(ev.Congestion(sock, full))
+
+
+def _op_saved(d: Driver) -> None:
+    """The settings file was written (or the disk refused)."""
+    ok = d.byte() % 4 != 3
+    if d.saves:
+        d.handle(ev.SettingsSaved(d.saves.pop(0).settings, ok))
+
+
+def _op_sms(d: Driver) -> None:
+    """A message from the network, or a status report."""
+    how, size = d.byte(), d.byte() % 200
+    text = d.take(size).decode("latin-1")
+    sender = ("+8613800000002", "10086", "", "+" + "9" * 20)[how & 3]
+    if how & 0x80:
+        d.handle(ev.SmsStatus(how, sender, 1_700_000_000.0, (0, 48, 64)[how % 3]))
+    else:
+        encoding = ("", "gsm7", "8bit", "ucs2")[how >> 2 & 3]
+        d.handle(ev.SmsIncoming(sender, text, 1_700_000_000.0 + how, encoding))
+
+
+def _op_call(d: Driver) -> None:
+    """The far end rings, hangs up or presses keys."""
+    how = d.byte()
+    if how % 3 == 0:
+        d.handle(ev.IncomingCall(("+8613800000002", "", "12345")[how % 9 // 3]))
+    elif how % 3 == 1:
+        d.handle(ev.CallerHangup())
+    else:
+        d.handle(ev.CallerDtmf(d.take(how % 7).decode("latin-1")))
+
+
 def _op_run(d: Driver) -> None:
     """A long run of one byte (line overflow, big CIPSEND entries)."""
     count, value = d.byte(), d.byte()
@@ -549,6 +645,10 @@ OPS: tuple[Callable[[Driver], None], ...] = (
     _op_fault,
     _op_stale,
     _op_run,
+    _op_congestion,
+    _op_saved,
+    _op_sms,
+    _op_call,
 )
 OP = {f.__name__[4:]: i for i, f in enumerate(OPS)}
 
