@@ -882,6 +882,9 @@ def main(argv: list[str]) -> int:
     if not any(a.startswith("-artifact_prefix=") for a in args):
         FINDINGS.mkdir(exist_ok=True)
         args.append(f"-artifact_prefix={FINDINGS}/")
+    # -fork/-jobs re-run argv[0] through the shell: make it this interpreter
+    # and this script
+    args[0] = f"{sys.executable} {Path(__file__).resolve()}"
     atheris.Setup(args, test_one_input)
     atheris.Fuzz()
     return 0
