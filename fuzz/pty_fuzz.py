@@ -92,6 +92,11 @@ def vocabulary(peers: LoopbackPeers, server_port: int) -> list[bytes]:
         'AT+CDNSGIP="echo.test"', 'AT+CDNSGIP="nowhere.test"', 'AT+CIPPING="127.0.0.1",1',
         "AT+CIPSCONT", "AT+CIPSCONT?", "AT&W", "ATO", "AT+CPOWD=1",
         "AT+SAPBR=3,1,\"APN\",\"x\"", "AT+SAPBR=1,1", "AT+SAPBR=0,1",
+        "AT+HTTPINIT", "AT+HTTPPARA=\"CID\",1", f'AT+HTTPPARA="URL","echo.test:{e}/"',
+        "AT+HTTPACTION=0", "AT+HTTPREAD", "AT+HTTPTERM",
+        "AT+CMGF=1", "AT+CMGF=0", 'AT+CMGS="+8613800000002"', 'AT+CMGW="12345"',
+        'AT+CMGL="ALL"', "AT+CMGR=1", "AT+CMGD=1,4", "AT+CNMI=2,1", "AT+CNMI=2,2",
+        "ATD+8613800000002;", "ATA", "ATH", 'AT+CUSD=1,"*100#"', "AT+CLCC", "AT+CLIP=1",
     ]
     fragments = [
         b"AT", b"+CIP", b"SEND", b"=", b"?", b",", b";", b'"', b"\r", b"\n", b"\r\n",
@@ -249,7 +254,8 @@ class PtyFuzzer:
         self.ctl(rnd, rng.choice(["pdp-deact", f"drop {rng.randrange(6)}",
                                   f"register {rng.choice((0, 1, 2, 5))}", "register 1",
                                   f"signal {rng.randrange(32)}", "power-off", "power-on",
-                                  "status"]))
+                                  "status", "ring +8613800000002", "hangup", "dtmf 12#",
+                                  "sms +8613800000002 hello"]))
 
     def visit_server(self, rnd: Round, rng: random.Random) -> None:
         """A peer reaches the modem's server (if it listens), talks, leaves."""
