@@ -3,7 +3,11 @@
 * :class:`Emulator` starts ``python -m sim800emu serve`` in a subprocess
   with its own link and state directory (extra CLI arguments allowed), waits
   for the ``--link`` symlink, opens the pty raw and non-blocking, and stops
-  the process with SIGTERM (SIGKILL after a grace period).
+  the process with SIGTERM (SIGKILL after a grace period). With
+  ``transport="tcp"`` the serial line is a connection to ``serve
+  --transport tcp`` instead; :meth:`Emulator.close_line` /
+  :meth:`Emulator.open_line` close and reopen the line as a host program
+  does (the pty again, or a new TCP connection: a new modem).
 * Reading is select-based and happens in the caller's thread:
   :meth:`Emulator.expect` (bytes or a compiled regex), :meth:`Emulator.read_exact`,
   :meth:`Emulator.read_stream` (hash a long stream without keeping it) and
@@ -13,7 +17,9 @@
   (one reader thread and one writer thread on the same fd is safe).
 * :class:`TcpServer` / :class:`UdpServer`: local peers on 127.0.0.1 with
   ephemeral ports, each connection served by background threads that
-  record what arrives (or only hash it, for bulk transfers).
+  record what arrives (or only hash it, for bulk transfers);
+  :meth:`Conn.wait_acknowledged` waits until the modem's TCP has
+  acknowledged all that was sent, :meth:`Conn.reset` closes with RST.
 * :class:`MuxStream` parses multi-link output into events
   (``+RECEIVE`` blocks, lines, ``> `` prompts).
 
@@ -23,15 +29,18 @@ Nothing sleeps for luck: every wait is on a condition with a deadline.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from collections import deque
@@ -59,25 +68,29 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 class Emulator:
     """One ``sim800emu serve`` subprocess and its serial line."""
 
-    def __init__(self, *args: str, workdir: Path | None = None, dns: bool = True) -> None:
+    def __init__(
+        self,
+        *args: str,
+        workdir: Path | None = None,
+        dns: bool = True,
+        transport: str = "pty",
+    ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="sim800e2e-")
             workdir = Path(self._tmp.name)
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
+        self.transport = transport
         self.link = workdir / "modem"
+        self.tcp_port = 0  # the serial server's port (transport "tcp")
         self.stderr_path = workdir / "stderr.txt"
-        cmd = [
-            sys.executable,
-            "-m",
-            "sim800emu",
-            "serve",
-            "--link",
-            str(self.link),
-            "--state-dir",
-            str(workdir / "state"),
-        ]
+        cmd = [sys.executable, "-m", "sim800emu", "serve"]
+        if transport == "tcp":
+            cmd += ["--transport", "tcp"]
+        else:
+            cmd += ["--link", str(self.link)]
+        cmd += ["--state-dir", str(workdir / "state")]
         if dns:
             cmd += ["--dns-offline", "--host", "echo.test=127.0.0.1"]
         cmd += list(args)
@@ -91,9 +104,11 @@ class Emulator:
         self.log = bytearray()  # the tail of everything read, for messages
         self.total_read = 0
         try:
-            self._wait_for_link()
-            self.fd = os.open(self.link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-            make_raw(self.fd)
+            if transport == "tcp":
+                self._wait_for_tcp_port()
+            else:
+                self._wait_for_link()
+            self.open_line()
         except BaseException:
             self.stop()
             raise
@@ -117,6 +132,42 @@ class Emulator:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no {self.link} after {START_TIMEOUT} s:\n{self.stderr_tail()}")
             time.sleep(0.01)  # polling a file system condition
+
+    def _wait_for_tcp_port(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            m = re.search(r"serial port tcp://[^\s]+:(\d+)", self.stderr_tail(100_000))
+            if m:
+                self.tcp_port = int(m.group(1))
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"the emulator exited with {self.proc.returncode} before listening:\n"
+                    f"{self.stderr_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no serial port after {START_TIMEOUT} s:\n{self.stderr_tail()}")
+            time.sleep(0.01)  # polling the emulator's stderr file
+
+    def open_line(self) -> None:
+        """Open the serial line: the pty (raw, non-blocking) or, with the TCP
+        transport, a new connection (a new modem)."""
+        assert self.fd < 0, "the serial line is open"
+        if self.transport == "tcp":
+            sock = socket.create_connection((HOST, self.tcp_port), timeout=START_TIMEOUT)
+            sock.setblocking(False)
+            self.fd = sock.detach()  # os.read/os.write/select work on the descriptor
+        else:
+            self.fd = os.open(self.link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            make_raw(self.fd)
+
+    def close_line(self) -> None:
+        """Close the serial line as a host program exiting does (the process
+        goes on); what it had read and not yet consumed is gone with it."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.buf.clear()
 
     def stop(self) -> int | None:
         """Close the serial fd, SIGTERM the emulator (SIGKILL after a grace period)."""
@@ -555,6 +606,26 @@ class Conn:
 
     def send_all(self, data: bytes) -> None:
         self.sock.sendall(data)
+
+    def unsent(self) -> int:
+        """Bytes in this socket's send queue the other side has not acknowledged."""
+        raw = fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # SIOCOUTQ
+        count: int = struct.unpack("i", raw)[0]
+        return count
+
+    def wait_acknowledged(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until the other side's TCP has acknowledged every byte sent."""
+        deadline = time.monotonic() + timeout
+        while (left := self.unsent()) > 0:
+            assert time.monotonic() < deadline, f"{left} bytes still unacknowledged"
+            time.sleep(0.005)  # polling a kernel counter
+
+    def reset(self) -> None:
+        """Close abortively: SO_LINGER 0 makes the kernel send RST, not FIN.
+        Only for a ``read=False`` connection: a thread blocked in ``recv``
+        would keep the socket alive past ``close``."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
