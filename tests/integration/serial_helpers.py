@@ -161,13 +161,15 @@ class Emulator:
             self.fd = os.open(self.link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
             make_raw(self.fd)
 
-    def close_line(self) -> None:
-        """Close the serial line as a host program exiting does (the process
-        goes on); what it had read and not yet consumed is gone with it."""
+    def close_line(self, forget: bool = True) -> None:
+        """Close the serial line (the emulator goes on). With ``forget`` what
+        was read and not yet consumed is dropped, as when the host program
+        exits; without, it stays (the same program opens the port again)."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-        self.buf.clear()
+        if forget:
+            self.buf.clear()
 
     def stop(self) -> int | None:
         """Close the serial fd, SIGTERM the emulator (SIGKILL after a grace period)."""

@@ -15,7 +15,7 @@ fault; data always before the ``CLOSED`` / ``+PDP: DEACT`` that ends it).
 | DNS down (``--dns-offline``, no host entry) | ``test_dns_down`` |
 | DNS garbled (a server answering garbage) | ``test_dns_garbled`` |
 | port busy (``AT+CIPSERVER`` on a port bound on the host) | ``test_cipserver_on_a_busy_port`` |
-| pty re-open | ``test_pty_reopen_keeps_the_modem_and_its_buffered_data`` |
+| pty re-open | ``test_pty_reopen_keeps_the_modem_and_its_buffered_data`` (manual read), ``test_pty_reopen_during_a_push_transfer`` |
 | TCP serial client drop | ``test_tcp_serial_client_drop`` |
 | SIGKILL during a save, restart | ``test_sigkill_during_saves_then_restart`` (planted leftovers: ``tests/integration/test_saves.py``) |
 | fd exhaustion | ``test_no_descriptor_left_for_a_new_link``; accept storms and ``serve --count`` in ``tests/integration/test_fd_exhaustion.py`` |
@@ -56,7 +56,7 @@ PAYLOAD = bytes(
 RXGET2 = re.compile(rb"\+CIPRXGET: 2,(?:\d,)?(\d+),(\d+)\r\n")
 
 
-def sha(data: bytes) -> str:
+def sha(data: bytes | bytearray) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -432,8 +432,9 @@ def test_cipserver_on_a_busy_port() -> None:
 
 def test_pty_reopen_keeps_the_modem_and_its_buffered_data() -> None:
     """The host closes the pty while a peer sends 20,000 bytes to a manual
-    read (``AT+CIPRXGET=1``) link, and opens it again: the modem answers at
-    once, keeps its settings and link, and every byte is read, in order."""
+    read (``AT+CIPRXGET=1``) link, and opens it again (and again between
+    reads): the modem answers at once, keeps its settings and link, and
+    every byte is read, in order."""
     size = 20_000
     with TcpServer() as peer, Emulator() as emu:
         emu.init()
@@ -449,7 +450,8 @@ def test_pty_reopen_keeps_the_modem_and_its_buffered_data() -> None:
         emu.expect_exact(b"\r\n+CIPRXGET: 1\r\n", TIMEOUT)
         assert emu.command("AT") == b"\r\nOK\r\n"  # ATE0 still in force
         data = bytearray()
-        for reopen in range(size):
+        reads = 0
+        while len(data) < size:
             emu.send("AT+CIPRXGET=2,1460")
             head = emu.expect(re.compile(rb"\+CIPRXGET: 2,(\d+),(\d+)\r\n"), timeout=TIMEOUT)
             m = re.search(rb"\+CIPRXGET: 2,(\d+),(\d+)\r\n$", head)
@@ -459,11 +461,10 @@ def test_pty_reopen_keeps_the_modem_and_its_buffered_data() -> None:
             n = int(m.group(1))
             data += emu.read_exact(n, TIMEOUT)
             emu.expect_exact(b"\r\nOK\r\n", TIMEOUT)
-            if len(data) >= size:
-                break
+            reads += 1
             if n == 0:
                 emu.expect_exact(b"\r\n+CIPRXGET: 1\r\n", TIMEOUT)
-            elif reopen % 3 == 0:  # and again, between reads
+            elif reads % 3 == 0:  # and again, between reads
                 emu.close_line()
                 emu.open_line()
         assert len(data) == size and sha(data) == sha(PAYLOAD[:size])
@@ -471,6 +472,35 @@ def test_pty_reopen_keeps_the_modem_and_its_buffered_data() -> None:
         emu.expect_exact(b"\r\n> ")
         emu.write_all(b"back")
         emu.expect_exact(b"\r\nSEND OK\r\n", TIMEOUT)
+        assert conn.wait_count(4) == b"back"
+        emu.expect_silence(0.2)
+        no_traceback(emu)
+
+
+def test_pty_reopen_during_a_push_transfer() -> None:
+    """The host closes the pty while a peer pushes 300,000 bytes
+    (``+RECEIVE`` blocks) and opens it again, twice, the second time in
+    the middle of the stream: every byte arrives, in order, in whole
+    blocks, with nothing else on the line."""
+    size = 300_000
+    with TcpServer() as peer, Emulator() as emu:
+        emu.init()
+        emu.command("AT+CIPMUX=1")
+        mux = MuxStream(emu)
+        open_link(mux, emu, 0, peer.port)
+        conn = peer.accept()
+        emu.close_line()
+        sender = threading.Thread(target=conn.send_all, args=(PAYLOAD[:size],), daemon=True)
+        sender.start()
+        emu.open_line()
+        mux.wait_received(0, size // 3, timeout=TIMEOUT)
+        emu.close_line(forget=False)  # the same program: it keeps what it read
+        emu.open_line()
+        data = mux.wait_received(0, size, timeout=TIMEOUT)
+        sender.join(TIMEOUT)
+        assert len(data) == size and sha(data) == sha(PAYLOAD[:size])
+        assert mux.unexpected_lines() == []
+        mux.send(0, b"back")
         assert conn.wait_count(4) == b"back"
         emu.expect_silence(0.2)
         no_traceback(emu)
