@@ -604,6 +604,12 @@ CASES += [
     Case("+CMGDA", T, "sms_text", "AT+CMGDA=?", info_ok(
         '+CMGDA: ("DEL READ","DEL UNREAD","DEL SENT","DEL UNSENT","DEL INBOX","DEL ALL")')),
     Case("+CMGDA", W, "sms_text", 'AT+CMGDA="DEL ALL"', OK),
+    Case("+CMGHEX", T, "fresh", "AT+CMGHEX=?", info_ok("+CMGHEX: (0,1)")),
+    Case("+CMGHEX", R, "fresh", "AT+CMGHEX?", info_ok("+CMGHEX: 0")),
+    Case("+CMGHEX", W, "fresh", "AT+CMGHEX=1", OK),
+    Case("+CCODE", T, "fresh", "AT+CCODE=?", info_ok("+CCODE: (0,1)")),
+    Case("+CCODE", R, "fresh", "AT+CCODE?", info_ok("+CCODE: 0")),
+    Case("+CCODE", W, "fresh", "AT+CCODE=1", OK),
 ]
 
 # The general command set of issue 11 (S-registers included): forms_general.py
@@ -717,6 +723,8 @@ BAD_WRITES: list[tuple[str, str]] = [
     ("fresh", "AT+CMGS=0"),
     ("fresh", "AT+CMGDA=7"),
     ("fresh", 'AT+CSCA="12ab"'),
+    ("fresh", "AT+CMGHEX=2"),
+    ("fresh", "AT+CCODE=2"),
     ("fresh", "ATE2"),
     ("fresh", "ATV2"),
     ("fresh", "ATQ2"),

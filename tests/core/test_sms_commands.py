@@ -113,7 +113,7 @@ def test_long_incoming_text_arrives_in_concatenated_parts_ucs2() -> None:
         pdu_hex = h.at(f"AT+CMGR={i}").split(b"\r\n")[2].decode()
         _sca, _toa, tpdu = P.decode_sca(bytes.fromhex(pdu_hex))
         d = P.decode_tpdu(tpdu)
-        assert isinstance(d, P.Deliver) and P.concat_info(d.udh) == (0, 3, i)
+        assert isinstance(d, P.Deliver) and P.concat_info(d.udh) == (1, 3, i)
         got += P.text_of(d.body, d.alphabet)
     assert got == text
 

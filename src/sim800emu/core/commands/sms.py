@@ -70,15 +70,24 @@ def _int(args: Sequence[Arg], i: int, lo: int, hi: int, default: int | None = No
     return value
 
 
+def _is_number(text: str) -> bool:
+    digits = text[1:] if text.startswith("+") else text
+    return bool(digits) and set(digits) <= NUMBER_CHARS - {"+"} and len(digits) <= 20
+
+
 def _number(m: Modem, arg: Arg, err: int) -> str:
+    """A <da> in the TE character set. A number that the set cannot read
+    (``"+8613..."`` under HEX or UCS2) is taken as typed, as the module
+    does for sim800l-gsm-module's HEX mode (docs/sms.md)."""
     try:
         number = m.charset.decode(arg.text)
     except CharsetError:
-        raise CmsError(err) from None
-    digits = number[1:] if number.startswith("+") else number
-    if not digits or not set(digits) <= NUMBER_CHARS - {"+"} or len(digits) > 20:
-        raise CmsError(err)
-    return number
+        number = ""
+    if _is_number(number):
+        return number
+    if _is_number(arg.text):
+        return arg.text
+    raise CmsError(err)
 
 
 def _shown(m: Modem, number: str) -> str:
@@ -491,6 +500,34 @@ def _cscb_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 command("+CSCB", "Cell broadcast types (accepted; no broadcasts arrive)", "manual V1.12 4.2.13",
         test=F(text("+CSCB: (0,1)")), read=F(_cscb_read),
         write=F(ok, sig=(Int(0, 1), Str(100, optional=True), Str(100, optional=True))))
+
+
+def _cmghex_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.info(f"+CMGHEX: {m.sms.cmghex}")
+
+
+def _cmghex_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.sms.cmghex = int(values[0] or 0)
+
+
+command("+CMGHEX", "Send GSM codes 0x00-0x7F as typed in text mode with CSCS \"GSM\" (kept; "
+        "always so here)", "manual V1.12 6.2.30",
+        test=F(text("+CMGHEX: (0,1)")), read=F(_cmghex_read),
+        write=F(_cmghex_write, sig=(Int(0, 1),)))
+
+
+def _ccode_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.info(f"+CCODE: {m.sms.ccode}")
+
+
+def _ccode_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.sms.ccode = int(values[0] or 0)
+
+
+command("+CCODE", "SMS code mode: 0 NOKIA, 1 SIEMENS compatible (kept, no effect)",
+        "manual V1.12 6.2.31",
+        test=F(text("+CCODE: (0,1)")), read=F(_ccode_read),
+        write=F(_ccode_write, sig=(Int(0, 1),)))
 
 
 def _csas(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:

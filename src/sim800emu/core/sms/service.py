@@ -82,9 +82,11 @@ class SmsService:
         self.mems = ["SM", "SM", "SM"]  # CPMS <mem1>,<mem2>,<mem3>
         self.cnmi = Cnmi()
         self.cmms = 0
+        self.cmghex = 0  # AT+CMGHEX (SIMCom): kept
+        self.ccode = 0  # AT+CCODE (SIMCom): kept
         self.stores = Storages()
         self._mr = 0
-        self._concat_ref = 0
+        self._concat_ref = 1  # 1-255: a reference 0 trips some clients (docs/sms.md)
         self._buffer: deque[str] = deque(maxlen=BUFFER_MAX)  # CNMI mode 0
         self._waiting: deque[bytes] = deque()  # delivers that found <mem3> full
         self._gathering: dict[tuple[str, int], _Gathering] = {}
@@ -100,6 +102,7 @@ class SmsService:
         self.service = 0
         self.mems = ["SM", "SM", "SM"]
         self.cnmi = Cnmi()
+        self.cmghex = self.ccode = 0
         self._buffer.clear()
 
     def storage(self, which: int) -> Storage:
@@ -185,7 +188,7 @@ class SmsService:
         parts = P.split_body(body, alphabet)
         ref = self._concat_ref
         if len(parts) > 1:
-            self._concat_ref = (self._concat_ref + 1) % 256
+            self._concat_ref = self._concat_ref % 255 + 1
         centre = P.encode_sca(self.sca, self.tosca)
         for seq, part in enumerate(parts, 1):
             udh = P.concat_header(ref, len(parts), seq) if len(parts) > 1 else b""
