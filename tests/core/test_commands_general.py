@@ -303,3 +303,53 @@ def test_radio_state_time_urcs_pure() -> None:
     assert radio.registration_urcs(settings, 120.0) == ["+CREG: 0", "+CGREG: 0"]
     assert radio.set_clock("24/02/29,23:59:59+48", 0.0)
     assert not radio.set_clock("24/02/30,23:59:59+48", 0.0)
+
+
+# ---------------------------------------------------------------- SIM PIN (CLCK "SC")
+
+
+def _locked_profile() -> dict[str, object]:
+    h = Harness()
+    assert h.at('AT+CLCK="SC",1,"1234"') == OK
+    return dict(h.m.saved)
+
+
+def test_a_locked_sim_asks_for_its_pin_after_a_restart() -> None:
+    h = Harness(saved=_locked_profile())
+    h.at("AT+CMEE=2")
+    assert h.at("AT+CPIN?") == block("+CPIN: SIM PIN") + OK
+    assert h.at("AT+CREG?") == crlf("+CME ERROR: SIM PIN required")
+    assert h.at("AT+SPIC") == block("+SPIC: 3,3,10,10") + OK
+    assert h.at('AT+CPIN="0000"') == crlf("+CME ERROR: incorrect password")
+    assert h.at("AT+SPIC") == block("+SPIC: 2,3,10,10") + OK
+    out = h.at('AT+CPIN="1234"')
+    assert out == OK + crlf("+CPIN: READY", "Call Ready", "SMS Ready")
+    assert h.at("AT+CREG?") == block("+CREG: 0,1") + OK
+    assert h.at("AT+SPIC") == block("+SPIC: 3,3,10,10") + OK
+
+
+def test_a_locked_sim_at_boot_and_the_puk() -> None:
+    h = Harness(config=ModemConfig(cold_boot=True), saved=_locked_profile())
+    out = h.run_timers()
+    assert out.endswith(crlf("+CPIN: SIM PIN"))
+    assert b"SMS Ready" not in out
+    h.at("AT+CMEE=1")
+    for _ in range(3):
+        assert h.at('AT+CPIN="9999"') == crlf("+CME ERROR: 16")
+    assert h.at("AT+CPIN?") == block("+CPIN: SIM PUK") + OK
+    assert h.at("AT+CGATT?") == crlf("+CME ERROR: 12")
+    assert h.at('AT+CPIN="12345678"') == ERROR  # the new PIN is required
+    assert h.at('AT+CPIN="12345678","4321"') == OK + crlf("+CPIN: READY", "Call Ready", "SMS Ready")
+    assert h.at('AT+CLCK="SC",0,"4321"') == OK
+
+
+def test_cfun_0_then_1_asks_for_the_pin_again() -> None:
+    h = Harness(saved=_locked_profile())
+    h.at('AT+CPIN="1234"')
+    h.at("AT+CFUN=0")
+    assert h.at("AT+CFUN=1") == OK + crlf("+CPIN: SIM PIN")
+    h.at("AT+CFUN=4")  # the SIM keeps waiting for its PIN through CFUN=4
+    assert h.at("AT+CFUN=1") == OK + crlf("+CPIN: SIM PIN")
+    assert h.at('AT+CPIN="1234"') == OK + crlf("+CPIN: READY", "Call Ready", "SMS Ready")
+    h.at("AT+CFUN=4")
+    assert h.at("AT+CFUN=1") == OK + crlf("+CPIN: READY")

@@ -77,3 +77,20 @@ def test_phone_book_survives_a_restart(tmp_path: Path) -> None:
     with Emulator("--iccid", "89445018101802445499", workdir=work) as e:
         e.init()
         assert e.command("AT+CPBS?").endswith(b'\r\n+CPBS: "SM",0,250\r\n' + OK)
+
+
+def test_a_pin_locked_sim_after_a_restart(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    with Emulator(workdir=work) as e:
+        e.init()
+        e.command('AT+CLCK="SC",1,"1234"')
+    with Emulator("--cold-boot", workdir=work) as e:
+        e.expect(b"\r\n+CPIN: SIM PIN\r\n", timeout=15)
+        e.init()
+        e.command("AT+CMEE=2")
+        assert e.command("AT+CPIN?").endswith(b"\r\n+CPIN: SIM PIN\r\n" + OK)
+        e.send("AT+CREG?")
+        e.expect(b"\r\n+CME ERROR: SIM PIN required\r\n")
+        e.send('AT+CPIN="1234"')
+        e.expect(b"\r\nOK\r\n\r\n+CPIN: READY\r\n\r\nCall Ready\r\n\r\nSMS Ready\r\n")
+        assert e.command("AT+CREG?").endswith(b"\r\n+CREG: 0,1\r\n" + OK)

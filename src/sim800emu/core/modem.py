@@ -166,6 +166,8 @@ class Modem:
         # network and SIM: registration, signal, clocks (core/radio.py)
         self.radio = RadioState(self.config, now, wall)
         self.sim = SimCard(self.config.identity, self.saved.get(self.sim_key))
+        if self.sim.power_on():  # the SC lock is on: the SIM waits for its PIN
+            self.radio.sim_ready = False
         self.gprs = GprsState()  # QoS, class, event reporting (core/gprs.py)
         self.local_ip = radio.local_ip
         self.dns: tuple[str, str] = radio.dns_servers
@@ -987,8 +989,8 @@ class Modem:
             sig = form.sig(self) if callable(form.sig) else form.sig
             values = bind(sig, cmd.args)
         if spec.needs_sim and not self.radio.sim_ready:
-            if self.radio.cfun == 1:
-                raise CommandError(14)
+            if self.radio.cfun == 1:  # SIM PIN / SIM PUK required, or busy
+                raise CommandError({"SIM PIN": 11, "SIM PUK": 12}.get(self.sim.pin_state, 14))
             raise CommandError(3, "CFUN state is 0 or 4")
         if not form.when.test(self, values):
             raise CommandError(form.when.refusal)
@@ -1215,13 +1217,10 @@ class Modem:
         timing = self.config.timing
 
         def sim_ready() -> None:
-            self.radio.sim_ready = True
-            self.urc("+CPIN: READY")
-            if self.settings.ciurc:
-                self.urc("Call Ready")
-            self.urc("SMS Ready")
-            for line in self.radio.time_urcs(self.settings.clts, self.now):
-                self.urc(line)
+            if self.sim.power_on():  # locked: +CPIN: SIM PIN, the rest after AT+CPIN
+                self.urc(f"+CPIN: {self.sim.pin_state}")
+            else:
+                self.sim_up()
 
         def boot_urcs() -> None:
             if self.settings.ipr != 0:
@@ -1230,6 +1229,16 @@ class Modem:
             self.start_timer("sim-ready", max(0.0, timing.sim_busy - timing.boot_urcs), sim_ready)
 
         self.start_timer("boot", timing.boot_urcs, boot_urcs)
+
+    def sim_up(self) -> None:
+        """The SIM is ready (at boot, or once AT+CPIN unlocked it)."""
+        self.radio.sim_ready = True
+        self.urc("+CPIN: READY")
+        if self.settings.ciurc:
+            self.urc("Call Ready")
+        self.urc("SMS Ready")
+        for line in self.radio.time_urcs(self.settings.clts, self.now):
+            self.urc(line)
 
     def reboot(self) -> None:
         """AT+CFUN=1,1: links gone, settings back to the saved profile."""

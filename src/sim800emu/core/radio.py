@@ -132,7 +132,7 @@ class RadioState:
         """CFUN=0 or 4: no network; with 0 the SIM is off too."""
         self.cfun = fun
         self.attached = False
-        self.sim_ready = fun == 4
+        self.sim_ready = self.sim_ready and fun == 4  # 4 keeps the SIM as it was
         self.creg_stat = self.cgreg_stat = 0
 
     def csq(self) -> tuple[int, int]:

@@ -25,6 +25,12 @@ CPOL_SIZE = 50
 DEFAULT_PIN = "1234"
 DEFAULT_PIN2 = "1234"
 DEFAULT_BARRING_PASSWORD = "0000"
+DEFAULT_PUK = "12345678"
+PIN_TRIES = 3
+PUK_TRIES = 10
+READY, SIM_PIN, SIM_PUK = "READY", "SIM PIN", "SIM PUK"  # AT+CPIN? codes
+INCORRECT_PASSWORD = 16
+SIM_FAILURE = 13
 
 
 class SimCard:
@@ -40,7 +46,10 @@ class SimCard:
         "locks",
         "pin",
         "pin2",
+        "pin_state",
+        "pin_tries",
         "ppu",
+        "puk_tries",
     )
 
     def __init__(self, identity: Identity, saved: object = None) -> None:
@@ -56,6 +65,9 @@ class SimCard:
         self.currency = ""
         self.ppu = ""
         self._own_number_written = False
+        self.pin_state = READY  # what AT+CPIN? shows
+        self.pin_tries = PIN_TRIES
+        self.puk_tries = PUK_TRIES
         self.load(saved)
         if not self._own_number_written and identity.msisdn:
             # the MSISDN record: what AT+CNUM shows (--msisdn)
@@ -68,6 +80,39 @@ class SimCard:
     def own_number_changed(self) -> None:
         """The ON book was written: keep it across restarts."""
         self._own_number_written = True
+
+    # ------------------------------------------------------------ PIN
+
+    def power_on(self) -> bool:
+        """The SIM starts (power-on, AT+CFUN=1,1, AT+CFUN=0 -> 1): with the
+        SC lock on it asks for its PIN (or its PUK once the PIN is blocked).
+        True when it does."""
+        if self.pin_tries == 0:
+            self.pin_state = SIM_PUK
+        else:
+            self.pin_state = SIM_PIN if self.locked("SC") else READY
+        return self.pin_state != READY
+
+    def enter(self, code: str, new_pin: str | None) -> int | None:
+        """AT+CPIN=<pin>[,<new pin>] while the SIM waits: None when it is
+        now ready, else the +CME code (16 wrong, 13 blocked)."""
+        if self.pin_state == SIM_PIN:
+            if code != self.pin:
+                self.pin_tries -= 1
+                if self.pin_tries == 0:
+                    self.pin_state = SIM_PUK
+                return INCORRECT_PASSWORD
+        elif self.pin_state == SIM_PUK:
+            if self.puk_tries == 0:
+                return SIM_FAILURE
+            if new_pin is None or code != DEFAULT_PUK:
+                self.puk_tries -= 1
+                return INCORRECT_PASSWORD
+            self.pin = new_pin
+            self.puk_tries = PUK_TRIES
+        self.pin_state = READY
+        self.pin_tries = PIN_TRIES
+        return None
 
     def locked(self, fac: str) -> bool:
         return self.locks.get(fac, False)

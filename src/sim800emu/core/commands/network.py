@@ -181,9 +181,13 @@ def _cfun_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | 
             m.urc("+CPIN: NOT READY")
         m.registration_changed()
         return DONE
+    # from 0 the SIM was off: it starts again (and asks for its PIN when
+    # locked); from 4 it stays as it was
+    waiting = m.sim.power_on() if radio.cfun == 0 else not radio.sim_ready
     radio.radio_on()
+    radio.sim_ready = not waiting
     m.final("OK")
-    m.urc("+CPIN: READY")
+    m.urc(f"+CPIN: {m.sim.pin_state}")
     m.registration_changed()
     return DONE
 

@@ -8,8 +8,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..parser import Command
-from ..registry import CommandError, F, Int, Outcome, Str, Value, command, ok, syntax_error, text
-from ..sim import LOCK_FACILITIES, PASSWORDS
+from ..registry import (
+    DONE,
+    CommandError,
+    F,
+    Int,
+    Outcome,
+    Str,
+    Value,
+    command,
+    ok,
+    syntax_error,
+    text,
+)
+from ..sim import LOCK_FACILITIES, PASSWORDS, READY, SIM_PUK
 from .basic import store
 
 if TYPE_CHECKING:
@@ -44,21 +56,44 @@ def _cimi(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 command("+CIMI", "IMSI", MAN + "3.2.15; reference 6", exec=F(_cimi), test=F(ok), needs_sim=True)
 
 
-def _cpin(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info("+CPIN: READY")
+def _cpin_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    if not m.radio.sim_ready:
+        if m.radio.cfun != 1:
+            raise CommandError(3, "CFUN state is 0 or 4")
+        if m.sim.pin_state == READY:
+            raise CommandError(14)  # still starting
+    m.info(f"+CPIN: {m.sim.pin_state}")
 
 
-command("+CPIN", "SIM PIN state (always READY once the SIM is up)", MAN + "3.2.28; reference 6",
-        read=F(_cpin), write=F(ok, sig=(Str(8), Str(8, optional=True))), test=F(ok),
-        needs_sim=True)
+def _cpin_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
+    if m.radio.sim_ready:
+        return None  # nothing to enter (reference 6: OK)
+    if m.radio.cfun != 1:
+        raise CommandError(3, "CFUN state is 0 or 4")
+    if m.sim.pin_state == READY:
+        raise CommandError(14)
+    new = None if values[1] is None else str(values[1])
+    if m.sim.pin_state == SIM_PUK and (new is None or not 4 <= len(new) <= 8 or not new.isdigit()):
+        raise syntax_error()
+    code = m.sim.enter(str(values[0]), new)
+    if code is not None:
+        raise CommandError(code)
+    m.final("OK")
+    m.sim_up()  # +CPIN: READY, Call Ready, SMS Ready
+    return DONE
+
+
+command("+CPIN", "SIM PIN state: READY, or SIM PIN / SIM PUK when the SC lock (AT+CLCK) is on; "
+        "the write form unlocks", MAN + "3.2.28; reference 6",
+        read=F(_cpin_read), write=F(_cpin_write, sig=(Str(8), Str(8, optional=True))),
+        test=F(ok))
 
 
 def _spic(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info("+SPIC: 3,3,10,10")
+    m.info(f"+SPIC: {m.sim.pin_tries},3,{m.sim.puk_tries},10")
 
 
-command("+SPIC", "Attempts left for PIN1, PIN2, PUK1, PUK2", MAN + "6.2.3",
-        exec=F(_spic), needs_sim=True)
+command("+SPIC", "Attempts left for PIN1, PIN2, PUK1, PUK2", MAN + "6.2.3", exec=F(_spic))
 
 
 def _cnum(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
