@@ -66,6 +66,7 @@ NEEDS: dict[str, str] = {
     "cmd-general-v25ter.txt": GENERAL,
     "cmd-network-time.txt": GENERAL,
     "cmd-phonebook.txt": GENERAL,
+    "cmd-sim-pin.txt": GENERAL,
     "cmd-simcom-general.txt": GENERAL,
     "cmd-sms-boot.txt": SMS,
     "cmd-sms-pdu.txt": SMS,
