@@ -338,3 +338,33 @@ def test_other_forms() -> None:
     assert h.at("AT+DDET=2") == ERROR
     assert h.at("AT+DDET=1,10001") == ERROR
     assert h.at("AT+CHUP?") == ERROR
+
+
+# ---------------------------------------------------------------- ATS0, AT+CPAS
+
+
+def test_ats0_answers_after_the_nth_ring() -> None:
+    h = modem()
+    assert h.at("ATS0=2") == OK
+    h.at("AT+CLIP=1")
+    assert h.handle(IncomingCall(CALLER)) == RING_CLIP
+    assert h.at("AT+CPAS") == block("+CPAS: 3") + OK
+    assert h.advance(3.0) == RING_CLIP  # the second RING: answered, nothing else printed
+    assert h.at("AT+CLCC") == block(clcc(0)) + OK
+    assert h.at("AT+CPAS") == block("+CPAS: 4") + OK
+    assert h.advance(10.0) == b""
+    assert h.handle(CallerHangup()) == crlf("NO CARRIER")
+    assert h.at("AT+CPAS") == block("+CPAS: 0") + OK
+
+
+def test_ats0_zero_never_answers() -> None:
+    h = modem()
+    h.handle(IncomingCall(CALLER))
+    h.advance(30.0)
+    assert h.at("AT+CLCC") == block(clcc(4)) + OK
+
+
+def test_cpas_during_an_outgoing_call() -> None:
+    h = modem()
+    h.at("ATD+4930999;")
+    assert h.at("AT+CPAS") == block("+CPAS: 4") + OK

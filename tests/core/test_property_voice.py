@@ -28,7 +28,7 @@ COMMANDS = [
     "AT+CEER", "AT+CEER=1", "AT+VTS=1", 'AT+VTS="1,{2,5}"', 'AT+VTS="{"', "AT+DDET=1,0,1",
     'AT+CUSD=1,"*100#"', 'AT+CUSD=1,"*111#"', 'AT+CUSD=1,"1"', 'AT+CUSD=1,"*9#"', "AT+CUSD=2",
     'AT+CUSD=0,"*100#"', 'AT+CSCS="HEX"', 'AT+CSCS="UCS2"', 'AT+CSCS="IRA"', "ATV0", "ATV1",
-    "AT+CMEE=2", "ATD1;+CLCC", "ATA;H", "AT+CLIP=1;+CLCC;+CUSD=1,\"*100#\"",
+    "AT+CMEE=2", "ATS0=2", "ATS0=0", "AT+CPAS", "ATD1;+CLCC", "ATA;H", "AT+CLIP=1;+CLCC;+CUSD=1,\"*100#\"",
 ]
 EVENTS: list[Result] = [
     IncomingCall("+4915112345678"), IncomingCall("0301"), CallerHangup(), CallerDtmf("12#"),

@@ -11,10 +11,12 @@ from typing import Protocol
 
 from .charset import TeCharset
 from .registry import CommandError
+from .settings import Settings
 
 
 class Host(Protocol):
     charset: TeCharset
+    settings: Settings  # read only: S0 (auto-answer) ...
 
     def urc(self, text: str) -> None:
         """An unsolicited line (held back while the line is busy)."""

@@ -29,6 +29,7 @@ Incoming (``ctl SOCK ring FROM``): INCOMING; ``RING`` (``+CRING: VOICE``
 with AT+CRC=1) followed, with AT+CLIP=1, by ``+CLIP: "<number>",<type>,"",0,"",0``,
 at once and then every ``ring_interval`` seconds until ATA (ACTIVE) or ATH /
 AT+CHUP (released) or the caller gives up (``ctl SOCK hangup``: NO CARRIER).
+With ATS0=<n> (n > 0) the module answers by itself after the n-th RING.
 
 Ending: ATH / AT+CHUP end the call quietly (OK only; with AT+CVHU=1 ATH is
 ignored). The far end hanging up gives ``NO CARRIER``. AT+CEER reports why
@@ -112,6 +113,7 @@ class Voice:
         "_atd_pending",
         "_host",
         "_outcomes",
+        "_rings",
         "_timing",
         "call",
         "cause",
@@ -138,6 +140,7 @@ class Voice:
         self.cause = NO_CAUSE  # AT+CEER: why the last call ended
         self.last_dialed = ""  # ATDL
         self._atd_pending = False  # ATD waits for the outcome (COLP=1)
+        self._rings = 0  # RINGs of the incoming call so far (ATS0)
         self._defaults()
 
     def _defaults(self) -> None:
@@ -173,6 +176,13 @@ class Voice:
     def ringing(self) -> bool:
         """An incoming call waits to be answered."""
         return self.call is not None and self.call.state is CallState.INCOMING
+
+    @property
+    def activity(self) -> int:
+        """<pas> of AT+CPAS: 0 ready, 3 ringing, 4 a call in progress."""
+        if self.call is None:
+            return 0
+        return 3 if self.call.state is CallState.INCOMING else 4
 
     @property
     def active(self) -> bool:
@@ -248,6 +258,7 @@ class Voice:
         if self.call is not None:
             return False
         self.call = Call(1, False, number, CallState.INCOMING)
+        self._rings = 0
         self._changed()
         self._alert()
         return True
@@ -262,6 +273,11 @@ class Voice:
             self._host.urc_code("RING")
         if self.clip == 1:
             self._host.urc(f'+CLIP: "{call.number}",{number_type(call.number)},"",0,"",0')
+        self._rings += 1
+        auto = self._host.settings.s0
+        if 0 < auto <= self._rings:
+            self.answer()  # ATS0: answered without a word (no command, no OK)
+            return
         self._host.start_timer("ring", self._timing.ring_interval, self._alert)
 
     def answer(self) -> bool:

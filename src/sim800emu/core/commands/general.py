@@ -34,10 +34,10 @@ command("+CLAC", "List every command this module accepts, one per line",
 
 
 def _cpas(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info("+CPAS: 0")
+    m.info(f"+CPAS: {m.voice.activity}")
 
 
-command("+CPAS", "Phone activity: 0 ready", MAN + "3.2.23",
+command("+CPAS", "Phone activity: 0 ready, 3 ringing, 4 a call in progress", MAN + "3.2.23",
         test=F(text("+CPAS: (0,2,3,4)")), exec=F(_cpas))
 
 
