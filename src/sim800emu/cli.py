@@ -26,6 +26,7 @@ from .core.config import (
     DIAL_OUTCOMES,
     RX_BUFFER,
     RX_BUFFER_RANGE,
+    TIMING_PROFILES,
     Identity,
     ModemConfig,
     Radio,
@@ -385,17 +386,18 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "--activation-delay",
         metavar="S",
         type=_delay,
-        default=timing.ciicr,
+        default=None,
         help="seconds AT+CIICR (and a single-step CIPSTART/CIPSERVER) takes to bring the "
-        "context up; real networks take 1-5 s",
+        f"context up; real networks take 1-5 s (default: {timing.ciicr}, or the --timing "
+        "profile's)",
     )
     g.add_argument(
         "--sim-busy",
         metavar="S",
         type=_delay,
-        default=timing.sim_busy,
+        default=None,
         help="seconds after a reboot (AT+CFUN=1,1, --cold-boot) during which SIM commands "
-        "answer +CME ERROR: SIM busy",
+        f"answer +CME ERROR: SIM busy (default: {timing.sim_busy}, or the --timing profile's)",
     )
     g.add_argument(
         "--imei", type=_digits("IMEI", range(15, 16)), default=ident.imei, help="IMEI (AT+GSN)"
@@ -466,6 +468,32 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         type=_text("firmware"),
         default=ident.firmware,
         help="firmware text (ATI)",
+    )
+
+    g = p.add_argument_group("field conditions (docs/field-conditions.md)")
+    g.add_argument(
+        "--timing",
+        choices=tuple(TIMING_PROFILES),
+        default="fast",
+        help="fast: answers at host speed; realistic: the delays measured on modules "
+        "(commands 16-60 ms, CIICR/CGACT 2-7 s, SAPBR 1.3 s, CDNSGIP 0.5-3 s, CIPSTART "
+        "1-3 s, SEND OK 0.2-1.5 s, TLS 3-10 s), drawn with --seed",
+    )
+    g.add_argument(
+        "--seed",
+        metavar="N",
+        type=_seed,
+        default=0,
+        help="seeds every random choice (delays, jitter, loss, scenarios): the same seed "
+        "gives the same run",
+    )
+    g.add_argument(
+        "--time-scale",
+        metavar="F",
+        type=_time_scale,
+        default=1.0,
+        help="multiply every simulated delay by F (0.01: a realistic run 100 times faster); "
+        "the +++ guard time and the serial rate are not scaled",
     )
 
     g = p.add_argument_group("calls and USSD")
@@ -681,11 +709,7 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
         timezone=args.timezone,
         dst=args.dst,
     )
-    timing = dataclasses.replace(
-        Timing(),
-        ciicr=args.activation_delay,
-        sim_busy=max(args.sim_busy, Timing().boot_urcs),
-    )
+    timing = build_timing(args)
     services = Services(ussd=tuple(args.ussd), dial=tuple(args.dial))
     return ModemConfig(
         identity=identity,
@@ -695,6 +719,21 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
         cold_boot=args.cold_boot,
         rx_buffer=args.rx_buffer,
     )
+
+
+def build_timing(args: argparse.Namespace) -> Timing:
+    """The ``--timing`` profile, with --activation-delay/--sim-busy/--seed,
+    scaled by --time-scale."""
+    base = TIMING_PROFILES[getattr(args, "timing", "fast")]
+    changes: dict[str, object] = {"seed": getattr(args, "seed", 0)}
+    if args.activation_delay is not None:
+        changes["ciicr"] = args.activation_delay
+        changes["spread"] = tuple(item for item in base.spread if item[0] != "ciicr")
+    if args.sim_busy is not None:
+        changes["sim_busy"] = max(args.sim_busy, base.boot_urcs)
+    timing = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    scale: float = getattr(args, "time_scale", 1.0)
+    return timing if scale == 1.0 else timing.scaled(scale)
 
 
 def build_net_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -> NetConfig:
@@ -770,6 +809,22 @@ def _delay(text: str) -> float:
         value = -1.0
     if not 0 <= value <= 600:
         raise argparse.ArgumentTypeError(f"{text!r} is not a delay from 0 to 600 seconds")
+    return value
+
+
+def _seed(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed (a whole number >= 0)")
+    return int(text)
+
+
+def _time_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time scale (0 < F <= 100)")
     return value
 
 

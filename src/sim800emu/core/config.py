@@ -37,19 +37,71 @@ class Radio:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Simulated network delays in seconds (real sockets add their own)."""
+    """Simulated delays in seconds (real sockets add their own).
+
+    Each field is a named delay; ``spread`` gives some of them an upper
+    bound, and the delay is then drawn uniformly between the field and that
+    bound from a generator seeded with ``seed``, so the same seed gives the
+    same delays. Read a delay in the core with ``Modem.delay(name)`` (the
+    one place: ``core/timing.py``), never the field directly, so that the
+    spread applies. ``--time-scale`` multiplies every delay (``scaled``).
+    ``TIMING_PROFILES`` holds the named profiles (``--timing``); see
+    docs/field-conditions.md for how another family adds its own delay.
+    """
 
     ciicr: float = 0.05  # context activation (CIICR, single-step CIPSTART)
     cgatt: float = 0.0
     sapbr: float = 0.05
     boot_urcs: float = 0.2  # after AT+CFUN=1,1: until RDY ... SMS Ready
     sim_busy: float = 1.0  # CPIN? answers SIM busy this long after a reboot
-    escape_guard: float = 1.0  # +++ guard time
+    escape_guard: float = 1.0  # +++ guard time (a setting, never scaled)
     ussd: float = 1.0  # AT+CUSD request until the network's +CUSD reply
     call_setup: float = 1.0  # ATD: dialling until the far end rings (or is busy)
     call_answer: float = 2.0  # the far end rings this long before it answers
     no_answer: float = 6.0  # ... or before the network gives up (NO ANSWER)
     ring_interval: float = 3.0  # an incoming call's RING repeats this often
+    command: float = 0.0  # every command line: from its CR to its answer
+    cgact: float = 0.0  # AT+CGACT=1: the PDP context comes up
+    dns: float = 0.0  # AT+CDNSGIP: before the query leaves (beside the real lookup)
+    connect: float = 0.0  # CIPSTART: before the connection is opened (CONNECT OK later)
+    tls: float = 0.0  # CIPSSL=1: the handshake's extra time (added to connect)
+    send_ok: float = 0.0  # SEND OK this long after the last byte of CIPSEND
+    spread: tuple[tuple[str, float], ...] = ()  # (name, upper bound) pairs
+    seed: int = 0
+
+    def upper(self, name: str) -> float:
+        """The upper bound of delay ``name`` (its field when it has none)."""
+        for key, high in self.spread:
+            if key == name:
+                return high
+        value = getattr(self, name)
+        assert isinstance(value, float)
+        return value
+
+    def scaled(self, factor: float) -> Timing:
+        """Every delay times ``factor`` (the +++ guard time is a setting the
+        host must respect, not a delay of the network: it stays)."""
+        values: dict[str, object] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, float) and name != "escape_guard":
+                values[name] = value * factor
+        values["spread"] = tuple((k, v * factor) for k, v in self.spread)
+        return replace(self, **values)  # type: ignore[arg-type]
+
+
+# Field measurements (issue 13): plain commands 16-60 ms, CGACT/CIICR 2-7 s,
+# SAPBR=1,1 about 1.3 s, CDNSGIP 0.5-3 s, CIPSTART -> CONNECT OK 1-3 s,
+# SEND OK 0.2-1.5 s after the last byte, TLS handshake 3-10 s.
+REALISTIC = Timing(
+    ciicr=2.0, cgact=2.0, cgatt=0.5, sapbr=1.1, command=0.016, dns=0.5, connect=1.0,
+    tls=3.0, send_ok=0.2, boot_urcs=2.0, sim_busy=3.0,
+    spread=(
+        ("ciicr", 7.0), ("cgact", 7.0), ("cgatt", 1.5), ("sapbr", 1.5), ("command", 0.060),
+        ("dns", 3.0), ("connect", 3.0), ("tls", 10.0), ("send_ok", 1.5),
+    ),
+)
+TIMING_PROFILES: dict[str, Timing] = {"fast": Timing(), "realistic": REALISTIC}
 
 
 DIAL_OUTCOMES = ("answer", "busy", "no-answer", "no-carrier")

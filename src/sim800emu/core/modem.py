@@ -94,6 +94,7 @@ from .state import (
     multi_link_state,
     single_link_state,
 )
+from .timing import Pace
 from .ussd import UssdService
 from .voice import Voice
 
@@ -175,6 +176,7 @@ class Modem:
         self.switches: dict[str, int] = {}  # CLTS, CVHU ...: kept, no effect
         self.charset = TeCharset()  # AT+CSCS: shared by SMS, USSD, phone book
         services, timing = self.config.services, self.config.timing
+        self.pace = Pace(timing)  # every simulated delay: self.delay(name)
         self.voice = Voice(self, services.dial, timing)  # calls (core/voice.py)
         self.ussd = UssdService(self, services.ussd, timing.ussd)  # USSD (core/ussd.py)
         self.sms = SmsService(self)  # the SMS family (core/sms)
@@ -495,6 +497,11 @@ class Modem:
         self.http.stop()
         self.ftp.stop()
 
+    def delay(self, name: str) -> float:
+        """The simulated delay ``name`` (a ``Timing`` field), with the
+        profile's seeded spread (core/timing.py)."""
+        return self.pace.delay(name)
+
     def start_timer(self, key: str, delay: float, action: Callable[[], None]) -> None:
         self._timers[key] = action
         self.request(StartTimer(key, self.now + delay))
@@ -562,7 +569,7 @@ class Modem:
             for w in waiters:
                 w()
 
-        self.start_timer("ctx-up", self.config.timing.ciicr, up)
+        self.start_timer("ctx-up", self.delay("ciicr"), up)
 
     def drop_links(self) -> None:
         """Close every link and the server without printing anything
@@ -636,6 +643,10 @@ class Modem:
                 )
             )
 
+        wait = self.delay("connect") + (self.delay("tls") if tls else 0.0)
+        if wait > 0:
+            # the network's own time to connect (and to shake hands) beside the real one
+            go = self._after(f"open{sock}", wait, go)
         if self.ctx is Ctx.STATUS:
             go()
         else:
@@ -653,8 +664,17 @@ class Modem:
     def resolve(self, name: str) -> int:
         query = self._new_query()
         self._queries[query] = name
-        self.request(Resolve(query, name, self.usable_dns))
+        req = Resolve(query, name, self.usable_dns)
+        wait = self.delay("dns")
+        if wait > 0:
+            self.start_timer(f"dns{query}", wait, lambda: self.request(req))
+        else:
+            self.request(req)
         return query
+
+    def _after(self, key: str, wait: float, action: Callable[[], None]) -> Callable[[], None]:
+        """``action``, postponed by ``wait`` seconds on timer ``key``."""
+        return lambda: self.start_timer(key, wait, action)
 
     def ping(self, host: str, count: int, size: int, timeout: float, ttl: int) -> None:
         """AT+CIPPING (a pending command: the replies come as results)."""
@@ -882,6 +902,19 @@ class Modem:
         self._line_overflow = False
         self._partial_expired = False
         self.cancel_timer("partial")
+        wait = self.delay("command")
+        if wait > 0:
+            # the module takes its time to answer; what comes meanwhile waits
+            self._busy = True
+            self._busy_rest = []
+            self.start_timer("command", wait, lambda: self._run_line(line, overflow, True))
+            return nxt
+        self._run_line(line, overflow, False)
+        return nxt
+
+    def _run_line(self, line: bytes, overflow: bool, later: bool) -> None:
+        if later:
+            self._busy = False
         self._executing = True
         try:
             self._execute_line(line, overflow)
@@ -889,9 +922,10 @@ class Modem:
             self._executing = False
         if self.mode is not Mode.COMMAND:
             self._skip_lf = False  # the answer is out: what follows is data
-        if self._idle():
+        if later:
+            self._resume_after_busy()
+        elif self._idle():
             self._flush_deferred()
-        return nxt
 
     def _add_to_line(self, piece: bytes) -> None:
         bs = self.settings.s5  # ATS5: the editing character (8, backspace)
@@ -970,12 +1004,7 @@ class Modem:
                 self.final("OK")
         finally:
             self._executing = False
-        if self._idle():
-            self._flush_deferred()
-        if not self._busy and self._held:
-            held = bytes(self._held)
-            self._held.clear()
-            self.feed(held, self.now)
+        self._resume_after_busy()
 
     def _execute(self, cmd: Command) -> Outcome | None:
         spec = REGISTRY.get(cmd.name)
@@ -1115,8 +1144,33 @@ class Modem:
                     where = f"{link.n}," if self.multi else ""
                     self.text_result(f"DATA ACCEPT:{where}{len(data)}")
                 else:
+                    wait = self.delay("send_ok")
+                    if wait > 0:
+                        self._result_later(wait, f"{self.prefix(link)}SEND OK")
+                        return
                     self.text_result(f"{self.prefix(link)}SEND OK")
         self._flush_deferred()
+
+    def _result_later(self, wait: float, text: str) -> None:
+        """The module is busy for ``wait`` seconds, then prints ``text``
+        (what the host types meanwhile waits, as after any command)."""
+        self._busy = True
+        self._busy_rest = []
+
+        def done() -> None:
+            self._busy = False
+            self.text_result(text)
+            self._resume_after_busy()
+
+        self.start_timer("result", wait, done)
+
+    def _resume_after_busy(self) -> None:
+        if self._idle():
+            self._flush_deferred()
+        if not self._busy and self._held:
+            held = bytes(self._held)
+            self._held.clear()
+            self.feed(held, self.now)
 
     # ============================================================ other data entry
 

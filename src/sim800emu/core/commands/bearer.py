@@ -48,7 +48,7 @@ def _sapbr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
             m.radio.attached = True
             m.complete()
 
-        m.start_timer(f"sapbr{cid}", m.config.timing.sapbr, opened)
+        m.start_timer(f"sapbr{cid}", m.delay("sapbr"), opened)
         return PENDING
     # 0: close
     if profile.status is not Status.CONNECTED:
@@ -61,7 +61,7 @@ def _sapbr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
         profile.status = Status.CLOSED
         m.complete()
 
-    m.start_timer(f"sapbr{cid}", m.config.timing.sapbr, closed)
+    m.start_timer(f"sapbr{cid}", m.delay("sapbr"), closed)
     return PENDING
 
 

@@ -86,7 +86,7 @@ def _ciicr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
 
     # with the PDP context already up (SAPBR, CGACT: TinyGSM) CIICR is quick
     # (reference 3: about 25 ms)
-    delay = m.config.timing.ciicr
+    delay = m.delay("ciicr")
     if m.bearers.any_open or m.pdp_active:
         delay = min(delay, 0.025)
     m.start_timer("ciicr", delay, done)

@@ -46,7 +46,7 @@ def _cgatt_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome |
         return None
     if not radio.registered:
         raise CommandError(100)
-    delay = m.config.timing.cgatt
+    delay = m.delay("cgatt")
     if radio.attached or delay <= 0:
         radio.attached = True
         return None
@@ -80,10 +80,21 @@ command(
 )
 
 
-def _cgact_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+def _cgact_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
+    if values[0] == 1 and not m.pdp_active:
+        wait = m.delay("cgact")  # the network takes its time to activate (2-7 s)
+        if wait > 0:
+
+            def done() -> None:
+                m.pdp_active = m.radio.attached = True
+                m.complete()
+
+            m.start_timer("cgact", wait, done)
+            return PENDING
     m.pdp_active = values[0] == 1
     if m.pdp_active:
         m.radio.attached = True
+    return None
 
 
 command(
