@@ -529,6 +529,9 @@ CASES += [
     Case("+CEER", X, "fresh", "AT+CEER", info_ok("+CEER: No cause")),
     Case("+VTS", T, "fresh", "AT+VTS=?", info_ok("+VTS: (0-9,*,#,A,B,C,D),(1-255)")),
     Case("+VTS", W, "fresh", "AT+VTS=1", ERROR),  # no call: +CME ERROR: 3 with CMEE
+    Case("+VTD", T, "fresh", "AT+VTD=?", info_ok("+VTD: (1-255)")),
+    Case("+VTD", R, "fresh", "AT+VTD?", info_ok("+VTD: 1")),
+    Case("+VTD", W, "fresh", "AT+VTD=3", OK),
     Case("+DDET", T, "fresh", "AT+DDET=?", info_ok("+DDET: (0,1),(0-10000),(0,1),(0,1)")),
     Case("+DDET", R, "fresh", "AT+DDET?", info_ok("+DDET: 0,0,0,0")),
     Case("+DDET", W, "fresh", "AT+DDET=1", OK),

@@ -132,6 +132,26 @@ def test_bad_dial_strings_answer_error_whatever_cmee(line: str) -> None:
 
 def test_redial_without_a_last_number_is_an_error() -> None:
     assert modem().at("ATDL;") == ERROR
+    assert modem().at("ATDL") == ERROR
+
+
+def test_atdl_without_semicolon_redials_the_last_voice_call() -> None:
+    # TinyGSM callNumber("last") sends ATDL
+    h = modem()
+    h.at("ATD0301234;")
+    h.at("ATH")
+    assert h.at("ATDL") == OK
+    assert h.at("AT+CLCC") == block(clcc(2, "0301234", mo=True)) + OK
+
+
+def test_vtd_forms() -> None:
+    h = modem()
+    assert h.at("AT+VTD=?") == block("+VTD: (1-255)") + OK
+    assert h.at("AT+VTD?") == block("+VTD: 1") + OK
+    assert h.at("AT+VTD=5") == OK
+    assert h.at("AT+VTD?") == block("+VTD: 5") + OK
+    for bad in ("0", "256", "x", ""):
+        assert h.at(f"AT+VTD={bad}") == ERROR
 
 
 def test_second_call_is_refused_per_cmee() -> None:

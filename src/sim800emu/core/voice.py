@@ -130,6 +130,7 @@ class Voice:
         "ddet_ssdet",
         "last_dialed",
         "moring",
+        "vtd",
     )
 
     def __init__(self, host: Host, outcomes: Iterable[tuple[str, str]], timing: Timing) -> None:
@@ -156,6 +157,7 @@ class Voice:
         self.ddet_interval = 0
         self.ddet_report = 0
         self.ddet_ssdet = 0
+        self.vtd = 1  # AT+VTD: tone duration in 1/10 s
 
     def reset(self) -> None:
         """Power cycle (AT+CFUN=1,1, power loss): the call is gone without a

@@ -52,9 +52,12 @@ def _data_dial(m: Modem, dial: str) -> Outcome:
 
 def _atd(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
     raw = cmd.raw.strip()
-    if not raw.endswith(";"):
+    if raw.upper() in ("L", "L;"):
+        dial = "L"  # ATDL redials the last (voice) call, with or without ';' (2.2.6)
+    elif not raw.endswith(";"):
         return _data_dial(m, raw)
-    dial = raw[:-1].strip()
+    else:
+        dial = raw[:-1].strip()
     if dial.upper() == "L":  # ATDL;: the last number again
         if not m.voice.last_dialed:
             raise syntax_error()
@@ -230,6 +233,18 @@ def _vts(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 command("+VTS", "Send DTMF tones in the active call (no audio: accepted and dropped)",
         "manual V1.12 3.2.37", test=F(text("+VTS: (0-9,*,#,A,B,C,D),(1-255)")),
         write=F(_vts, sig=None))
+
+
+def _vtd_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.info(f"+VTD: {m.voice.vtd}")
+
+
+def _vtd_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.voice.vtd = int(values[0] or 1)
+
+
+command("+VTD", "Duration of the AT+VTS tones in 1/10 s (kept; no audio)", "manual V1.12 3.2.36",
+        test=F(text("+VTD: (1-255)")), read=F(_vtd_read), write=F(_vtd_write, sig=(Int(1, 255),)))
 
 
 def _ddet_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
