@@ -131,3 +131,25 @@ def test_sim_messages_survive_a_restart(tmp_path: Path) -> None:
             assert b'"REC UNREAD","+447700900123"' in got and b"\r\nstill here\r\n" in got
     finally:
         second.stop()
+
+
+def test_python_api_in_process_port() -> None:
+    from sim800emu.transports import register_url_handler
+
+    register_url_handler()
+    port = serial.serial_for_url("sim800://?dns-offline", timeout=0.2)
+    try:
+        port.write(b"ATE0;+CMGF=1\r")
+        _read_until(port, b"OK\r\n")
+        port.write(b'AT+CMGS="+8613912345678"\r')
+        _read_until(port, b"> ")
+        port.write(b"From the API\x1a")
+        assert b"+CMGS: 0" in _read_until(port, b"OK\r\n")
+        [entry] = port.outbox()
+        assert (entry["to"], entry["text"], entry["parts"]) == ("+8613912345678", "From the API", 1)
+        port.send_sms("+447700900123", "Back to you")
+        _read_until(port, b'+CMTI: "SM",1\r\n')
+        port.write(b"AT+CMGR=1\r")
+        assert b"\r\nBack to you\r\n" in _read_until(port, b"OK\r\n")
+    finally:
+        port.close()

@@ -17,6 +17,8 @@ parity, ...) are accepted and ignored, as on the module's auto-bauding UART.
 Each opened port is a fresh modem; closing the port stops it. The port also
 plays the far end of a voice call: ``port.ring("+4915112345678")``,
 ``port.hangup()``, ``port.dtmf("12#")``; ``port.ri`` is on while a call rings.
+It plays the SMS centre too: ``port.send_sms("+447700900123", "Hello")`` delivers
+a message, ``port.outbox()`` lists what the modem sent.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import fcntl
 import select
 import socket
 import termios
+import time
 import urllib.parse
 from typing import Any
 
@@ -41,7 +44,7 @@ from serial.serialutil import (
 )
 
 from ..cli import OptionError, add_serve_options, build_spec, parse_serve_options
-from ..core.events import CallerDtmf, CallerHangup, IncomingCall, Result
+from ..core.events import CallerDtmf, CallerHangup, IncomingCall, Result, SmsIncoming
 from ..runtime import ModemSpec
 from ..trafficlog import TrafficLog
 from .inprocess import InProcessModem
@@ -272,6 +275,22 @@ class Serial(SerialBase):
     def dtmf(self, keys: str) -> None:
         """The other party presses ``keys`` (+DTMF with AT+DDET=1)."""
         self._deliver(CallerDtmf(keys))
+
+    # ------------------------------------------------------------ the SMS centre
+
+    def send_sms(self, sender: str, text: str) -> None:
+        """An incoming SMS from ``sender``; a long text arrives in
+        concatenated parts (``sim800emu ctl SOCK sms``)."""
+        self._deliver(SmsIncoming(sender, text, time.time()))
+
+    def outbox(self) -> list[dict[str, Any]]:
+        """The SMS the modem sent, oldest first: dicts of time, from, to,
+        text, encoding, parts, reference (``sim800emu ctl SOCK outbox``)."""
+        self._socket()
+        if self._modem is None:
+            raise PortNotOpenError()
+        centre = self._modem.spec.centre
+        return [dict(m) for m in list(centre.messages)] if centre is not None else []
 
     def _deliver(self, result: Result) -> None:
         self._socket()
