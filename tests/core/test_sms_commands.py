@@ -6,7 +6,14 @@ from __future__ import annotations
 from harness import OK, Harness, block
 
 from sim800emu.core.config import ModemConfig
-from sim800emu.core.events import SaveSim, SimContents, SmsIncoming, SmsSent, SmsStatus
+from sim800emu.core.events import (
+    SaveSettings,
+    SaveSim,
+    SimContents,
+    SmsIncoming,
+    SmsSent,
+    SmsStatus,
+)
 from sim800emu.core.sms import pdu as P
 
 T0 = 1_796_000_000.0  # 2026-11-30 ... UTC
@@ -198,3 +205,17 @@ def test_sim_content_persists_through_save_requests() -> None:
     fresh.handle(SimContents(saves[-1].data))
     fresh.at("AT+CMGF=1")
     assert fresh.at("AT+CMGR=1").split(b"\r\n")[2] == b"keep me"
+
+
+def test_cmgf_and_cnmi_are_in_the_at_w_profile() -> None:
+    h = Harness()
+    assert h.at("AT+CMGF=1;+CNMI=1,2,0,1,0;&W") == OK
+    save = next(r for r in h.requests if isinstance(r, SaveSettings))
+    assert (save.settings["cmgf"], save.settings["cnmi_mt"]) == (1, 2)
+    assert h.at("AT+CMGF=0;+CNMI=2,1,0,0,0") == OK
+    assert h.at("ATZ") == OK  # the saved profile again (with echo on)
+    h.at("ATE0")
+    assert h.at("AT+CMGF?;+CNMI?") == block("+CMGF: 1") + block("+CNMI: 1,2,0,1,0") + OK
+    assert h.at("AT&F") == OK
+    h.at("ATE0")
+    assert h.at("AT+CMGF?;+CNMI?") == block("+CMGF: 0") + block("+CNMI: 2,1,0,0,0") + OK

@@ -45,6 +45,13 @@ class Settings:
     csmins: int = 0  # AT+CSMINS: SIM inserted URC
     csns: int = 0  # AT+CSNS: single numbering scheme
     csdt: int = 0  # AT+CSDT
+    # SMS settings of the AT&W table (read and written by core/sms/service.py)
+    cmgf: int = 0  # AT+CMGF: 0 PDU, 1 text
+    cnmi_mode: int = 2  # AT+CNMI <mode>,<mt>,<bm>,<ds>,<bfr>
+    cnmi_mt: int = 1
+    cnmi_bm: int = 0
+    cnmi_ds: int = 0
+    cnmi_bfr: int = 0
     # TCP/IP application settings - AT+CIPSCONT
     cipmux: int = 0
     cipmode: int = 0
@@ -104,6 +111,7 @@ PROFILE_KEYS = (
     "s0", "s5", "s6", "s7", "s8", "s10", "atx", "dcd", "dtr", "icf_format", "icf_parity",
     "ifc_rx", "ifc_tx", "crlp_iws", "crlp_mws", "crlp_t1", "crlp_n2", "clts", "csclk",
     "cfgri", "csgs", "cnetlight", "csmins", "csns", "csdt",
+    "cmgf", "cnmi_mode", "cnmi_mt", "cnmi_bm", "cnmi_ds", "cnmi_bfr",
 )
 # Serial-port settings that ATZ and AT&F leave alone (manual 2.2.27, 2.2.30)
 UART_KEYS = ("ipr", "icf_format", "icf_parity", "ifc_rx", "ifc_tx", "csclk")

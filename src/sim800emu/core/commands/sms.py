@@ -461,15 +461,11 @@ def _cnmi_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 
 
 def _cnmi_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    c = m.sms.cnmi
-    mode, mt, bm, ds, bfr = values
-    if bm not in (None, 0, 2):
+    cnmi = m.sms.cnmi
+    if values[2] not in (None, 0, 2):
         raise syntax_error()
-    c.mode = int(mode or 0)
-    c.mt = c.mt if mt is None else int(mt)
-    c.bm = c.bm if bm is None else int(bm)
-    c.ds = c.ds if ds is None else int(ds)
-    c.bfr = c.bfr if bfr is None else int(bfr)
+    new = [old if v is None else int(v) for v, old in zip(values, cnmi.values(), strict=True)]
+    cnmi.set(*new)
     m.sms.cnmi_changed()
 
 

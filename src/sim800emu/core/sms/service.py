@@ -40,16 +40,38 @@ DEFAULT_SCA = "+8613800200500"
 BUFFER_MAX = 32  # indications kept with CNMI mode 0 (the oldest go first)
 
 
-@dataclass(slots=True)
 class Cnmi:
-    mode: int = 2
-    mt: int = 1
-    bm: int = 0
-    ds: int = 0
-    bfr: int = 0
+    """AT+CNMI's five values, kept in the modem's settings (AT&W saves them,
+    ATZ and a restart bring the saved ones back)."""
+
+    __slots__ = ("_m",)
+
+    def __init__(self, modem: Modem) -> None:
+        self._m = modem
 
     def values(self) -> tuple[int, int, int, int, int]:
-        return (self.mode, self.mt, self.bm, self.ds, self.bfr)
+        s = self._m.settings
+        return (s.cnmi_mode, s.cnmi_mt, s.cnmi_bm, s.cnmi_ds, s.cnmi_bfr)
+
+    def set(self, mode: int, mt: int, bm: int, ds: int, bfr: int) -> None:
+        s = self._m.settings
+        s.cnmi_mode, s.cnmi_mt, s.cnmi_bm, s.cnmi_ds, s.cnmi_bfr = mode, mt, bm, ds, bfr
+
+    @property
+    def mode(self) -> int:
+        return self._m.settings.cnmi_mode
+
+    @property
+    def mt(self) -> int:
+        return self._m.settings.cnmi_mt
+
+    @property
+    def ds(self) -> int:
+        return self._m.settings.cnmi_ds
+
+    @property
+    def bfr(self) -> int:
+        return self._m.settings.cnmi_bfr
 
 
 @dataclass(slots=True)
@@ -73,14 +95,13 @@ class _Gathering:
 class SmsService:
     def __init__(self, modem: Modem) -> None:
         self.m = modem
-        self.text_mode = False  # CMGF
         self.csdh = 0
         self.csmp = Csmp()
         self.service = 0  # CSMS
         self.sca = DEFAULT_SCA  # CSCA (kept on the SIM)
         self.tosca = P.TOA_INTERNATIONAL
         self.mems = ["SM", "SM", "SM"]  # CPMS <mem1>,<mem2>,<mem3>
-        self.cnmi = Cnmi()
+        self.cnmi = Cnmi(modem)  # in the settings (AT&W)
         self.cmms = 0
         self.cmghex = 0  # AT+CMGHEX (SIMCom): kept
         self.ccode = 0  # AT+CCODE (SIMCom): kept
@@ -93,15 +114,22 @@ class SmsService:
 
     # ------------------------------------------------------------ settings
 
+    @property
+    def text_mode(self) -> bool:
+        """AT+CMGF (in the settings: AT&W saves it)."""
+        return self.m.settings.cmgf == 1
+
+    @text_mode.setter
+    def text_mode(self, on: bool) -> None:
+        self.m.settings.cmgf = int(on)
+
     def reset(self) -> None:
         """A restart: volatile settings back to their defaults (the SIM's
-        content and centre stay)."""
-        self.text_mode = False
+        content and centre stay; CMGF and CNMI come with the saved profile)."""
         self.csdh = 0
         self.csmp = Csmp()
         self.service = 0
         self.mems = ["SM", "SM", "SM"]
-        self.cnmi = Cnmi()
         self.cmghex = self.ccode = 0
         self._buffer.clear()
 
