@@ -219,3 +219,30 @@ def test_cmgf_and_cnmi_are_in_the_at_w_profile() -> None:
     assert h.at("AT&F") == OK
     h.at("ATE0")
     assert h.at("AT+CMGF?;+CNMI?") == block("+CMGF: 0") + block("+CNMI: 2,1,0,0,0") + OK
+
+
+def _in_data_mode(cnmi: str) -> Harness:
+    h = Harness()
+    assert h.at(f"AT+CNMI={cnmi};+CIPMODE=1") == OK
+    h.open_single("1.2.3.4", 80)  # transparent: CONNECT, the line is the link
+    return h
+
+
+def _escape(h: Harness) -> bytes:
+    h.advance(1.5)
+    h.feed(b"+++")
+    return h.advance(1.5)
+
+
+def test_data_mode_holds_indications_with_mode_2_and_drops_them_with_mode_1() -> None:
+    h = _in_data_mode("2,1")
+    assert incoming(h, "while online") == b""
+    assert _escape(h) == OK + block('+CMTI: "SM",1')
+    h = _in_data_mode("1,1")
+    assert incoming(h, "while online") == b""
+    assert _escape(h) == OK  # the indication is gone, the message is not
+    assert h.at("AT+CPMS?") == block('+CPMS: "SM",1,50,"SM",1,50,"SM",1,50') + OK
+    h = _in_data_mode("1,2")
+    assert incoming(h, "routed while online") == b""
+    assert _escape(h) == OK  # +CMT could not be shown: stored instead
+    assert h.at("AT+CPMS?") == block('+CPMS: "SM",1,50,"SM",1,50,"SM",1,50') + OK
