@@ -388,3 +388,31 @@ def test_cpas_during_an_outgoing_call() -> None:
     h = modem()
     h.at("ATD+4930999;")
     assert h.at("AT+CPAS") == block("+CPAS: 4") + OK
+
+
+def test_realistic_profile_call_delays_are_drawn_in_their_ranges() -> None:
+    from dataclasses import replace
+
+    from sim800emu.core.config import REALISTIC
+
+    for seed in range(3):
+        h = Harness(config=ModemConfig(timing=replace(REALISTIC, seed=seed)))
+        h.m.settings.echo = False
+        h.at("AT+MORING=1")
+        assert h.advance(0.06) == OK  # the realistic command delay
+        h.at("ATD+4930999;")
+        assert h.advance(0.06) == OK
+        dialled = h.now
+        rang = _until(h, b"MO RING")
+        assert 2.0 <= rang - dialled <= 6.0  # call_setup
+        answered = _until(h, b"MO CONNECTED")
+        assert 3.0 <= answered - rang <= 10.0  # call_answer
+
+
+def _until(h: Harness, text: bytes, limit: float = 20.0) -> float:
+    """Advance in small steps until ``text`` is printed; the time it was."""
+    end = h.now + limit
+    while h.now < end:
+        if text in h.advance(0.02):
+            return h.now
+    raise AssertionError(f"{text!r} not printed within {limit} s")

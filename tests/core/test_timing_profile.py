@@ -21,6 +21,10 @@ RANGES = {
     "connect": (1.0, 3.0),
     "send_ok": (0.2, 1.5),
     "tls": (3.0, 10.0),
+    "ussd": (1.0, 4.0),
+    "call_setup": (2.0, 6.0),
+    "call_answer": (3.0, 10.0),
+    "no_answer": (30.0, 60.0),
 }
 
 

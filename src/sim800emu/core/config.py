@@ -96,9 +96,11 @@ class Timing:
 REALISTIC = Timing(
     ciicr=2.0, cgact=2.0, cgatt=0.5, sapbr=1.1, command=0.016, dns=0.5, connect=1.0,
     tls=3.0, send_ok=0.2, boot_urcs=2.0, sim_busy=3.0,
+    ussd=1.0, call_setup=2.0, call_answer=3.0, no_answer=30.0,
     spread=(
         ("ciicr", 7.0), ("cgact", 7.0), ("cgatt", 1.5), ("sapbr", 1.5), ("command", 0.060),
         ("dns", 3.0), ("connect", 3.0), ("tls", 10.0), ("send_ok", 1.5),
+        ("ussd", 4.0), ("call_setup", 6.0), ("call_answer", 10.0), ("no_answer", 60.0),
     ),
 )
 TIMING_PROFILES: dict[str, Timing] = {"fast": Timing(), "realistic": REALISTIC}

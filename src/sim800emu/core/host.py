@@ -32,6 +32,9 @@ class Host(Protocol):
         """The pending command finished: ``code`` (BUSY, NO CARRIER ...) or
         ``error`` ends its line, else OK and the rest of the line runs."""
 
+    def delay(self, name: str) -> float:
+        """The simulated delay ``name`` (a ``Timing`` field; core/timing.py)."""
+
     def start_timer(self, key: str, delay: float, action: Callable[[], None]) -> None: ...
 
     def cancel_timer(self, key: str) -> None: ...

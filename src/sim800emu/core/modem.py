@@ -177,8 +177,8 @@ class Modem:
         self.charset = TeCharset()  # AT+CSCS: shared by SMS, USSD, phone book
         services, timing = self.config.services, self.config.timing
         self.pace = Pace(timing)  # every simulated delay: self.delay(name)
-        self.voice = Voice(self, services.dial, timing)  # calls (core/voice.py)
-        self.ussd = UssdService(self, services.ussd, timing.ussd)  # USSD (core/ussd.py)
+        self.voice = Voice(self, services.dial)  # calls (core/voice.py)
+        self.ussd = UssdService(self, services.ussd)  # USSD (core/ussd.py)
         self.sms = SmsService(self)  # the SMS family (core/sms)
         self.pdp_apn = ""
         self.pdp_active = False  # CGACT

@@ -4,7 +4,7 @@ has with it (AT+CUSD, manual V1.12 3.2.53; 3GPP TS 27.007 7.15).
 Theory of operation
 -------------------
 The network knows a table of codes (``--ussd CODE=REPLY``). A request is
-answered, ``Timing.ussd`` seconds later, by the URC
+answered, ``Timing.ussd`` seconds later (``Host.delay``), by the URC
 ``+CUSD: <m>,"<str>",<dcs>`` when result codes are presented (``<n>`` = 1):
 
 * ``<m>`` 0: the reply ends the session; 1: the network waits for an answer
@@ -42,12 +42,11 @@ TIMER = "ussd"
 class UssdService:
     """The network's USSD table and the module's USSD state."""
 
-    __slots__ = ("_delay", "_host", "_table", "pending", "presentation", "session")
+    __slots__ = ("_host", "_table", "pending", "presentation", "session")
 
-    def __init__(self, host: Host, table: Iterable[tuple[str, str]], delay: float) -> None:
+    def __init__(self, host: Host, table: Iterable[tuple[str, str]]) -> None:
         self._host = host
         self._table = {code.strip(): reply for code, reply in table}
-        self._delay = delay
         self.presentation: int = 0  # AT+CUSD <n>: 1 shows the +CUSD result codes
         self.session: tuple[str, ...] = ()  # the path while the network waits for an answer
         self.pending: bool = False  # a request is on its way
@@ -82,7 +81,7 @@ class UssdService:
         else:
             self.session = ()
             m, reply = M_UNSUPPORTED, ""
-        self._host.start_timer(TIMER, self._delay, lambda: self._reply(m, reply, show))
+        self._host.start_timer(TIMER, self._host.delay("ussd"), lambda: self._reply(m, reply, show))
 
     def cancel(self) -> None:
         """AT+CUSD=2: end the session; a reply still on its way is dropped."""

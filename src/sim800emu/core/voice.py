@@ -17,7 +17,7 @@ Outgoing (``ATD<number>;``)::
         +-- no-carrier: NO CARRIER
 
 The outcome per number comes from ``--dial NUMBER=OUTCOME`` (default
-answer). With AT+COLP=0 (the default) ATD answers OK at once and the
+answer); the delays are ``Timing`` fields read through ``Host.delay``. With AT+COLP=0 (the default) ATD answers OK at once and the
 outcome follows as an unsolicited result code (BUSY, NO ANSWER, NO CARRIER;
 nothing when the far end answers, unless AT+MORING=1 gives ``MO RING`` and
 ``MO CONNECTED``). With AT+COLP=1 ATD stays pending until the outcome: it
@@ -43,7 +43,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from .config import Timing
 from .host import Host
 
 DIAL_CHARS = frozenset("0123456789*#+ABCabc")
@@ -114,7 +113,6 @@ class Voice:
         "_host",
         "_outcomes",
         "_rings",
-        "_timing",
         "call",
         "cause",
         "cdrind",
@@ -133,10 +131,9 @@ class Voice:
         "vtd",
     )
 
-    def __init__(self, host: Host, outcomes: Iterable[tuple[str, str]], timing: Timing) -> None:
+    def __init__(self, host: Host, outcomes: Iterable[tuple[str, str]]) -> None:
         self._host = host
         self._outcomes = {key.strip(): value for key, value in outcomes}
-        self._timing = timing
         self.call: Call | None = None
         self.cause = NO_CAUSE  # AT+CEER: why the last call ended
         self.last_dialed = ""  # ATDL
@@ -214,7 +211,7 @@ class Voice:
         self.call = Call(1, True, number, CallState.DIALING)
         self._atd_pending = self.colp == 1
         self._changed()
-        self._host.start_timer("call", self._timing.call_setup, self._far_end_reached)
+        self._host.start_timer("call", self._host.delay("call_setup"), self._far_end_reached)
         return self._atd_pending
 
     def _far_end_reached(self) -> None:
@@ -234,10 +231,11 @@ class Voice:
             self._host.urc("MO RING")
         if outcome == "no-answer":
             self._host.start_timer(
-                "call", self._timing.no_answer, lambda: self._end(NO_ANSWER_CAUSE, "NO ANSWER")
+                "call", self._host.delay("no_answer"),
+                lambda: self._end(NO_ANSWER_CAUSE, "NO ANSWER"),
             )
         else:
-            self._host.start_timer("call", self._timing.call_answer, self._far_end_answered)
+            self._host.start_timer("call", self._host.delay("call_answer"), self._far_end_answered)
 
     def _far_end_answered(self) -> None:
         call = self.call
@@ -280,7 +278,7 @@ class Voice:
         if 0 < auto <= self._rings:
             self.answer()  # ATS0: answered without a word (no command, no OK)
             return
-        self._host.start_timer("ring", self._timing.ring_interval, self._alert)
+        self._host.start_timer("ring", self._host.delay("ring_interval"), self._alert)
 
     def answer(self) -> bool:
         """ATA: True when a ringing call was answered."""
