@@ -353,3 +353,15 @@ def test_cfun_0_then_1_asks_for_the_pin_again() -> None:
     assert h.at('AT+CPIN="1234"') == OK + crlf("+CPIN: READY", "Call Ready", "SMS Ready")
     h.at("AT+CFUN=4")
     assert h.at("AT+CFUN=1") == OK + crlf("+CPIN: READY")
+
+
+def test_phone_book_text_escapes() -> None:
+    # manual 3.2.27: backslash and the string delimiter are written \5C, \22
+    h = Harness()
+    assert h.at('AT+CPBW=1,"123",129,"a\\22b\\5Cc"') == OK
+    assert h.at("AT+CPBR=1") == block('+CPBR: 1,"123",129,"a\\22b\\5Cc"') + OK
+    assert h.m.sim.books["SM"].entries[1].text == 'a"b\\c'
+    h.at('AT+CSCS="GSM"')
+    assert h.at("AT+CPBR=1") == block('+CPBR: 1,"123",129,"a\\22b\\5Cc"') + OK
+    h.at('AT+CSCS="UCS2"')
+    assert h.at("AT+CPBR=1") == block('+CPBR: 1,"123",129,"006100220062005C0063"') + OK

@@ -5,6 +5,7 @@ saved with the SIM's data."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ..charset import CharsetError
@@ -22,8 +23,38 @@ INVALID_TEXT_CHARS = 25
 INVALID_INPUT_VALUE = 765  # manual 19.1: AT+CSCS="TEST" with CMEE=2
 
 
+# manual 3.2.27: in a text, backslash, the string delimiter, backspace and
+# GSM null are written \5C, \22, \08 and \00 (the character sets that
+# spell characters as themselves; HEX and UCS2 need no escapes)
+ESCAPED = {"\\": "\\5C", '"': "\\22", "\b": "\\08", "\0": "\\00"}
+PLAIN_SETS = ("IRA", "GSM", "PCCP", "PCDN", "8859-1")
+
+
+ESCAPE = re.compile(r"(\\[0-9A-Fa-f]{2})")
+
+
+def _spell(m: Modem, text_: str) -> str:
+    """A stored text as the module prints it under AT+CSCS."""
+    if m.charset.name not in PLAIN_SETS:
+        return m.charset.encode(text_)
+    return "".join(ESCAPED.get(ch) or m.charset.encode(ch) for ch in text_)
+
+
+def _read(m: Modem, typed: str) -> str:
+    """A text as the host typed it under AT+CSCS (escapes resolved)."""
+    try:
+        if m.charset.name not in PLAIN_SETS:
+            return m.charset.decode(typed)
+        return "".join(
+            chr(int(piece[1:], 16)) if ESCAPE.fullmatch(piece) else m.charset.decode(piece)
+            for piece in ESCAPE.split(typed)
+        )
+    except CharsetError:
+        raise CommandError(INVALID_TEXT_CHARS) from None
+
+
 def _line(m: Modem, name: str, index: int, e: Entry) -> str:
-    return f'{name}: {index},"{e.number}",{e.type},"{m.charset.encode(e.text)}"'
+    return f'{name}: {index},"{e.number}",{e.type},"{_spell(m, e.text)}"'
 
 
 def _cpbs_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
@@ -72,10 +103,7 @@ def _cpbw_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
         else:
             if type_ is not None and type_ not in TYPES:
                 raise syntax_error()
-            try:
-                decoded = m.charset.decode(str(txt or ""))
-            except CharsetError:
-                raise CommandError(INVALID_TEXT_CHARS) from None
+            decoded = _read(m, str(txt or ""))
             book.write(None if index is None else int(index), str(number),
                        None if type_ is None else int(type_), decoded)
     except PhoneBookError as err:
@@ -95,10 +123,7 @@ command("+CPBW", "Write (or with only an index delete) a phone book entry; no in
 
 
 def _cpbf_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    try:
-        wanted = m.charset.decode(str(values[0] or ""))
-    except CharsetError:
-        raise CommandError(INVALID_TEXT_CHARS) from None
+    wanted = _read(m, str(values[0] or ""))
     found = m.sim.book.find(wanted)
     if found:
         m.info(*(_line(m, "+CPBF", i, e) for i, e in found))
