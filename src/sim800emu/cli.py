@@ -41,6 +41,7 @@ from .net.config import (
     parse_network,
     parse_route,
 )
+from .net.shaping import NETWORK_PROFILES, Shape
 from .pacing import parse_baud
 from .resources import ResourceErrorLog, describe, is_resource_error
 from .runtime import ModemRunner, ModemSpec, NetFactory, NetLike, sim_key
@@ -480,6 +481,14 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "1-3 s, SEND OK 0.2-1.5 s, TLS 3-10 s), drawn with --seed",
     )
     g.add_argument(
+        "--network",
+        choices=tuple(NETWORK_PROFILES),
+        default=None,
+        help="the radio link's profile: latency, jitter, up/down bandwidth per link from "
+        "the SIM800's coding-scheme rates, UDP loss (--latency/--bandwidth override parts "
+        "of it; 'ctl SOCK latency|bandwidth' changes it at run time)",
+    )
+    g.add_argument(
         "--seed",
         metavar="N",
         type=_seed,
@@ -736,6 +745,22 @@ def build_timing(args: argparse.Namespace) -> Timing:
     return timing if scale == 1.0 else timing.scaled(scale)
 
 
+def build_shape(args: argparse.Namespace) -> Shape:
+    """The radio link: the ``--network`` profile, --latency/--bandwidth over
+    it, seeded with --seed, its delays scaled by --time-scale."""
+    name = getattr(args, "network", None)
+    shape = NETWORK_PROFILES[name].copy() if name else Shape()
+    if args.latency:
+        shape.latency, shape.jitter = args.latency, 0.0
+    if args.bandwidth:
+        shape.set_bandwidth(args.bandwidth)
+    shape.seed = getattr(args, "seed", 0)
+    scale: float = getattr(args, "time_scale", 1.0)
+    shape.latency *= scale
+    shape.jitter *= scale
+    return shape
+
+
 def build_net_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -> NetConfig:
     return NetConfig(
         hosts=dict(args.hosts),
@@ -793,10 +818,11 @@ def build_spec(
         store.ensure_dir()
         sim_store = SettingsStore(state_dir, sim_key(modem_config.identity.iccid))
     factory = net_factory_for(net_config)
-    if args.latency or args.bandwidth or getattr(args, "control", None) is not None:
-        from .net.shaping import Shape, shaped_factory
+    shape = build_shape(args)
+    if shape.active or getattr(args, "control", None) is not None:
+        from .net.shaping import shaped_factory
 
-        factory = shaped_factory(factory, Shape(args.latency, args.bandwidth))
+        factory = shaped_factory(factory, shape)
     centre = SmsCentre(getattr(args, "sms_outbox", None))
     return ModemSpec(modem_config, factory, store=store, traffic=traffic, sim_store=sim_store,
                      centre=centre, baud=getattr(args, "baud", 0))

@@ -174,7 +174,7 @@ class ControlServer:
             if name == "latency":
                 net.shape.latency = int(value) / 1000.0
             else:
-                net.shape.rate = int(value)
+                net.shape.set_bandwidth(int(value))
         return f"ok {len(shaped)} modem(s)"
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

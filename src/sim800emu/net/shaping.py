@@ -20,6 +20,7 @@ The shape can change while the modem runs (``sim800emu ctl SOCK latency 800``).
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -30,6 +31,7 @@ from ..core.events import (
     Connect,
     Listen,
     PauseReading,
+    ReadCredit,
     Received,
     Request,
     Result,
@@ -50,10 +52,60 @@ STEP_TIME = 0.05  # seconds of data at the link's rate per piece
 class Shape:
     latency: float = 0.0  # seconds, each way
     rate: float = 0.0  # bytes per second, each way, per link; 0 = unlimited
+    jitter: float = 0.0  # seconds: each item waits up to this much more (order kept)
+    up_rate: float = 0.0  # modem -> network bytes per second, per link (0: ``rate``)
+    down_rate: float = 0.0  # network -> modem (0: ``rate``)
+    loss: float = 0.0  # probability that a UDP datagram is lost, each way
+    seed: int = 0  # of the jitter and loss draws (--seed)
 
     @property
     def active(self) -> bool:
-        return self.latency > 0 or self.rate > 0
+        return (
+            self.latency > 0 or self.rate > 0 or self.jitter > 0 or self.up_rate > 0
+            or self.down_rate > 0 or self.loss > 0
+        )
+
+    @property
+    def up(self) -> float:
+        return self.up_rate or self.rate
+
+    @property
+    def down(self) -> float:
+        return self.down_rate or self.rate
+
+    def set_bandwidth(self, rate: float) -> None:
+        """One rate both ways (``--bandwidth``, ``ctl bandwidth``)."""
+        self.rate = rate
+        self.up_rate = self.down_rate = 0.0
+
+    def copy(self) -> Shape:
+        return replace(self)
+
+
+# Coding-scheme rates per timeslot (SIM800 datasheet: GPRS multi-slot class 12
+# (class 10 optional), coding schemes CS-1 to CS-4): CS-1 9.05, CS-2 13.4,
+# CS-3 15.6, CS-4 21.4 kbit/s. EDGE (MCS-9, 59.2 kbit/s a slot) is not a
+# SIM800 feature; its profile is for comparison. Bytes per second below.
+def _kbit(slots: int, kbit_per_slot: float) -> float:
+    return slots * kbit_per_slot * 1000 / 8
+
+
+NETWORK_PROFILES: dict[str, Shape] = {
+    # class 10: 4 downlink + 2 uplink slots at CS-2, the usual coding scheme
+    "gprs-class10": Shape(latency=0.35, jitter=0.15, down_rate=_kbit(4, 13.4),
+                          up_rate=_kbit(2, 13.4), loss=0.01),
+    # class 12: 4 downlink, up to 4 uplink slots at CS-2
+    "gprs-class12": Shape(latency=0.35, jitter=0.15, down_rate=_kbit(4, 13.4),
+                          up_rate=_kbit(4, 13.4), loss=0.01),
+    "edge": Shape(latency=0.2, jitter=0.08, down_rate=_kbit(4, 59.2),
+                  up_rate=_kbit(2, 59.2), loss=0.005),
+    # a strong cell: class 12 at CS-4
+    "good": Shape(latency=0.15, jitter=0.03, down_rate=_kbit(4, 21.4),
+                  up_rate=_kbit(4, 21.4), loss=0.0),
+    # the edge of coverage: one slot each way at CS-1, long and uneven delays
+    "bad": Shape(latency=0.8, jitter=0.6, down_rate=_kbit(1, 9.05),
+                 up_rate=_kbit(1, 9.05), loss=0.05),
+}
 
 
 @dataclass(slots=True)
@@ -92,6 +144,9 @@ class ShapedNet:
         self._congested: set[int] = set()  # what the core was told
         self._handles: set[asyncio.TimerHandle] = set()
         self._up_queued = 0
+        self._udp: set[int] = set()  # UDP links and servers: loss applies
+        self._rng = random.Random(shape.seed)
+        self.lost = 0  # UDP datagrams dropped (both ways)
         self.inner = inner_factory(self._from_network, loop)
 
     # ---------------------------------------------------------- scheduling
@@ -110,15 +165,19 @@ class ShapedNet:
     def _plan(self, lanes: dict[int, _Lane], sock: int | None, size: int) -> float:
         """When an item of ``size`` bytes on ``sock`` gets to the other side."""
         now = self._loop.time()
+        delay = self.shape.latency
+        if self.shape.jitter > 0:
+            delay += self._rng.uniform(0.0, self.shape.jitter)
         if sock is None:
-            return now + self.shape.latency
+            return now + delay
+        rate = self.shape.up if lanes is self._up else self.shape.down
         lane = lanes.setdefault(sock, _Lane())
         start = max(now, lane.free_at)
-        if size and self.shape.rate > 0:
-            start += size / self.shape.rate
+        if size and rate > 0:
+            start += size / rate
         lane.free_at = start
         # strictly after the lane's previous item: equal times may run in any order
-        at = max(start + self.shape.latency, lane.last_at + 1e-6)
+        at = max(start + delay, lane.last_at + 1e-6)
         lane.last_at = at
         lane.queued += size
         return at
@@ -136,6 +195,10 @@ class ShapedNet:
                 self.inner.submit(req)
             return
         sock = _sock_of(req)
+        if isinstance(req, Connect | Listen) and req.proto == "UDP":
+            self._udp.add(req.sock)
+        if isinstance(req, Send) and self._lose(req.sock):
+            return  # the datagram never reaches the network
         idle = not self.shape.active and sock not in self._up
         if idle or not isinstance(req, Connect | Send | Close | Listen | StopListen):
             self.inner.submit(req)
@@ -156,12 +219,22 @@ class ShapedNet:
                     self._report(sock)
             self.inner.submit(req)
             if isinstance(req, Close | StopListen) and sock is not None:
+                self._udp.discard(sock)
                 self._up.pop(sock, None)
                 self._congested_lane.discard(sock)
                 self._congested_inner.discard(sock)
                 self._congested.discard(sock)
 
         self._at(at, go)
+
+    def _lose(self, sock: int | None) -> bool:
+        """Whether a UDP datagram on ``sock`` is lost (``Shape.loss``)."""
+        if sock is None or sock not in self._udp or self.shape.loss <= 0:
+            return False
+        if self._rng.random() >= self.shape.loss:
+            return False
+        self.lost += 1
+        return True
 
     def _report(self, sock: int) -> None:
         """Tell the core when the link's congestion (ours or the driver's)
@@ -187,6 +260,13 @@ class ShapedNet:
             self._report(result.sock)
             return
         sock = _sock_of(result)
+        if isinstance(result, Accepted) and result.server in self._udp:
+            self._udp.add(result.sock)
+        if isinstance(result, Received) and self._lose(sock):
+            # lost on the air: its room in the window comes back at once
+            assert sock is not None
+            self.inner.submit(ReadCredit(sock, len(result.data)))
+            return
         if not self.shape.active and not (sock is not None and sock in self._down):
             self._deliver(result)
             return
@@ -199,7 +279,7 @@ class ShapedNet:
         self._schedule_down(sock, result)
 
     def _step(self) -> int:
-        rate = self.shape.rate
+        rate = self.shape.down
         return STEP_MAX if rate <= 0 else max(1, min(STEP_MAX, int(rate * STEP_TIME)))
 
     def _schedule_down(self, sock: int | None, result: Result) -> None:
@@ -255,6 +335,6 @@ class ShapedNet:
 
 def shaped_factory(inner_factory: NetFactory, shape: Shape) -> NetFactory:
     def make(deliver: Deliver, loop: asyncio.AbstractEventLoop) -> NetLike:
-        return ShapedNet(inner_factory, deliver, loop, Shape(shape.latency, shape.rate))
+        return ShapedNet(inner_factory, deliver, loop, shape.copy())
 
     return make
