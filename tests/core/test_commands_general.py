@@ -365,3 +365,10 @@ def test_phone_book_text_escapes() -> None:
     assert h.at("AT+CPBR=1") == block('+CPBR: 1,"123",129,"a\\22b\\5Cc"') + OK
     h.at('AT+CSCS="UCS2"')
     assert h.at("AT+CPBR=1") == block('+CPBR: 1,"123",129,"006100220062005C0063"') + OK
+
+
+def test_cpbs_with_the_pin2() -> None:
+    h = Harness()
+    h.at("AT+CMEE=1")
+    assert h.at('AT+CPBS="FD","1234";+CPBS?') == block('+CPBS: "FD",0,10') + OK
+    assert h.at('AT+CPBS="FD","9999"') == crlf("+CME ERROR: 16")

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 MAN = "manual V1.12 "
 INVALID_TEXT_CHARS = 25
-INVALID_INPUT_VALUE = 765  # manual 19.1: AT+CSCS="TEST" with CMEE=2
+INVALID_INPUT_VALUE = 765
+INCORRECT_PASSWORD = 16  # manual 19.1: AT+CSCS="TEST" with CMEE=2
 
 
 # manual 3.2.27: in a text, backslash, the string delimiter, backspace and
@@ -61,6 +62,8 @@ def _cpbs_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     name = str(values[0]).upper()
     if name not in BOOKS:
         raise CommandError(INVALID_INPUT_VALUE)
+    if values[1] is not None and str(values[1]) != m.sim.pin2:
+        raise CommandError(INCORRECT_PASSWORD)  # 27.007: the FD book's PIN2
     m.sim.current = name
 
 
@@ -72,7 +75,8 @@ def _cpbs_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 command("+CPBS", 'Phone book storage: "SM" (250), "ME" (100), "ON" (own number), "FD" (10)',
         MAN + "3.2.26, 19.2",
         test=F(text("+CPBS: (" + ",".join(f'"{b}"' for b in BOOKS) + ")")),
-        read=F(_cpbs_read), write=F(_cpbs_write, sig=(Str(4),)), needs_sim=True)
+        read=F(_cpbs_read), write=F(_cpbs_write, sig=(Str(4), Str(8, optional=True))),
+        needs_sim=True)
 
 
 def _cpbr_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
