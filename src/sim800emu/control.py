@@ -21,7 +21,8 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     latency <ms>         one-way delay of the radio link (slow GPRS)
     bandwidth <bytes/s>  per link and direction; 0 = unlimited
     sms <from> <text...> an incoming SMS (a long text arrives in concatenated parts)
-    outbox               the SMS the modems sent: ``ok`` and a JSON list
+    outbox               the SMS the modems sent: ``ok`` and a JSON list (``@N outbox``:
+                         those modem N sent)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 
 from .core.events import CallerDtmf, CallerHangup, Fault, IncomingCall, Result, SmsIncoming
 from .runtime import ModemRunner
+from .smscentre import msisdn_of
 
 _RANGES: dict[str, tuple[str, int, int]] = {
     "register": ("register", 0, 5),
@@ -81,6 +83,17 @@ def parse(line: str) -> Result | str:
         if lo <= value <= hi:
             return Fault(kind, value)  # type: ignore[arg-type]
     raise ValueError(f"unknown or malformed command {line.strip()!r} (try 'help')")
+
+
+def outbox(runners: Sequence[ModemRunner], every: bool = True) -> list[dict[str, object]]:
+    """The messages the SMS centre recorded: all of them, or (``@N outbox``)
+    those the given modems sent."""
+    centres = [r.centre for r in runners if r.centre is not None]
+    messages = list(centres[0].messages) if centres else []
+    if every:
+        return messages
+    senders = {msisdn_of(r) for r in runners}
+    return [m for m in messages if m["from"] in senders]
 
 
 def summary(runners: Sequence[ModemRunner]) -> str:
@@ -130,12 +143,14 @@ class ControlServer:
 
     def execute(self, line: str) -> str:
         runners = list(self._runners())
+        line_had_at = False
         words = line.split(maxsplit=1)
         if words and words[0].startswith("@"):
             index = words[0][1:]
             if not index.isdigit() or int(index) >= len(runners):
                 return f"error: no modem {words[0]} (there are {len(runners)})"
             runners = [runners[int(index)]]
+            line_had_at = True
             line = words[1] if len(words) > 1 else ""
         try:
             what = parse(line)
@@ -150,9 +165,7 @@ class ControlServer:
         if isinstance(what, str) and what.startswith(("latency", "bandwidth")):
             return self._shape(runners, what)
         if what == "outbox":
-            centres = [r.centre for r in runners if r.centre is not None]
-            messages = centres[0].messages if centres else []
-            return "ok " + json.dumps(messages, ensure_ascii=True)
+            return "ok " + json.dumps(outbox(runners, every=not line_had_at), ensure_ascii=True)
         if what == "status":
             if not runners:
                 return "ok no modem"

@@ -7,6 +7,7 @@ from harness import OK, Harness, block
 
 from sim800emu.core.config import ModemConfig
 from sim800emu.core.events import (
+    Fault,
     SaveSettings,
     SaveSim,
     SimContents,
@@ -246,3 +247,23 @@ def test_data_mode_holds_indications_with_mode_2_and_drops_them_with_mode_1() ->
     assert incoming(h, "routed while online") == b""
     assert _escape(h) == OK  # +CMT could not be shown: stored instead
     assert h.at("AT+CPMS?") == block('+CPMS: "SM",1,50,"SM",1,50,"SM",1,50') + OK
+
+
+def test_sending_needs_the_network_and_the_sim() -> None:
+    h = Harness()
+    h.at("AT+CMEE=1;+CMGF=1")
+    h.handle(Fault("register", 0))
+    h.take()
+    assert h.at('AT+CMGS="123"') == b"\r\n> "
+    assert h.feed(b"lost\x1a") == b"\r\n+CMS ERROR: 331\r\n"
+    assert sent(h) == []
+    h.handle(Fault("register", 1))
+    h.take()
+    assert h.at("AT+CFUN=4") == OK  # radio off, SIM on: storage works, sending not
+    assert h.at("AT+CPMS?") == block('+CPMS: "SM",0,50,"SM",0,50,"SM",0,50') + OK
+    h.at('AT+CMGS="123"')
+    assert h.feed(b"x\x1a") == b"\r\n+CMS ERROR: 331\r\n"
+    h.at("AT+CFUN=1")
+    h.take()
+    assert h.at("AT+CFUN=0").startswith(OK)
+    assert h.at("AT+CPMS?") == b"\r\n+CMS ERROR: 302\r\n"

@@ -93,6 +93,7 @@ def test_fleet_modems_text_each_other_with_status_reports(fleet: Any) -> None:
     assert (entry["from"], entry["to"], entry["text"]) == ("+8613800000001", "+8613800000002",
                                                            "Meet at 8")
     assert json.loads(outbox.read_text().splitlines()[0]) == entry
+    assert _ctl(ctl, "@1", "outbox").strip() == ""  # modem 1 sent nothing
 
     assert _ctl(ctl, "@1", "sms", "+447700900123", "hello", "world").startswith("ok 1")
     b.expect(b'+CMTI: "SM",2\r\n')

@@ -44,6 +44,7 @@ INVALID_TEXT = 305
 SIM_BUSY = 314
 INVALID_INDEX = 321
 MEMORY_FULL = 322
+NO_NETWORK = 331
 NOT_ALLOWED = 302
 
 
@@ -51,9 +52,16 @@ NOT_ALLOWED = 302
 
 
 def _ready(m: Modem) -> None:
-    """Storage and sending need the SIM's SMS part (after SMS Ready)."""
+    """Storage and sending need the SIM's SMS part: SIM busy until SMS
+    Ready; with the SIM off (AT+CFUN=0) the operation is not allowed."""
     if not m.radio.sim_ready:
-        raise CmsError(SIM_BUSY)
+        raise CmsError(SIM_BUSY if m.radio.cfun == 1 else NOT_ALLOWED)
+
+
+def _network(m: Modem) -> None:
+    """Sending needs the network: radio on and registered."""
+    if not m.radio.registered:
+        raise CmsError(NO_NETWORK)
 
 
 def _int(args: Sequence[Arg], i: int, lo: int, hi: int, default: int | None = None) -> int:
@@ -549,7 +557,9 @@ def _cmgs(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
         da, toda = _da_args(m, args)
 
         def send_text(data: bytes, overflow: bool) -> None:
-            mr = svc.submit(_text_submit(m, da, toda, data, overflow))
+            submit = _text_submit(m, da, toda, data, overflow)
+            _network(m)
+            mr = svc.submit(submit)
             m.info(f"+CMGS: {mr}")
             m.final("OK")
 
@@ -562,6 +572,7 @@ def _cmgs(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
         _sca, _tosca, _tpdu, t = _pdu_entry(data, length, overflow)
         if not isinstance(t, P.Submit):
             raise CmsError(INVALID_PDU)
+        _network(m)
         mr = svc.submit(t)
         m.info(f"+CMGS: {mr}")
         m.final("OK")
@@ -652,6 +663,7 @@ def _cmss(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
         t = replace(t, da=da, toda=_int(args, 2, 0, 255, P.default_toa(da)))
     elif not t.da:
         raise CmsError(INVALID_TEXT if svc.text_mode else INVALID_PDU)
+    _network(m)
     mr = svc.submit(t)
     if record.stat is Stat.STO_UNSENT:
         record.stat = Stat.STO_SENT
