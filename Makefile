@@ -6,7 +6,13 @@ STAMP = $(VENV)/.installed
 
 .PHONY: run test lint typecheck docs bench fuzz soak clean
 
+# The stamp is written last, so it exists only after a complete install;
+# without it (a first install that failed, or pyproject.toml changed) the
+# venv is made again from scratch instead of reusing a half-made one.
 $(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "sim800emu needs Python >= 3.11; PY=$(PY) is: $$($(PY) -V 2>&1)"; exit 1; }
+	rm -rf $(VENV)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .control import ControlServer
+from .control import ControlError, ControlServer
 from .core.config import (
     DIAL_OUTCOMES,
     RX_BUFFER,
@@ -65,8 +65,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if self.raise_errors:
             raise OptionError(message)
-        # one clear line, no usage dump (issue 13): the option and what is wrong
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # one line: what is wrong and where to look, no usage block (issues 10, 13)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 # ------------------------------------------------------------ option types
@@ -914,6 +914,8 @@ async def serve(args: argparse.Namespace, spec: ModemSpec) -> int:
         if args.transport == "tcp":
             return await _serve_tcp(args, spec, stop)
         return await _serve_stdio(args, spec, stop)
+    except ControlError as exc:
+        return _error(str(exc))
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
@@ -1058,8 +1060,9 @@ async def _serve_tcp(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Ev
         await server.start()
     except OSError as exc:
         return _error(f"cannot listen on {args.tcp_host}:{args.tcp_port}: {exc}")
-    control = await _start_control(args, lambda: list(server.runners))
+    control: ControlServer | None = None
     try:
+        control = await _start_control(args, lambda: list(server.runners))
         _announce(args, f"serial port {server.address} (every connection is a new modem)")
         await stop.wait()
         log.info("stopping")
@@ -1177,6 +1180,11 @@ def load_profile(parser: argparse.ArgumentParser, path: Path) -> dict[str, objec
             converted = [convert(str(item)) for item in items]
         except (argparse.ArgumentTypeError, ValueError) as exc:
             parser.error(f"--profile {path}: {key}: {exc}")
+        if action.choices is not None:
+            for item in converted:
+                if item not in action.choices:
+                    allowed = ", ".join(map(str, action.choices))
+                    parser.error(f"--profile {path}: {key}: {item!r} is not one of {allowed}")
         if isinstance(action, argparse._AppendAction):
             defaults[action.dest] = converted
         elif len(converted) != 1:
@@ -1186,8 +1194,24 @@ def load_profile(parser: argparse.ArgumentParser, path: Path) -> dict[str, objec
     return defaults
 
 
+def _glue_with(argv: Sequence[str]) -> list[str]:
+    """``check --with "--dns-offline"``: the value of ``--with`` is serve
+    options, which argparse would take for options of its own; pass it as
+    ``--with=...`` so any value is accepted."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--with":
+            value = next(args, None)
+            out.append(arg if value is None else f"--with={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = _glue_with(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command == "serve" and args.profile is not None:
         serve_parser = _subparser(parser, "serve")
@@ -1202,15 +1226,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             answer = send(args.socket, " ".join(args.words))
         except OSError as exc:
-            return _error(f"cannot reach {args.socket}: {exc}")
-        if args.words[-1:] == ["outbox"] and answer.startswith("ok "):
+            return _error(f"cannot reach {args.socket}: {exc.strerror or exc}")
+        if not answer.startswith("ok"):
+            print(answer or "error: no answer", file=sys.stderr)
+            return 1
+        if args.words[-1:] == ["outbox"]:
             import json
 
             for message in json.loads(answer[3:]):
                 print(json.dumps(message, ensure_ascii=False))
             return 0
-        print(answer)
-        return 0 if answer.startswith("ok") else 1
+        if args.words and args.words[-1].lower() == "status":
+            # one line per modem (the socket answers on one line, " | " between)
+            print("\n".join(answer[3:].split(" | ")))
+        else:
+            print(answer)
+        return 0
     if args.command == "check":
         return check(args)
     if args.command != "serve":
@@ -1259,7 +1290,11 @@ def parse_serve_options(argv: Sequence[str]) -> argparse.Namespace:
     parser = _Parser(prog=f"{PROG} serve", add_help=False)
     parser.raise_errors = True
     add_serve_options(parser)
-    return parser.parse_args(list(argv))
+    args = parser.parse_args(list(argv))
+    if args.profile is not None:  # defaults from the file; the options still win
+        parser.set_defaults(**load_profile(parser, args.profile))
+        args = parser.parse_args(list(argv))
+    return args
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,9 +43,16 @@ from .smscentre import msisdn_of
 
 _RANGES: dict[str, tuple[str, int, int]] = {
     "register": ("register", 0, 5),
-    "signal": ("signal", 0, 99),
+    "signal": ("signal", 0, 31),  # or 99 (not known), as AT+CSQ reports
     "drop": ("drop-link", 0, 5),
 }
+
+MAX_LINE = 4096
+"""The longest command line the control socket takes (bytes)."""
+
+
+class ControlError(Exception):
+    """The control socket cannot be opened (the message says why, in one line)."""
 
 
 _PHONE = re.compile(r"\+?[0-9*#]{1,40}")
@@ -80,8 +87,10 @@ def parse(line: str) -> Result | str:
     if name in _RANGES and len(args) == 1 and args[0].isdigit():
         kind, lo, hi = _RANGES[name]
         value = int(args[0])
-        if lo <= value <= hi:
+        if lo <= value <= hi or (name == "signal" and value == 99):
             return Fault(kind, value)  # type: ignore[arg-type]
+        more = " or 99" if name == "signal" else ""
+        raise ValueError(f"{name} takes {lo}-{hi}{more}, not {value}")
     raise ValueError(f"unknown or malformed command {line.strip()!r} (try 'help')")
 
 
@@ -121,25 +130,61 @@ def describe(runner: ModemRunner) -> str:
     return f"{runner.name or 'modem'}: {text}"
 
 
+def _open_links(runner: ModemRunner) -> set[int]:
+    return {link.n for link in getattr(runner.modem, "links", ()) if link.active}
+
+
+def _answers(path: Path) -> bool:
+    """Whether a process accepts connections on the Unix socket ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 class ControlServer:
     def __init__(self, path: Path, runners: Callable[[], Sequence[ModemRunner]]) -> None:
         self.path = path
         self._runners = runners
         self._server: asyncio.AbstractServer | None = None
+        self._inode = -1
 
     async def start(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            if self.path.is_socket():
-                self.path.unlink()
-        self._server = await asyncio.start_unix_server(self._client, path=str(self.path))
-        os.chmod(self.path, 0o600)
+        """Listen on ``path``. A socket a running emulator answers on is not
+        taken over, a stale one is replaced; anything else there, or a
+        missing directory, is a :class:`ControlError`."""
+        path = self.path
+        if path.is_socket():
+            if _answers(path):
+                raise ControlError(f"--control {path} is in use by a running emulator")
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # left behind by an emulator that is gone
+        elif path.exists() or path.is_symlink():
+            raise ControlError(f"--control {path} exists and is not a socket")
+        elif not path.parent.is_dir():
+            raise ControlError(f"--control {path}: no such directory {path.parent}")
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._client, path=str(path), limit=MAX_LINE
+            )
+            os.chmod(path, 0o600)
+            self._inode = path.stat().st_ino
+        except OSError as exc:
+            await self.aclose()
+            raise ControlError(f"--control {path}: {exc.strerror or exc}") from None
 
     async def aclose(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            self._server = None
+        with contextlib.suppress(OSError):
+            if self._inode >= 0 and self.path.stat().st_ino == self._inode:
+                self.path.unlink()  # still ours
+        self._inode = -1
 
     def execute(self, line: str) -> str:
         runners = list(self._runners())
@@ -171,6 +216,10 @@ class ControlServer:
                 return "ok no modem"
             return "ok " + " | ".join(describe(r) for r in runners)
         assert not isinstance(what, str)
+        if isinstance(what, Fault) and what.kind == "drop-link":
+            runners = [r for r in runners if what.value in _open_links(r)]
+            if not runners:
+                return f"error: link {what.value} is not open"
         for runner in runners:
             runner.deliver(what)
         return f"ok {len(runners)} modem(s)"
@@ -192,7 +241,15 @@ class ControlServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while line := await reader.readline():
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # longer than MAX_LINE: answered, then hung up
+                    writer.write(f"error: command longer than {MAX_LINE} bytes\n".encode())
+                    await writer.drain()
+                    return
+                if not line:
+                    return
                 writer.write(self.execute(line.decode("utf-8", "replace")).encode() + b"\n")
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

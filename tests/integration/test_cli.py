@@ -99,9 +99,11 @@ def test_version() -> None:
 def test_bad_options_are_one_line_errors(args: list[str], message: str) -> None:
     result = cli("serve", *args)
     assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("sim800emu serve: error: "), result.stderr
-    assert message in last
+    # one useful line with a hint, no usage block
+    (error,) = result.stderr.strip().splitlines()
+    assert error.startswith("sim800emu serve: error: "), result.stderr
+    assert message in error
+    assert error.endswith(" (see sim800emu serve --help)")
     assert "Traceback" not in result.stderr
 
 

@@ -1352,6 +1352,8 @@ class Modem:
 
     def status(self) -> str:
         """One line for humans (the control channel's status)."""
+        if self.mode is Mode.OFF:
+            return "powered off (power-on boots it)"
         parts = [self.state_text()]
         for link in self.links:
             if link.used:

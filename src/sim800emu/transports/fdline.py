@@ -3,6 +3,11 @@
 Reads are non-blocking, in big chunks, driven by ``loop.add_reader``.
 Writes go straight to the descriptor; what does not fit is kept in an output
 buffer that ``loop.add_writer`` empties. Nothing here ever blocks the loop.
+
+A regular file or ``/dev/null`` cannot be watched that way (epoll refuses
+them) but never blocks either: such a descriptor is read (or written) from
+``loop.call_soon`` callbacks instead, one chunk per loop turn, until the end
+of the file, which ends the line like a hang-up.
 """
 
 from __future__ import annotations
@@ -52,6 +57,11 @@ class FdLine:
         self._closed = False
         self._eof = False
         self._drained: asyncio.Event | None = None
+        # Set when the loop cannot watch the descriptor (a regular file):
+        # the pending call_soon that stands in for add_reader/add_writer.
+        self._read_soon: asyncio.Handle | None = None
+        self._write_soon: asyncio.Handle | None = None
+        self._unwatchable: set[int] = set()
         self._saved_blocking: dict[int, bool] = {}
         for fd in {read_fd, write_fd}:
             self._saved_blocking[fd] = os.get_blocking(fd)
@@ -78,11 +88,37 @@ class FdLine:
     def _update_reader(self) -> None:
         want = self._sink is not None and not self._paused and not self._closed and not self._eof
         if want and not self._reading:
-            self.loop.add_reader(self.read_fd, self._on_readable)
             self._reading = True
+            if self._watch(self.read_fd, reader=True):
+                return
+            self._read_soon = self.loop.call_soon(self._read_file)
         elif not want and self._reading:
-            self.loop.remove_reader(self.read_fd)
             self._reading = False
+            if self._read_soon is not None:
+                self._read_soon.cancel()
+                self._read_soon = None
+            elif self.read_fd not in self._unwatchable:
+                self.loop.remove_reader(self.read_fd)
+
+    def _watch(self, fd: int, reader: bool) -> bool:
+        """``add_reader``/``add_writer``; False when the loop cannot watch
+        ``fd`` (a regular file, /dev/null: always ready)."""
+        if fd not in self._unwatchable:
+            try:
+                if reader:
+                    self.loop.add_reader(fd, self._on_readable)
+                else:
+                    self.loop.add_writer(fd, self._on_writable)
+                return True
+            except PermissionError:
+                self._unwatchable.add(fd)
+        return False
+
+    def _read_file(self) -> None:
+        self._read_soon = None
+        self._on_readable()
+        if self._reading and self._read_soon is None:
+            self._read_soon = self.loop.call_soon(self._read_file)
 
     # A pty hands over at most ~4 KiB per read: gather what is already there
     # (up to this many reads) so the modem sees big chunks and the loop wakes
@@ -143,13 +179,24 @@ class FdLine:
 
     def _start_writer(self) -> None:
         if not self._writing and not self._closed:
-            self.loop.add_writer(self.write_fd, self._on_writable)
             self._writing = True
+            if not self._watch(self.write_fd, reader=False):
+                self._write_soon = self.loop.call_soon(self._write_file)
 
     def _stop_writer(self) -> None:
         if self._writing:
-            self.loop.remove_writer(self.write_fd)
             self._writing = False
+            if self._write_soon is not None:
+                self._write_soon.cancel()
+                self._write_soon = None
+            elif self.write_fd not in self._unwatchable:
+                self.loop.remove_writer(self.write_fd)
+
+    def _write_file(self) -> None:
+        self._write_soon = None
+        self._on_writable()
+        if self._writing and self._write_soon is None:
+            self._write_soon = self.loop.call_soon(self._write_file)
 
     def _on_writable(self) -> None:
         try:

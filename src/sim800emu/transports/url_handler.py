@@ -10,8 +10,10 @@
 Every option of ``sim800emu serve`` (without the leading ``--``) may be given
 as a query parameter; flags take no value (or ``1``/``true``/``yes``/``on``,
 and ``0``/``false``/``no``/``off`` to leave them out). Repeatable options are
-repeated: ``?host=a.test=127.0.0.1&host=b.test=127.0.0.2``. Settings are
-only persisted when ``state-dir=DIR`` is given. Serial settings (baud rate,
+repeated: ``?host=a.test=127.0.0.1&host=b.test=127.0.0.2``. ``profile=FILE``
+reads defaults from a TOML profile (the URL's options win; a missing or bad
+file is an error). Settings are only persisted when ``state-dir=DIR`` is
+given. The user's documentation is ``docs/url.md``. Serial settings (baud rate,
 parity, ...) are accepted and ignored, as on the module's auto-bauding UART.
 
 Each opened port is a fresh modem; closing the port stops it. The port also
