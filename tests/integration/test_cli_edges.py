@@ -47,6 +47,27 @@ def ctl(sock: Path, *words: str) -> subprocess.CompletedProcess[str]:
 # ------------------------------------------------------------- owned paths
 
 
+def announced_serve(workdir: Path, link: Path, control: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``serve`` (fake core) on ``link`` and ``control``, once it announced
+    its port (printed after the link and the socket are in place: a stale
+    link or socket there before says nothing)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    err = workdir / "stderr.txt"
+    with open(err, "wb") as out:
+        proc = subprocess.Popen(
+            [*FAKE, "serve", "--link", str(link), "--control", str(control),
+             "--state-dir", str(workdir / "state")],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )
+    deadline = time.monotonic() + TIMEOUT
+    while "serial port" not in err.read_text():
+        assert proc.poll() is None, err.read_text()
+        assert time.monotonic() < deadline, err.read_text()
+        time.sleep(0.01)  # polling the announcement
+    line = next(x for x in err.read_text().splitlines() if "serial port" in x)
+    return proc, line
+
+
 def test_a_live_link_is_refused_and_a_stale_one_replaced(tmp_path: Path) -> None:
     first = Sim800Process(tmp_path / "a", launcher=FAKE)
     try:
@@ -66,11 +87,13 @@ def test_a_live_link_is_refused_and_a_stale_one_replaced(tmp_path: Path) -> None
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(5)
         assert os.path.islink(link)
-        second = Sim800Process(tmp_path / "a", launcher=FAKE)  # the same link and socket
+        second, announced = announced_serve(tmp_path / "b", link, first.control)
         try:
-            assert os.path.realpath(link) == second.port
+            assert announced.endswith(f"(linked at {link})")
+            assert os.path.realpath(link) == announced.split()[3]
         finally:
-            second.stop()
+            second.terminate()
+            assert second.wait(30) == 0
         assert not os.path.lexists(link)
         assert not (link.parent / f".{link.name}.lock").exists()
     finally:
@@ -91,11 +114,12 @@ def test_a_live_control_socket_is_refused_and_a_stale_one_replaced(tmp_path: Pat
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(5)
         assert sock.is_socket()  # stale
-        second = Sim800Process(tmp_path / "a", launcher=FAKE)  # the same socket and link
+        second, _ = announced_serve(tmp_path / "b", first.link, sock)
         try:
             assert ctl(sock, "status").returncode == 0
         finally:
-            second.stop()
+            second.terminate()
+            assert second.wait(30) == 0
         assert not sock.exists()
     finally:
         first.stop()
