@@ -25,7 +25,7 @@ from sim800emu.core.events import Close, Connect, HoldSerial, Send, TimerFired
 from sim800emu.runtime import ModemRunner, ModemSpec
 from sim800emu.store import SettingsStore
 from sim800emu.trafficlog import TrafficLog
-from sim800emu.transports.pty import PtyPort
+from sim800emu.transports.pty import LinkInUse, PtyPort
 from sim800emu.transports.tcp import TcpSerialServer
 
 TIMEOUT = 5.0
@@ -402,9 +402,14 @@ def test_symlink_never_replaces_a_file_nor_removes_a_foreign_link(tmp_path: Path
         link = tmp_path / "modem"
         port.create_link(link)
         other = PtyPort(loop)
-        other.create_link(link)  # someone else took the name meanwhile
+        with pytest.raises(LinkInUse):
+            other.create_link(link)  # owned by a running port (issue 10)
+        # someone else replaced the link behind our back: not ours to remove
+        os.remove(link)
+        os.symlink(other.path, link)
         port.close()
         assert os.readlink(link) == other.path
+        other.create_link(link)  # the owner is gone: the name is free again
         other.close()
         assert not os.path.lexists(link)
 
