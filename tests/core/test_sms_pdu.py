@@ -82,7 +82,7 @@ def test_deliver_round_trip_gsm7_with_concatenation(number: str, ts: P.Timestamp
 @given(NUMBERS, st.text(max_size=300), st.integers(0, 0xFFFF))
 def test_submit_round_trip_ucs2_with_16bit_reference(number: str, text: str, ref: int) -> None:
     body = text.encode("utf-16-be", "surrogatepass")
-    parts = P.split_body(body, P.UCS2)
+    parts = P.split_body(body, P.UCS2, wide=True)
     for seq, part in enumerate(parts, 1):
         udh = P.concat_header(ref, len(parts), seq, wide=True)
         s = P.Submit(number, P.default_toa(number), part, 8, udh=udh, mr=seq % 256, srr=True,

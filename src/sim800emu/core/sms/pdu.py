@@ -380,13 +380,16 @@ def choose_alphabet(text: str) -> str:
     return GSM7 if gsm_encodable(text) else UCS2
 
 
-def split_body(body: bytes, alphabet: str) -> list[bytes]:
-    """The body in one part when it fits, else in parts that fit beside an
-    8-bit concatenation header, never splitting an escape sequence (7-bit)
-    or a surrogate pair (UCS2)."""
+def split_body(body: bytes, alphabet: str, wide: bool = False) -> list[bytes]:
+    """The body in one part when it fits, else in parts that fit beside a
+    concatenation header (8-bit reference; ``wide``: 16-bit, one octet
+    more), never splitting an escape sequence (7-bit) or a surrogate pair
+    (UCS2)."""
     if len(body) <= SINGLE_LIMIT[alphabet]:
         return [body]
     limit = CONCAT_LIMIT[alphabet]
+    if wide:  # one more header octet: one septet (7-bit) or a UCS2 unit less
+        limit -= {GSM7: 1, OCTET: 1, UCS2: 2}[alphabet]
     parts: list[bytes] = []
     i = 0
     while i < len(body):
