@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .callswitch import CallSwitch
 from .control import ControlError, ControlServer
 from .core.config import (
     DIAL_OUTCOMES,
@@ -825,7 +826,7 @@ def build_spec(
         factory = shaped_factory(factory, shape)
     centre = SmsCentre(getattr(args, "sms_outbox", None))
     return ModemSpec(modem_config, factory, store=store, traffic=traffic, sim_store=sim_store,
-                     centre=centre, baud=getattr(args, "baud", 0))
+                     centre=centre, baud=getattr(args, "baud", 0), switch=CallSwitch())
 
 
 def _delay(text: str) -> float:

@@ -16,7 +16,8 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     power-off            the supply fails: links gone, the modem silent
     power-on             a powered-down modem (AT+CPOWD, power-off) boots
     ring <number>        someone calls the modem (RING, +CLIP ...)
-    hangup               the far end of the call hangs up (NO CARRIER)
+    hangup               the far end of the call hangs up (NO CARRIER; calls between
+                         modems of the process end with either modem's ATH)
     dtmf <keys>          the far end presses keys (+DTMF with AT+DDET=1)
     latency <ms>         one-way delay of the radio link (slow GPRS)
     bandwidth <bytes/s>  per link and direction; 0 = unlimited

@@ -35,10 +35,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .core.config import ModemConfig
 from .core.events import (
+    CallAnswered,
+    CallEnded,
+    CallOut,
     CancelTimer,
     HoldSerial,
     PowerDown,
@@ -55,6 +58,9 @@ from .core.events import (
 )
 from .pacing import PacedLine
 from .smscentre import SmsCentre
+
+if TYPE_CHECKING:
+    from .callswitch import CallSwitch
 from .store import SettingsStore
 from .trafficlog import TrafficLog
 
@@ -166,6 +172,7 @@ class ModemRunner:
         sim_store: SettingsStore | None = None,
         centre: SmsCentre | None = None,
         baud: int = 0,
+        switch: CallSwitch | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
         self.paced: PacedLine | None = None
@@ -177,6 +184,7 @@ class ModemRunner:
         self.baud = baud
         self.sim_store = sim_store  # the SIM's messages (SaveSim), per ICCID
         self.centre = centre
+        self.switch = switch  # calls between the modems of the process
         self.modem = modem
         self.serial = serial
         self.store = store
@@ -367,6 +375,9 @@ class ModemRunner:
         elif isinstance(req, SmsSent):
             if self.centre is not None:
                 self.centre.submit(self, req)
+        elif isinstance(req, (CallOut, CallAnswered, CallEnded)):
+            if self.switch is not None:
+                self.switch.handle(self, req)
         elif isinstance(req, Reboot):
             log.info("%smodem restarts: every link is dropped", self._prefix())
             self.net.close_all()
@@ -459,6 +470,7 @@ class ModemSpec:
     modem_factory: ModemFactory = field(default=_default_modem_factory)
     sim_store: SettingsStore | None = None  # the SIM's SMS storage, keyed by ICCID
     centre: SmsCentre | None = None  # shared by every modem made from this spec
+    switch: CallSwitch | None = None  # likewise: calls between them
     baud: int = 0  # --baud: the serial line's bit rate (0: host speed)
 
     def nth(self, n: int) -> ModemSpec:
@@ -501,12 +513,15 @@ class ModemSpec:
             sim_store=self.sim_store,
             centre=self.centre,
             baud=self.baud,
+            switch=self.switch,
         )
         sim = self.sim_store.load() if self.sim_store is not None else None
         if sim is not None:
             runner.deliver(SimContents(sim))  # the SIM's messages, like saved settings
         if self.centre is not None:
             self.centre.register(runner)
+        if self.switch is not None:
+            self.switch.register(runner)
         return runner
 
 

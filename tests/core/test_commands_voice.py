@@ -416,3 +416,55 @@ def _until(h: Harness, text: bytes, limit: float = 20.0) -> float:
         if text in h.advance(0.02):
             return h.now
     raise AssertionError(f"{text!r} not printed within {limit} s")
+
+
+# ---------------------------------------------------------------- calls between modems (the switch)
+
+
+def test_dial_asks_the_switch_and_follows_the_other_modem() -> None:
+    from sim800emu.core.events import (
+        CallAnswered,
+        CallEnded,
+        CallOut,
+        FarEndAnswered,
+        FarEndRinging,
+    )
+
+    h = modem()
+    h.at("AT+MORING=1")
+    assert h.at("ATD+8613800000002;") == OK
+    assert CallOut("+8613800000002") in h.requests
+    assert h.handle(FarEndRinging()) == crlf("MO RING")
+    assert h.advance(5.0) == b""  # no simulated answer: the other modem decides
+    assert h.at("AT+CLCC") == block(clcc(3, "+8613800000002", mo=True)) + OK
+    assert h.handle(FarEndAnswered()) == crlf("MO CONNECTED")
+    assert h.at("ATH") == OK
+    assert CallEnded() in h.requests
+    # the answering side tells the switch
+    h.handle(IncomingCall("+8613800000002"))
+    h.at("ATA")
+    assert CallAnswered() in h.requests
+
+
+def test_switch_busy_and_no_answer() -> None:
+    from sim800emu.core.events import CallEnded, FarEndBusy, FarEndRinging
+
+    h = modem()
+    h.at("ATD+8613800000002;")
+    assert h.handle(FarEndBusy()) == crlf("BUSY")
+    h.at("ATD+8613800000002;")
+    h.handle(FarEndRinging())
+    before = len(h.requests)
+    assert h.advance(6.0) == crlf("NO ANSWER")  # the network gives up: the callee is told
+    assert CallEnded() in h.requests[before:]
+
+
+def test_far_end_hangup_is_not_reported_back() -> None:
+    from sim800emu.core.events import CallEnded
+
+    h = modem()
+    h.handle(IncomingCall(CALLER))
+    h.at("ATA")
+    before = len(h.requests)
+    assert h.handle(CallerHangup()) == crlf("NO CARRIER")
+    assert CallEnded() not in h.requests[before:]

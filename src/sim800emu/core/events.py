@@ -201,6 +201,24 @@ class SmsSent:
     report: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CallOut:
+    """The module dials ``number`` (ATD): the call switch of the process puts
+    it through to the modem with that number, if there is one."""
+
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    """The module answered its incoming call (ATA, ATS0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """The module's call ended on this side (ATH, AT+CHUP, no answer)."""
+
+
 Request = (
     Connect
     | Send
@@ -221,6 +239,9 @@ Request = (
     | PowerDown
     | SaveSim
     | SmsSent
+    | CallOut
+    | CallAnswered
+    | CallEnded
 )
 
 
@@ -422,7 +443,25 @@ class CallerDtmf:
     keys: str
 
 
-CallEvent = IncomingCall | CallerHangup | CallerDtmf
+@dataclass(frozen=True, slots=True)
+class FarEndRinging:
+    """The number the module dialled belongs to another modem, which rings."""
+
+
+@dataclass(frozen=True, slots=True)
+class FarEndAnswered:
+    """That modem answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class FarEndBusy:
+    """That modem is in a call already."""
+
+
+CallEvent = (
+    IncomingCall | CallerHangup | CallerDtmf | FarEndRinging | FarEndAnswered | FarEndBusy
+)
+CALL_EVENTS = (IncomingCall, CallerHangup, CallerDtmf, FarEndRinging, FarEndAnswered, FarEndBusy)
 
 
 Result = (
@@ -444,6 +483,9 @@ Result = (
     | IncomingCall
     | CallerHangup
     | CallerDtmf
+    | FarEndRinging
+    | FarEndAnswered
+    | FarEndBusy
     | SettingsSaved
     | SmsIncoming
     | SmsStatus

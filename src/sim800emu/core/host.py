@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .charset import TeCharset
+from .events import Request
 from .registry import CommandError
 from .settings import Settings
 
@@ -34,6 +35,9 @@ class Host(Protocol):
 
     def delay(self, name: str) -> float:
         """The simulated delay ``name`` (a ``Timing`` field; core/timing.py)."""
+
+    def request(self, req: Request) -> None:
+        """A request for the drivers (the call switch ...)."""
 
     def start_timer(self, key: str, delay: float, action: Callable[[], None]) -> None: ...
 

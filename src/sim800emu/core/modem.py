@@ -30,9 +30,8 @@ from .charset import TeCharset
 from .config import PUSH_WINDOW, ModemConfig
 from .datamode import TransparentStream
 from .events import (
+    CALL_EVENTS,
     Accepted,
-    CallerDtmf,
-    CallerHangup,
     CancelTimer,
     Close,
     Congestion,
@@ -41,7 +40,6 @@ from .events import (
     ConnectFailed,
     Fault,
     HoldSerial,
-    IncomingCall,
     Listen,
     ListenFailed,
     Listening,
@@ -282,14 +280,8 @@ class Modem:
         if isinstance(result, Fault):
             self._on_fault(result)
             return
-        if isinstance(result, IncomingCall):
-            self.voice.ring(result.number)
-            return
-        if isinstance(result, CallerHangup):
-            self.voice.far_end_hangs_up()
-            return
-        if isinstance(result, CallerDtmf):
-            self.voice.far_end_keys(result.keys)
+        if isinstance(result, CALL_EVENTS):
+            self.voice.handle(result)
             return
         if isinstance(result, (SmsIncoming, SmsStatus, SimContents)):
             self.sms.handle(result)

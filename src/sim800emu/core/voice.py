@@ -31,6 +31,13 @@ at once and then every ``ring_interval`` seconds until ATA (ACTIVE) or ATH /
 AT+CHUP (released) or the caller gives up (``ctl SOCK hangup``: NO CARRIER).
 With ATS0=<n> (n > 0) the module answers by itself after the n-th RING.
 
+Between modems of one process (a ``--count`` fleet, TCP connections): ATD
+also asks the call switch (``CallOut``); when the number is another modem's,
+that modem rings with this one's number (``FarEndRinging`` here instead of
+the simulated set-up), its ATA answers this call (``FarEndAnswered``), a
+call it already has makes this one BUSY (``FarEndBusy``), and either side's
+hang-up (``CallEnded``) is the other's NO CARRIER.
+
 Ending: ATH / AT+CHUP end the call quietly (OK only; with AT+CVHU=1 ATH is
 ignored). The far end hanging up gives ``NO CARRIER``. AT+CEER reports why
 the last call ended; AT+CDRIND=1 adds ``+CDRIND: 0`` and AT+CLCC=1 lists the
@@ -43,6 +50,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from .events import (
+    CallAnswered,
+    CallEnded,
+    CallerDtmf,
+    CallerHangup,
+    CallEvent,
+    CallOut,
+    FarEndAnswered,
+    FarEndBusy,
+    FarEndRinging,
+    IncomingCall,
+)
 from .host import Host
 
 DIAL_CHARS = frozenset("0123456789*#+ABCabc")
@@ -84,6 +103,7 @@ class Call:
     mo: bool  # mobile originated (ATD) or terminated (RING)
     number: str
     state: CallState
+    switched: bool = False  # put through to another modem of the process
 
     def clcc(self) -> str:
         return (
@@ -211,14 +231,15 @@ class Voice:
         self.call = Call(1, True, number, CallState.DIALING)
         self._atd_pending = self.colp == 1
         self._changed()
+        self._host.request(CallOut(number))
         self._host.start_timer("call", self._host.delay("call_setup"), self._far_end_reached)
         return self._atd_pending
 
-    def _far_end_reached(self) -> None:
+    def _far_end_reached(self, outcome: str = "") -> None:
         call = self.call
-        if call is None:
+        if call is None or call.state is not CallState.DIALING:
             return
-        outcome = self.outcome(call.number)
+        outcome = outcome or self.outcome(call.number)
         if outcome == "busy":
             self._end(USER_BUSY, "BUSY")
             return
@@ -239,8 +260,9 @@ class Voice:
 
     def _far_end_answered(self) -> None:
         call = self.call
-        if call is None:
+        if call is None or call.state is not CallState.ALERTING:
             return
+        self._host.cancel_timer("call")
         call.state = CallState.ACTIVE
         self._changed()
         if self._atd_pending:
@@ -288,6 +310,7 @@ class Voice:
         self._host.cancel_timer("ring")
         call.state = CallState.ACTIVE
         self._changed()
+        self._host.request(CallAnswered())
         return True
 
     # ------------------------------------------------------------ ending
@@ -300,12 +323,35 @@ class Voice:
     def far_end_hangs_up(self) -> None:
         """The other party hangs up (or gives up ringing): NO CARRIER."""
         if self.call is not None:
-            self._end(NORMAL, "NO CARRIER")
+            self._end(NORMAL, "NO CARRIER", far_end=True)
 
-    def _end(self, cause: int, code: str | None) -> None:
+    def handle(self, event: CallEvent) -> None:
+        """An event of the network side (``ctl``, the call switch)."""
+        call = self.call
+        if isinstance(event, IncomingCall):
+            self.ring(event.number)
+        elif isinstance(event, CallerHangup):
+            self.far_end_hangs_up()
+        elif isinstance(event, CallerDtmf):
+            self.far_end_keys(event.keys)
+        elif call is None or not call.mo:
+            return
+        elif isinstance(event, FarEndBusy):
+            self._far_end_reached("busy")
+        elif isinstance(event, FarEndRinging):
+            call.switched = True
+            self._host.cancel_timer("call")
+            # the other modem rings until it answers or the network gives up
+            self._far_end_reached("no-answer")
+        elif isinstance(event, FarEndAnswered) and call.switched:
+            self._far_end_answered()
+
+    def _end(self, cause: int, code: str | None, far_end: bool = False) -> None:
         call = self.call
         if call is None:
             return
+        if not far_end:
+            self._host.request(CallEnded())
         self._host.cancel_timer("call")
         self._host.cancel_timer("ring")
         self.cause = cause
