@@ -87,6 +87,31 @@ def test_python_gsmmodem_connect_send_and_receive(sim800_factory: Any, tmp_path:
         modem.close()
 
 
+@pytest.mark.timeout(60)
+def test_python_gsmmodem_text_mode(sim800: Any) -> None:
+    from gsmmodem.modem import GsmModem
+
+    received: list[Any] = []
+    arrived = threading.Event()
+
+    def on_sms(sms: Any) -> None:
+        received.append(sms)
+        arrived.set()
+
+    modem = GsmModem(sim800.port, 115200, smsReceivedCallbackFunc=on_sms)
+    try:
+        modem.connect()
+        modem.smsTextMode = True  # AT+CMGF=1: AT+CMGS="<number>", the text, Ctrl-Z
+        modem.sendSms("+8613912345678", "Text mode hello")
+        assert sim800.outbox()[-1]["text"] == "Text mode hello"
+        sim800.send_sms("+8613900000009", "Incoming in text mode")
+        assert arrived.wait(10), sim800.stderr()
+        sms = received[0]  # read with its text-mode +CMGR regex
+        assert (sms.number, sms.text) == ("+8613900000009", "Incoming in text mode")
+    finally:
+        modem.close()
+
+
 def _stored(modem: Any) -> int:
     line = next(x for x in modem.write("AT+CPMS?") if x.startswith("+CPMS:"))
     return int(line.split(",")[1])
