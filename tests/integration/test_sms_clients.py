@@ -3,7 +3,8 @@
 * python-gsmmodem-new: ``GsmModem.connect()`` (its whole start-up sequence,
   PDU mode), ``sendSms()`` (AT+CMGS=<length> with a PDU; the message lands
   in the SMS centre's outbox) and an incoming message sent with ``ctl sms``
-  reaching its ``smsReceivedCallback`` (+CMTI, AT+CMGR in PDU mode, AT+CMGD).
+  reaching its ``smsReceivedCallback`` (+CMTI, AT+CMGR in PDU mode, AT+CMGD);
+  the same in its text mode (AT+CMGF=1).
 * Adafruit CircuitPython FONA: ``send_sms``, ``num_sms``, ``read_sms`` and
   ``delete_sms`` (text mode, AT+CSDH=1, the +CMGR length field).
 """
