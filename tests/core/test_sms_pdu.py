@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from sim800emu.core.sms import pdu as P
@@ -79,17 +79,20 @@ def test_deliver_round_trip_gsm7_with_concatenation(number: str, ts: P.Timestamp
     assert P.text_of(b"".join(parts), P.GSM7) == text
 
 
+@example("0", "0" * 67, 0)  # 134 octets: one part, no header
 @given(NUMBERS, st.text(max_size=300), st.integers(0, 0xFFFF))
 def test_submit_round_trip_ucs2_with_16bit_reference(number: str, text: str, ref: int) -> None:
     body = text.encode("utf-16-be", "surrogatepass")
     parts = P.split_body(body, P.UCS2, wide=True)
     for seq, part in enumerate(parts, 1):
-        udh = P.concat_header(ref, len(parts), seq, wide=True)
+        # one part (up to 140 octets) goes without a header
+        udh = P.concat_header(ref, len(parts), seq, wide=True) if len(parts) > 1 else b""
         s = P.Submit(number, P.default_toa(number), part, 8, udh=udh, mr=seq % 256, srr=True,
                      vpf=2, vp=b"\xa7")
         back = P.decode_tpdu(s.encode())
         assert back == s
-        assert P.concat_info(back.udh) == (ref, len(parts), seq)
+        if udh:
+            assert P.concat_info(back.udh) == (ref, len(parts), seq)
     assert b"".join(parts) == body
 
 

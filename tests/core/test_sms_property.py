@@ -5,9 +5,9 @@ prompt), and the storage counts stay within capacity."""
 
 from __future__ import annotations
 
+from harness import Harness
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from harness import Harness
 
 from sim800emu.core.events import SmsIncoming, SmsStatus
 
