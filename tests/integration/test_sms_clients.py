@@ -83,7 +83,9 @@ def test_python_gsmmodem_connect_send_and_receive(sim800_factory: Any, tmp_path:
         assert sms.number == "+8613900000009"
         assert sms.text == "Incoming: 5 €, naïve ünïcode"
         # the callback's message was deleted by the library (AT+CMGD=<index>,0)
-        assert _wait(lambda: _stored(modem) == 0)
+        # from its notification thread: let it finish before asking ourselves
+        assert _wait(_notifications_done)
+        assert _stored(modem) == 0
     finally:
         modem.close()
 
@@ -109,8 +111,13 @@ def test_python_gsmmodem_text_mode(sim800: Any) -> None:
         assert arrived.wait(10), sim800.stderr()
         sms = received[0]  # read with its text-mode +CMGR regex
         assert (sms.number, sms.text) == ("+8613900000009", "Incoming in text mode")
+        assert _wait(_notifications_done)  # its AT+CMGD before the port closes
     finally:
         modem.close()
+
+
+def _notifications_done() -> bool:
+    return not any("HandleModemNotification" in t.name for t in threading.enumerate())
 
 
 def _stored(modem: Any) -> int:
