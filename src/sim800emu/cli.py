@@ -490,6 +490,15 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "of it; 'ctl SOCK latency|bandwidth' changes it at run time)",
     )
     g.add_argument(
+        "--scenario",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="play a scenario file (TOML): faults, freezes, garbage, registration and "
+        "signal over time, DNS outages, refused connects, NAT idle timeouts ... at given "
+        "times or on triggers (examples/scenarios/, docs/field-conditions.md)",
+    )
+    g.add_argument(
         "--seed",
         metavar="N",
         type=_seed,
@@ -820,13 +829,26 @@ def build_spec(
         sim_store = SettingsStore(state_dir, sim_key(modem_config.identity.iccid))
     factory = net_factory_for(net_config)
     shape = build_shape(args)
-    if shape.active or getattr(args, "control", None) is not None:
+    scenario = getattr(args, "scenario_loaded", None)
+    if shape.active or getattr(args, "control", None) is not None or scenario is not None:
         from .net.shaping import shaped_factory
 
         factory = shaped_factory(factory, shape)
     centre = SmsCentre(getattr(args, "sms_outbox", None))
+    on_runner = None
+    if scenario is not None:
+        from .scenario import attach
+
+        seed: int = getattr(args, "seed", 0)
+        scale: float = getattr(args, "time_scale", 1.0)
+
+        def on_runner(runner: ModemRunner) -> None:
+            attach(runner, scenario, seed=seed, scale=scale,
+                   connect_timeout=net_config.connect_timeout)
+
     return ModemSpec(modem_config, factory, store=store, traffic=traffic, sim_store=sim_store,
-                     centre=centre, baud=getattr(args, "baud", 0), switch=CallSwitch())
+                     centre=centre, baud=getattr(args, "baud", 0), switch=CallSwitch(),
+                     on_runner=on_runner)
 
 
 def _delay(text: str) -> float:
@@ -1250,6 +1272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     serve_parser = _subparser(parser, "serve")
     check_serve_args(serve_parser, args)
+    if args.scenario is not None:
+        from .scenario import ScenarioError, load
+
+        try:
+            args.scenario_loaded = load(args.scenario)
+        except ScenarioError as exc:
+            return _error(str(exc))
     _setup_logging(args)
 
     traffic: TrafficLog | None = None

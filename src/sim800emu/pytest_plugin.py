@@ -15,7 +15,9 @@ that has ``sim800emu`` installed::
 * ``sim800`` — one emulator (a ``sim800emu serve`` subprocess on a pty, with
   its own empty state directory and ``--dns-offline``), stopped after the
   test. Extra ``serve`` options come from a marker:
-  ``@pytest.mark.sim800("--host", "echo.test=127.0.0.1", "--cold-boot")``.
+  ``@pytest.mark.sim800("--host", "echo.test=127.0.0.1", "--cold-boot")``; keywords
+  are options too: ``@pytest.mark.sim800(scenario="flaky.toml", seed=3,
+  time_scale=0.01)`` plays a scenario (docs/field-conditions.md).
 * ``sim800_factory`` — call it (with extra ``serve`` options) for as many
   emulators as the test needs; all are stopped after the test.
 
@@ -201,13 +203,17 @@ def _marker_args(request: pytest.FixtureRequest) -> tuple[str, ...]:
     args: list[str] = []
     for marker in reversed(list(request.node.iter_markers("sim800"))):
         args += [str(a) for a in marker.args]
+        # keywords: scenario=PATH, seed=N, timing="realistic", time_scale=0.01, network=..., baud=N
+        for key, value in marker.kwargs.items():
+            args += [f"--{key.replace('_', '-')}", str(value)]
     return tuple(args)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "sim800(*args): extra `sim800emu serve` options for the sim800 fixture",
+        "sim800(*args, **options): extra `sim800emu serve` options for the sim800 fixture "
+        "(keywords too: scenario=PATH, seed=N, timing='realistic', time_scale=0.01)",
     )
 
 

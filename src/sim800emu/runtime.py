@@ -124,6 +124,15 @@ class SerialLine(Protocol):
     def resume_reading(self) -> None: ...
 
 
+class Watcher(Protocol):
+    """Sees what crosses the serial line and every finished step (a
+    scenario's triggers, sim800emu/scenario.py)."""
+
+    def host_bytes(self, data: bytes) -> None: ...
+    def modem_bytes(self, data: bytes) -> None: ...
+    def stepped(self) -> None: ...
+
+
 class _NullNet:
     """A network driver that does nothing (used after close)."""
 
@@ -205,6 +214,9 @@ class ModemRunner:
         self._closing = False
         self._closed = asyncio.Event()
         self._close_task: asyncio.Task[None] | None = None
+        self.watchers: list[Watcher] = []
+        self._frozen: asyncio.TimerHandle | None = None  # freeze(): until it fires
+        self._slips: list[bytes] = []  # lines to slip before the next final result
         self.net: NetLike = net_factory(self.deliver, self.loop)
 
     # ---------------------------------------------------------- life cycle
@@ -246,6 +258,9 @@ class ModemRunner:
             self._drain()
             self._inbox.clear()
             self._cancel_all_timers()
+            if self._frozen is not None:
+                self._frozen.cancel()
+                self._frozen = None
             self.serial.detach()
             net, self.net = self.net, _NullNet()
             try:
@@ -274,6 +289,8 @@ class ModemRunner:
             self.traffic.host_to_modem(data, self.name)
         self.bytes_in += len(data)
         self._inbox.append(data)
+        for watcher in self.watchers:  # what they do comes after these bytes
+            watcher.host_bytes(data)
         self._process()
 
     def serial_write_progress(self) -> None:
@@ -297,7 +314,7 @@ class ModemRunner:
     # ---------------------------------------------------------- the core step
 
     def _process(self) -> None:
-        if self._busy:
+        if self._busy or self._frozen is not None:
             return
         self._busy = True
         try:
@@ -313,6 +330,10 @@ class ModemRunner:
                 except Exception:
                     log.exception("%smodem failed on %r", self._prefix(), item)
                 self._drain()
+                for watcher in self.watchers:
+                    watcher.stepped()
+                if self._frozen is not None:
+                    break
         finally:
             self._busy = False
 
@@ -333,16 +354,68 @@ class ModemRunner:
                 self._dispatch(req)
             except Exception:
                 log.exception("%sfailed to carry out %r", self._prefix(), req)
+        if output and self._slips:
+            output = self._slip(output)
         if output:
-            if self.traffic is not None:
-                self.traffic.modem_to_host(output, self.name)
-            self.bytes_out += len(output)
-            self.serial.write(output)
-            if not self._net_paused and self.serial.write_backlog() > self.serial_high:
-                self._net_paused = True
-                self.net.pause_all()
+            self._write(output)
         if self.paced is not None:
             self._follow_ipr(self.paced)
+
+    def _write(self, output: bytes) -> None:
+        if self.traffic is not None:
+            self.traffic.modem_to_host(output, self.name)
+        self.bytes_out += len(output)
+        self.serial.write(output)
+        for watcher in self.watchers:
+            watcher.modem_bytes(output)
+        if not self._net_paused and self.serial.write_backlog() > self.serial_high:
+            self._net_paused = True
+            self.net.pause_all()
+
+    # ---------------------------------------------------------- field conditions
+
+    def inject(self, data: bytes) -> None:
+        """Bytes on the line that the module did not mean (noise, garbage)."""
+        if not self._closing and data:
+            self._write(data)
+
+    def slip(self, line: str) -> None:
+        """``line`` comes between the next command's answer and its final
+        result, as a URC that arrives at the wrong moment."""
+        self._slips.append(b"\r\n" + line.encode("latin-1") + b"\r\n")
+
+    _FINALS = (b"\r\nOK\r\n", b"\r\nERROR\r\n", b"\r\n+CME ERROR:", b"\r\n+CMS ERROR:")
+
+    def _slip(self, output: bytes) -> bytes:
+        at = max(output.rfind(final) for final in self._FINALS)
+        if at < 0:
+            return output
+        extra = b"".join(self._slips)
+        self._slips.clear()
+        return output[:at] + extra + output[at:]
+
+    def freeze(self, seconds: float) -> None:
+        """The module hangs for ``seconds``: nothing is read or answered,
+        timers and network results wait; then it carries on with all of it."""
+        if self._closing:
+            return
+        if self._frozen is not None:
+            self._frozen.cancel()
+        else:
+            self.serial.pause_reading()
+        self._frozen = self.loop.call_later(seconds, self._thaw)
+
+    def _thaw(self) -> None:
+        self._frozen = None
+        if self._closing:
+            return
+        if not self._serial_paused:
+            self.serial.resume_reading()
+        self._process()
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
 
     def _follow_ipr(self, line: PacedLine) -> None:
         """The line runs at the rate AT+IPR fixed, or at ``--baud`` while the
@@ -423,6 +496,8 @@ class ModemRunner:
         if hold == self._serial_paused or self._closing:
             return
         self._serial_paused = hold
+        if self._frozen is not None:
+            return  # the thaw applies it
         if hold:
             self.serial.pause_reading()
         else:
@@ -472,6 +547,8 @@ class ModemSpec:
     centre: SmsCentre | None = None  # shared by every modem made from this spec
     switch: CallSwitch | None = None  # likewise: calls between them
     baud: int = 0  # --baud: the serial line's bit rate (0: host speed)
+    # called with every new runner before it starts (--scenario attaches its player)
+    on_runner: Callable[[ModemRunner], None] | None = None
 
     def nth(self, n: int) -> ModemSpec:
         """Modem ``n`` of a fleet (``--count``, or the n-th TCP connection):
@@ -522,6 +599,8 @@ class ModemSpec:
             self.centre.register(runner)
         if self.switch is not None:
             self.switch.register(runner)
+        if self.on_runner is not None:
+            self.on_runner(runner)
         return runner
 
 

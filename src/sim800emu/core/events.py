@@ -399,7 +399,9 @@ class SimContents:
     data: dict[str, object]
 
 
-FaultKind = Literal["pdp-deact", "register", "signal", "drop-link", "power-off", "power-on"]
+FaultKind = Literal[
+    "pdp-deact", "register", "signal", "drop-link", "power-off", "power-on", "under-voltage"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +420,9 @@ class Fault:
       silent (like after AT+CPOWD) until ``power-on``;
     * ``power-on``: a powered-down modem boots (RDY/+CFUN/+CPIN/Call Ready/
       SMS Ready as after AT+CFUN=1,1).
+    * ``under-voltage``: the supply sags: ``UNDER-VOLTAGE WARNNING`` (the
+      module's spelling), or with ``value`` 1 ``UNDER-VOLTAGE POWER DOWN``
+      and the module switches off (as ``power-off``).
     """
 
     kind: FaultKind

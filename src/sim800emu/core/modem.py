@@ -1325,6 +1325,12 @@ class Modem:
                 # CIPDPDP: the check fails <timer> times, <interval> s apart
                 s = self.settings
                 self.start_timer("dpdp", s.dpdp_interval * s.dpdp_timer, self.lose_context)
+        elif fault.kind == "under-voltage" and self.mode is not Mode.OFF:
+            if not fault.value:
+                self.urc("UNDER-VOLTAGE WARNNING")
+                return
+            self._emit(b"\r\nUNDER-VOLTAGE POWER DOWN\r\n")  # the supply fails: said at once
+            self._on_fault(Fault("power-off"))
         elif fault.kind == "power-off" and self.mode is not Mode.OFF:
             self.voice.reset()
             self.ussd.reset()

@@ -20,20 +20,26 @@ The shape can change while the modem runs (``sim800emu ctl SOCK latency 800``).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..core.events import (
     Accepted,
     Close,
     Congestion,
     Connect,
+    Connected,
+    ConnectFailed,
     Listen,
     PauseReading,
+    PeerClosed,
     ReadCredit,
     Received,
     Request,
+    Resolve,
+    Resolved,
     Result,
     ResumeReading,
     Send,
@@ -80,6 +86,50 @@ class Shape:
 
     def copy(self) -> Shape:
         return replace(self)
+
+
+@dataclass(slots=True)
+class NetFaults:
+    """What a scenario (docs/field-conditions.md) makes the network do:
+
+    * ``dns_down_until``: until then every name lookup fails (CDNSGIP
+      error, CIPSTART to a name CONNECT FAIL);
+    * ``refuse``: host → how many more connects to it are refused (-1: all);
+    * ``blackhole``: host → (how many, seconds): connects to it time out;
+    * ``nat_idle``: a carrier NAT forgets links idle this many seconds (0:
+      never); the module only notices when it sends (CLOSED).
+    """
+
+    dns_down_until: float = 0.0
+    refuse: dict[str, int] = field(default_factory=dict)
+    blackhole: dict[str, tuple[int, float]] = field(default_factory=dict)
+    nat_idle: float = 0.0
+
+    @staticmethod
+    def _take(table: dict[str, int], host: str) -> bool:
+        left = table.get(host)
+        if left is None:
+            return False
+        if left > 0:
+            if left == 1:
+                del table[host]
+            else:
+                table[host] = left - 1
+        return True
+
+    def refused(self, host: str) -> bool:
+        return self._take(self.refuse, host.lower())
+
+    def timeout(self, host: str) -> float | None:
+        entry = self.blackhole.get(host.lower())
+        if entry is None:
+            return None
+        left, seconds = entry
+        if left == 1:
+            del self.blackhole[host.lower()]
+        elif left > 1:
+            self.blackhole[host.lower()] = (left - 1, seconds)
+        return seconds
 
 
 # Coding-scheme rates per timeslot (SIM800 datasheet: GPRS multi-slot class 12
@@ -147,6 +197,9 @@ class ShapedNet:
         self._udp: set[int] = set()  # UDP links and servers: loss applies
         self._rng = random.Random(shape.seed)
         self.lost = 0  # UDP datagrams dropped (both ways)
+        self.faults = NetFaults()
+        self._last_active: dict[int, float] = {}  # for the NAT's idle timer
+        self._nat_dead: set[int] = set()
         self.inner = inner_factory(self._from_network, loop)
 
     # ---------------------------------------------------------- scheduling
@@ -194,6 +247,8 @@ class ShapedNet:
             if req.sock not in self._full:
                 self.inner.submit(req)
             return
+        if self._intercept(req):
+            return
         sock = _sock_of(req)
         if isinstance(req, Connect | Listen) and req.proto == "UDP":
             self._udp.add(req.sock)
@@ -226,6 +281,58 @@ class ShapedNet:
                 self._congested.discard(sock)
 
         self._at(at, go)
+
+    def _intercept(self, req: Request) -> bool:
+        """The scenario's faults (``NetFaults``): True when ``req`` was
+        answered here and goes no further."""
+        faults = self.faults
+        now = self._loop.time()
+        later = now + 2 * self.shape.latency
+        if isinstance(req, Resolve) and now < faults.dns_down_until:
+            self._at(later, lambda: self._deliver(Resolved(req.query, (), 8)))
+            return True
+        if isinstance(req, Connect):
+            fail: ConnectFailed | None = None
+            at = later
+            if now < faults.dns_down_until and not _is_address(req.host):
+                fail = ConnectFailed(req.sock, "DNS outage (scenario)")
+            elif faults.refused(req.host):
+                fail = ConnectFailed(req.sock, "refused (scenario)")
+            else:
+                wait = faults.timeout(req.host)
+                if wait is not None:
+                    fail, at = ConnectFailed(req.sock, "timed out (scenario)"), now + wait
+            if fail is not None:
+                failed = fail
+                self._at(at, lambda: self._deliver(failed))
+                return True
+            return False
+        if isinstance(req, Send) and faults.nat_idle > 0 and self._nat_forgot(req.sock, now):
+            if req.sock not in self._nat_dead:
+                self._nat_dead.add(req.sock)
+                sock = req.sock
+                self._at(later, lambda: self._deliver(PeerClosed(sock)))
+            return True
+        if isinstance(req, Send):
+            self._last_active[req.sock] = now
+        if isinstance(req, Close):
+            self._last_active.pop(req.sock, None)
+            if req.sock in self._nat_dead:
+                self._nat_dead.discard(req.sock)
+                return True
+        return False
+
+    def _nat_forgot(self, sock: int, now: float) -> bool:
+        """Whether the NAT dropped ``sock`` (idle too long); the first time,
+        the real connection is aborted (the server sees a reset)."""
+        if sock in self._nat_dead:
+            return True
+        last = self._last_active.get(sock)
+        if last is None or now - last <= self.faults.nat_idle:
+            return False
+        self._last_active.pop(sock, None)
+        self.inner.submit(Close(sock, quick=True))
+        return True
 
     def _lose(self, sock: int | None) -> bool:
         """Whether a UDP datagram on ``sock`` is lost (``Shape.loss``)."""
@@ -262,6 +369,16 @@ class ShapedNet:
         sock = _sock_of(result)
         if isinstance(result, Accepted) and result.server in self._udp:
             self._udp.add(result.sock)
+        if isinstance(result, Connected | Accepted):
+            self._last_active[result.sock] = self._loop.time()
+        if isinstance(result, Received) and sock is not None and sock in self._last_active:
+            now = self._loop.time()
+            if self.faults.nat_idle > 0 and self._nat_forgot(sock, now):
+                self._nat_dead.add(sock)  # the packet dies at the NAT; the module knows nothing
+                return
+            self._last_active[sock] = now
+        if isinstance(result, Received) and sock in self._nat_dead:
+            return
         if isinstance(result, Received) and self._lose(sock):
             # lost on the air: its room in the window comes back at once
             assert sock is not None
@@ -331,6 +448,14 @@ class ShapedNet:
     async def aclose(self) -> None:
         self.close_all()
         await self.inner.aclose()
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def shaped_factory(inner_factory: NetFactory, shape: Shape) -> NetFactory:
