@@ -397,13 +397,20 @@ def _csca_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 
 def _csca_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     _ready(m)
+    typed = str(values[0])
     try:
-        sca = m.charset.decode(str(values[0]))
+        sca = m.charset.decode(typed)
     except CharsetError:
-        raise syntax_error() from None
-    digits = sca[1:] if sca.startswith("+") else sca
-    if not (digits.isascii() and digits.isdigit() and len(digits) <= 20):
-        raise syntax_error()
+        sca = ""
+
+    def digits_only(number: str) -> bool:
+        digits = number[1:] if number.startswith("+") else number
+        return digits.isascii() and digits.isdigit() and len(digits) <= 20
+
+    if not digits_only(sca):
+        if not digits_only(typed):
+            raise syntax_error()
+        sca = typed  # a number the TE set cannot read is taken as typed (as for <da>)
     m.sms.sca = sca
     m.sms.tosca = int(values[1]) if values[1] is not None else P.default_toa(sca)
     m.sms.save()

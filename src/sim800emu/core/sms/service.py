@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..events import SaveSim, SimContents, SmsIncoming, SmsSent, SmsStatus
@@ -182,7 +182,7 @@ class SmsService:
         alphabet = submit.alphabet
         info = P.concat_info(submit.udh) if submit.udh else None
         if info is None or info[1] <= 1:
-            self.m.request(SmsSent(submit.da, _text(submit.body, alphabet), alphabet, 1, mr,
+            self.m.request(SmsSent(submit.da, P.text_of(submit.body, alphabet), alphabet, 1, mr,
                                    (mr,) if submit.srr else ()))
             return mr
         ref, total, seq = info
@@ -193,7 +193,7 @@ class SmsService:
             gathering.report.append(mr)
         if len(gathering.parts) >= gathering.total:
             del self._gathering[key]
-            text = "".join(_text(gathering.parts[k], gathering.alphabet)
+            text = "".join(P.text_of(gathering.parts[k], gathering.alphabet)
                            for k in sorted(gathering.parts))
             self.m.request(SmsSent(submit.da, text, gathering.alphabet, gathering.total, ref,
                                    tuple(gathering.report)))
@@ -201,7 +201,7 @@ class SmsService:
 
     def submit_pdu_of(self, submit: P.Submit, mr: int) -> bytes:
         """How a SUBMIT is stored: the configured centre, then the TPDU."""
-        return P.encode_sca(self.sca, self.tosca) + _replace_mr(submit, mr).encode()
+        return P.encode_sca(self.sca, self.tosca) + replace(submit, mr=mr).encode()
 
     # ------------------------------------------------------------ incoming
 
@@ -288,12 +288,3 @@ class SmsService:
             for text in items:
                 self.m.urc(text)
 
-
-def _text(body: bytes, alphabet: str) -> str:
-    return P.text_of(body, alphabet)
-
-
-def _replace_mr(submit: P.Submit, mr: int) -> P.Submit:
-    from dataclasses import replace
-
-    return replace(submit, mr=mr)
