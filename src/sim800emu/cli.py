@@ -49,6 +49,7 @@ from .runtime import ModemRunner, ModemSpec, NetFactory, NetLike, sim_key
 from .smscentre import SmsCentre
 from .store import SettingsStore, default_state_dir
 from .trafficlog import TrafficLog
+from .transports.tcp_client import parse_address
 
 log = logging.getLogger("sim800emu")
 
@@ -313,11 +314,22 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("serial port")
     g.add_argument(
         "--transport",
-        choices=("pty", "tcp", "stdio"),
+        choices=("pty", "tcp", "stdio", "tcp-client"),
         default="pty",
         help="pty: a pseudo-terminal (open its path like a serial port); "
         "tcp: a raw TCP server where every connection is a modem of its own; "
-        "stdio: stdin/stdout are the serial line",
+        "stdio: stdin/stdout are the serial line; "
+        "tcp-client: connect to a simulator's serial socket (--connect), reconnecting "
+        "when it restarts",
+    )
+    g.add_argument(
+        "--connect",
+        metavar="HOST:PORT",
+        type=_wrap(parse_address),
+        default=None,
+        help="(tcp-client) the simulator's UART socket, e.g. QEMU's "
+        "-serial tcp:127.0.0.1:4444,server=on,wait=off or Renode's "
+        "CreateServerSocketTerminal 4444",
     )
     g.add_argument(
         "--link",
@@ -907,6 +919,8 @@ def check_serve_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--link needs --transport pty")
     if args.transport != "tcp" and (args.tcp_port != 0 or args.tcp_host != "127.0.0.1"):
         parser.error("--tcp-host/--tcp-port need --transport tcp")
+    if (args.transport == "tcp-client") != (args.connect is not None):
+        parser.error("--transport tcp-client and --connect HOST:PORT go together")
     if args.tls_ca is not None and not Path(args.tls_ca).is_file():
         parser.error(f"--tls-ca: no such file: {args.tls_ca}")
 
@@ -936,6 +950,8 @@ async def serve(args: argparse.Namespace, spec: ModemSpec) -> int:
             return await _serve_pty(args, spec, stop)
         if args.transport == "tcp":
             return await _serve_tcp(args, spec, stop)
+        if args.transport == "tcp-client":
+            return await _serve_tcp_client(args, spec, stop)
         return await _serve_stdio(args, spec, stop)
     except ControlError as exc:
         return _error(str(exc))
@@ -1118,6 +1134,32 @@ async def _serve_stdio(args: argparse.Namespace, spec: ModemSpec, stop: asyncio.
         if runner is not None:
             await _bounded(runner.aclose(), "the modem's shutdown")
         await port.aclose()
+
+
+async def _serve_tcp_client(
+    args: argparse.Namespace, spec: ModemSpec, stop: asyncio.Event
+) -> int:
+    from .transports.tcp_client import TcpClientLine
+
+    loop = asyncio.get_running_loop()
+    host, port = args.connect
+    line = TcpClientLine(loop, host, port)
+    runner: ModemRunner | None = None
+    control: ControlServer | None = None
+    try:
+        runner = spec.create_runner(line, loop)
+        runner.start()
+        line.start()
+        control = await _start_control(args, lambda: [runner] if runner else [])
+        _announce(args, f"serial line: connecting to {host}:{port} (again whenever it goes away)")
+        await stop.wait()
+        return 0
+    finally:
+        if control is not None:
+            await control.aclose()
+        if runner is not None:
+            await _bounded(runner.aclose(), "the modem's shutdown")
+        await line.aclose()
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
