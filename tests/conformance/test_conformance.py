@@ -71,6 +71,7 @@ NEEDS: dict[str, str] = {
     "cmd-sms-boot.txt": SMS,
     "cmd-sms-pdu.txt": SMS,
     "cmd-sms-text.txt": SMS,
+    "cmd-sms-tinygsm.txt": SMS,
     "4.2.1-single-step-single-link.txt": CORE,
     "4.2.10-dns.txt": CORE,
     "4.2.11-udp.txt": CORE,

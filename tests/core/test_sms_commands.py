@@ -267,3 +267,15 @@ def test_sending_needs_the_network_and_the_sim() -> None:
     h.take()
     assert h.at("AT+CFUN=0").startswith(OK)
     assert h.at("AT+CPMS?") == b"\r\n+CMS ERROR: 302\r\n"
+
+
+def test_the_line_end_after_cmgs_is_never_text_and_utf16_hex_is_ucs2() -> None:
+    h = Harness()
+    h.at("AT+CMGF=1")
+    assert h.feed(b'AT+CMGS="+8613912345678"\r') == b"\r\n> "
+    assert h.feed(b"\n") == b""  # the LF of CR LF, in a read of its own
+    assert h.feed(b"Alarm\x1a") == block("+CMGS: 0") + OK
+    h.at('AT+CSCS="HEX";+CSMP=17,167,0,8')
+    assert h.feed(b'AT+CMGS="+8613912345678"\r\n') == b"\r\n> "
+    h.feed("Привет".encode("utf-16-be").hex().encode() + b"\x1a")
+    assert [(m.text, m.encoding) for m in sent(h)] == [("Alarm", "gsm7"), ("Привет", "ucs2")]
