@@ -36,13 +36,17 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
-# Fuzzing (docs/fuzzing.md): the core under atheris for FUZZ_RUNS inputs
-# (1,000,000 take about 30-60 min on 2 CPUs), then the real process on a pty
-# and on the TCP transport for FUZZ_PTY_SECONDS each. Not part of `make test`.
+# Fuzzing (docs/fuzzing.md): the core under atheris for FUZZ_RUNS inputs of
+# at most FUZZ_MAX_LEN bytes (1,000,000 take about 30 min on 2 idle CPUs,
+# 2 h and more on a loaded machine), then the real process on a pty and on
+# the TCP transport for FUZZ_PTY_SECONDS each. FUZZ_SKIP_KNOWN=1 passes the
+# inputs of known findings (fuzz/known/); FUZZ_ARGS: more libFuzzer options.
+# Not part of `make test` (tests/integration/test_fuzz_smoke.py is).
 FUZZ_RUNS ?= 1000000
+FUZZ_MAX_LEN ?= 512
 FUZZ_PTY_SECONDS ?= 120
 fuzz: $(STAMP)
-	$(BIN)/python fuzz/core_fuzz.py -runs=$(FUZZ_RUNS) -print_final_stats=1 $(FUZZ_ARGS)
+	$(BIN)/python fuzz/core_fuzz.py -runs=$(FUZZ_RUNS) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 $(FUZZ_ARGS)
 	$(BIN)/python fuzz/pty_fuzz.py --seconds $(FUZZ_PTY_SECONDS)
 
 # Soak (bench/README.md): SOAK_MODEMS modems, mixed traffic and faults for
