@@ -39,6 +39,7 @@ import contextlib
 import random
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -377,6 +378,16 @@ class Client:
             self.open()
 
 
+def revision() -> str:
+    """The git commit of the tree the emulator runs from, when there is one."""
+    try:
+        out = subprocess.run(["git", "-C", str(Path(__file__).parent), "describe", "--always",
+                              "--dirty"], capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "no git"
+    return f"tree {out.stdout.strip()}" if out.returncode == 0 else "no git"
+
+
 class Soak:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -471,7 +482,8 @@ class Soak:
         args, st = self.args, self.stats
         lines = [
             f"soak: {args.modems} modems ({args.transport}), {seconds:.0f} s, "
-            f"faults {'on' if self.faults else 'off'}, seed {args.seed}; {machine()}",
+            f"faults {'on' if self.faults else 'off'}, seed {args.seed}; {machine()}; "
+            f"{revision()}",
             "",
             table(self.rows, self.HEADER),
             "",

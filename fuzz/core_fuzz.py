@@ -671,6 +671,11 @@ KNOWN_FINDINGS: dict[str, tuple[type[BaseException], str, str]] = {
     # AT+HTTPPARA="URL","host:2\xb2" (a Latin-1 superscript digit in the
     # port): str.isdigit() accepts it, int() does not.
     "http-url-superscript-port": (ValueError, "core/apps/http.py", "parse_url"),
+    # The same str.isdigit() mistake elsewhere: AT+HTTPPARA="TIMEOUT","3\xb2",
+    # AT+CCLK="...+0\xb2", AT+VTS="1,{3,1\xb3}".
+    "http-para-superscript-number": (ValueError, "core/commands/http.py", "_para"),
+    "cclk-superscript-zone": (ValueError, "core/radio.py", "set_clock"),
+    "vts-superscript-duration": (ValueError, "core/commands/voice.py", "_parse_tones"),
 }
 SKIP_KNOWN = os.environ.get("FUZZ_SKIP_KNOWN") == "1"
 
