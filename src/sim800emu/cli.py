@@ -842,6 +842,10 @@ def build_spec(
     factory = net_factory_for(net_config)
     shape = build_shape(args)
     scenario = getattr(args, "scenario_loaded", None)
+    if scenario is None and getattr(args, "scenario", None) is not None:
+        from .scenario import load  # not loaded yet (the sim800:// URL, a library caller)
+
+        scenario = load(args.scenario)
     if shape.active or getattr(args, "control", None) is not None or scenario is not None:
         from .net.shaping import shaped_factory
 

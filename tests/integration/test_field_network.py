@@ -133,11 +133,13 @@ def test_tcp_is_never_lost() -> None:
     run(body)
 
 
-def test_gprs_class10_download_arrives_at_its_downlink_rate() -> None:
-    """Through the pty: 4 x CS-2 = 6700 B/s, whatever the peer sends."""
-    rate = NETWORK_PROFILES["gprs-class10"].down
-    size = int(rate * 1.5)
-    with Emulator("--network", "gprs-class10", "--time-scale", "0.1") as emu, \
+@pytest.mark.parametrize("profile", sorted(NETWORK_PROFILES))
+def test_each_profile_download_arrives_at_its_downlink_rate(profile: str) -> None:
+    """Through the pty: gprs-class10 4 x CS-2 = 6700 B/s, good 4 x CS-4 ...,
+    whatever the peer sends."""
+    rate = NETWORK_PROFILES[profile].down
+    size = int(rate * 0.8)
+    with Emulator("--network", profile, "--time-scale", "0.1") as emu, \
             TcpServer() as srv:
         emu.init()
         emu.command("AT+CIPMODE=1")
@@ -149,7 +151,7 @@ def test_gprs_class10_download_arrives_at_its_downlink_rate() -> None:
         emu.read_stream(size, lambda d: arrivals.append((time.monotonic(), len(d))), timeout=20)
     first_t, first_n = arrivals[0]
     measured = (size - first_n) / (arrivals[-1][0] - first_t)
-    assert abs(measured / rate - 1) < 0.1, measured
+    assert abs(measured / rate - 1) < 0.12, measured
 
 
 def test_bad_network_loses_udp_datagrams_end_to_end() -> None:

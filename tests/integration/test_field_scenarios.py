@@ -232,3 +232,18 @@ def test_the_pytest_marker_takes_a_scenario(sim800: object) -> None:
     assert b"\r\nUNDER-VOLTAGE POWER DOWN\r\n" in got
     assert got.endswith(b"SMS Ready\r\n")  # it came back by itself
     port.close()
+
+
+def test_data_mode_trigger(tmp_path: Path) -> None:
+    """when = "data mode": fires as the line enters transparent mode (here the
+    signal drops; an incoming call or SMS would use ring/sms)."""
+    path = scenario_file(tmp_path, '[[step]]\nwhen = "data mode"\ndo = "signal 3"\n')
+    with TcpServer() as srv, Emulator("--scenario", path) as emu:
+        emu.init()
+        emu.command("AT+CIPMODE=1")
+        emu.command("AT+CSQ", b"+CSQ: 24,0\r\n\r\nOK\r\n")
+        emu.bring_up()
+        emu.send(f'AT+CIPSTART="TCP","127.0.0.1",{srv.port}')
+        emu.expect(b"\r\nCONNECT\r\n")
+        emu.escape()
+        emu.command("AT+CSQ", b"+CSQ: 3,0\r\n\r\nOK\r\n")

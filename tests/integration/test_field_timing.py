@@ -48,16 +48,37 @@ def test_fast_default_answers_at_host_speed() -> None:
         assert timed(emu, "AT+CIICR", OK) < 0.5
 
 
-def test_hundredth_scale_realistic_run_is_quick() -> None:
-    start = time.monotonic()
-    with Emulator("--timing", "realistic", "--time-scale", "0.01") as emu:
+def test_hundredth_scale_realistic_session_takes_under_a_second() -> None:
+    """The realistic profile at --time-scale 0.01: a whole bring-up, a
+    connect and a send in well under a second, each step still slower than
+    at host speed by its scaled delay."""
+    with Emulator("--timing", "realistic", "--time-scale", "0.01", "--seed", "4") as emu, \
+            TcpServer() as srv:
+        start = time.monotonic()
         emu.init()
         emu.command('AT+CSTT="CMNET"')
-        emu.command("AT+CIICR")
-        emu.command("AT+CGACT=1,1")
+        assert timed(emu, "AT+CIICR", OK) >= 0.02
+        emu.send("AT+CIFSR")
+        emu.expect(b"\r\n10.")
+        emu.expect(b"\r\n")
+        assert timed(emu, "AT+CGACT=1,1", OK) >= 0.02
         emu.command('AT+SAPBR=3,1,"APN","internet"')
-        emu.command("AT+SAPBR=1,1")
-    assert time.monotonic() - start < 3.0  # the process start included
+        assert timed(emu, "AT+SAPBR=1,1", OK) >= 0.011
+        assert timed(emu, f'AT+CIPSTART="TCP","{HOST}",{srv.port}', b"CONNECT OK\r\n") >= 0.01
+        emu.command("AT+CIPSEND=2", b"> ")
+        emu.write_all(b"hi")
+        emu.expect(b"SEND OK\r\n")
+        assert time.monotonic() - start < 1.0
+
+
+def test_plain_commands_take_16_to_60_ms() -> None:
+    with Emulator("--timing", "realistic") as emu:
+        emu.init()
+        start = time.monotonic()
+        for _ in range(10):
+            emu.command("AT")
+        each = (time.monotonic() - start) / 10
+        assert 0.016 <= each <= 0.060 + 0.03, each
 
 
 @pytest.mark.parametrize(
