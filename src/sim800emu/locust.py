@@ -88,11 +88,12 @@ def _real_selectors() -> types.ModuleType:
     return module
 
 
-class _NativeExecutor(concurrent.futures.Executor):
+class _NativeExecutor(concurrent.futures.ThreadPoolExecutor):
     """``run_in_executor`` on native threads (the patched ThreadPoolExecutor's
     threads would be greenlets of a hub that never runs in the loop thread)."""
 
     def __init__(self) -> None:
+        super().__init__(max_workers=1)  # its own threads are never started
         self._start = monkey.get_original("_thread", "start_new_thread")
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
