@@ -96,7 +96,7 @@ class AtClient:
         self.sock.settimeout(left)
         try:
             chunk = self.sock.recv(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise AtTimeout(command, "no answer in time") from None
         except OSError as exc:
             raise AtError(command, f"serial line failed: {exc}") from None
