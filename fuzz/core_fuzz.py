@@ -343,7 +343,7 @@ class Driver:
             raise Finding(f"the CIPSEND entry grew to {len(m._entry)} B")
         if m._deferred_bytes > MAX_DEFERRED:
             raise Finding(f"deferred output grew to {m._deferred_bytes} B")
-        for link in m.links:
+        for link in m.ip.links:
             if len(link.rx) > RX_SLACK:
                 raise Finding(f"link {link.n}'s receive buffer grew to {len(link.rx)} B")
 
@@ -372,7 +372,7 @@ class Driver:
                     self.advance_to(self.now + GUARD + 0.1)
                 else:
                     self.note("recover: escape disabled, the peer closes")
-                    self.handle(ev.PeerClosed(m.links[0].sock))
+                    self.handle(ev.PeerClosed(m.ip.links[0].sock))
             elif self.congested:
                 self.note("recover: the peers read again")
                 self.handle(ev.Congestion(self.congested.pop(), False))

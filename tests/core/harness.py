@@ -264,7 +264,7 @@ class Harness:
 
     def accept(self, remote_ip: str = "10.1.2.3", remote_port: int = 50000) -> tuple[int, bytes]:
         """A client reaches the modem's server; returns its (negative) sock."""
-        server = self.modem.server.sock
+        server = self.modem.ip.server.sock
         sock = self._next_accept
         self._next_accept -= 1
         return sock, self.handle(Accepted(server, sock, remote_ip, remote_port))

@@ -131,7 +131,7 @@ def test_ciicr_is_pending_until_the_network_answers() -> None:
     assert h.at("AT+CIICR") == b""
     assert h.advance(2.9) == b""
     assert h.advance(0.1) == OK
-    assert h.m.ctx.value == "IP GPRSACT"
+    assert h.m.ip.ctx.value == "IP GPRSACT"
 
 
 def test_ciicr_refused_when_gprs_not_registered() -> None:

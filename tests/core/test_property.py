@@ -284,7 +284,7 @@ def settle(h: Harness) -> None:
                 h.feed(b"+++")
                 h.advance(GUARD + 0.1)
             else:  # no escape possible: the peer ends it
-                h.peer_close(m.links[0].sock)
+                h.peer_close(m.ip.links[0].sock)
         elif h.pings:
             h.ping_done()
         elif h.timers:

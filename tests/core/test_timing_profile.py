@@ -38,7 +38,7 @@ def up(h: Harness) -> None:
     for cmd in ("AT+CSTT", "AT+CIICR", "AT+CIFSR"):
         h.at(cmd)
         h.run_timers()
-    assert h.m.state_text() == "IP STATUS"
+    assert h.m.ip.state_text() == "IP STATUS"
 
 
 @pytest.mark.parametrize("name", sorted(RANGES))

@@ -1,6 +1,9 @@
 """The modem: serial bytes and network results in, serial bytes and requests out.
 
-This is the only stateful object of the core. It owns
+The hub of the core. Each family keeps its state and rules in an object of
+its own, held here as an attribute: ``ip`` (context, links, server:
+``ip.py``), ``radio``, ``sim``, ``gprs``, ``voice``, ``ussd``, ``sms``,
+``http``, ``ftp``. The modem itself owns
 
 * the serial line discipline (``_feed_*``): command lines with echo,
   backspace, ``A/`` and the CR/LF rules of SPEC; the CIPSEND data entry
@@ -11,7 +14,8 @@ This is the only stateful object of the core. It owns
   data is being entered, and follow once the line is idle;
 * the dispatcher (``_execute``) that applies the registry's declarations
   (forms, signatures, state rules) before any handler runs;
-* the reactions to network results and timers (``handle``).
+* results and timers in (``handle``), passed to the family they belong to;
+  requests out (``request``, ``start_timer``, ``grant``).
 
 The commands themselves live in ``commands/``, one module per family.
 """
@@ -27,47 +31,28 @@ from .apps.bearer import Bearers
 from .apps.ftp import FtpClient
 from .apps.http import HttpClient
 from .charset import TeCharset
-from .config import PUSH_WINDOW, ModemConfig
+from .config import ModemConfig
 from .datamode import TransparentStream
 from .events import (
     CALL_EVENTS,
     Accepted,
     CancelTimer,
-    Close,
-    Congestion,
-    Connect,
-    Connected,
-    ConnectFailed,
     Fault,
     HoldSerial,
-    Listen,
-    ListenFailed,
-    Listening,
-    NtpSync,
-    NtpTime,
-    PeerClosed,
-    Ping,
-    PingDone,
-    PingReply,
-    Proto,
     ReadCredit,
     Reboot,
-    Received,
     Request,
-    Resolve,
-    Resolved,
     Result,
     Send,
-    SendFailed,
     SettingsSaved,
     SimContents,
     SmsIncoming,
     SmsStatus,
     StartTimer,
-    StopListen,
     TimerFired,
 )
 from .gprs import GprsState
+from .ip import IpStack
 from .parser import Command, Form, ParseError, parse_line
 from .radio import RadioState
 from .registry import (
@@ -87,10 +72,6 @@ from .state import (
     Ctx,
     Link,
     LinkState,
-    Server,
-    ServerState,
-    multi_link_state,
-    single_link_state,
 )
 from .timing import Pace
 from .ussd import UssdService
@@ -128,9 +109,6 @@ class Modem:
     # Declared here for the command modules, which are type-checked before
     # __init__ is (they import this module and this module imports them).
     settings: Settings
-    ctx: Ctx
-    links: list[Link]
-    server: Server
     dns: tuple[str, str]
     pdp_apn: str
     pdp_active: bool
@@ -148,6 +126,7 @@ class Modem:
     radio: RadioState
     sim: SimCard
     gprs: GprsState
+    ip: IpStack
 
     def __init__(
         self,
@@ -180,11 +159,7 @@ class Modem:
         self.sms = SmsService(self)  # the SMS family (core/sms)
         self.pdp_apn = ""
         self.pdp_active = False  # CGACT
-        # IP context, links, server
-        self.ctx = Ctx.INITIAL
-        self.links = [Link(n) for n in range(6)]
-        self.server = Server()
-        self._ctx_waiters: list[Callable[[], None]] = []
+        self.ip = IpStack(self)  # IP context, links, server (core/ip.py)
         # line discipline
         self.mode = Mode.COMMAND
         self._line = bytearray()
@@ -213,9 +188,6 @@ class Modem:
         self._requests: list[Request] = []
         self._next_sock = 1
         self._next_query = 1
-        self._queries: dict[int, str] = {}
-        self._ping_query = 0
-        self._ntp_query = 0
         self.ntp_server = "pool.ntp.org"
         self.ntp_tz = 0
         self._timers: dict[str, Callable[[], None]] = {}
@@ -263,19 +235,10 @@ class Modem:
             if action is not None:
                 action()
             return
-        if isinstance(result, Resolved):
-            self._on_resolved(result)
-            return
         if isinstance(result, SettingsSaved):  # AT&W / AT+CIPSCONT answered
             if result.ok:
                 self.saved = dict(result.settings)
             self.complete(None if result.ok else CommandError(None))
-            return
-        if isinstance(result, (PingReply, PingDone)):
-            self._on_ping(result)
-            return
-        if isinstance(result, NtpTime):
-            self._on_ntp(result)
             return
         if isinstance(result, Fault):
             self._on_fault(result)
@@ -286,41 +249,12 @@ class Modem:
         if isinstance(result, (SmsIncoming, SmsStatus, SimContents)):
             self.sms.handle(result)
             return
-        owner = self._sock_owners.get(result.server if isinstance(result, Accepted) else result.sock)
+        key = result.server if isinstance(result, Accepted) else getattr(result, "sock", 0)
+        owner = self._sock_owners.get(key)
         if owner is not None:
             owner(result)
             return
-        if isinstance(result, Accepted):
-            self._on_accepted(result)
-            return
-        if isinstance(result, (Listening, ListenFailed)):
-            self._on_listen_result(result)
-            return
-        link = self.link_by_sock(result.sock)
-        if link is None:
-            return
-        if isinstance(result, Connected):
-            self._on_connected(link, result)
-        elif isinstance(result, ConnectFailed):
-            if result.remote_ip:
-                link.remote_ip = result.remote_ip
-            if result.handshake:
-                # CIPSSL=1 and the TLS handshake failed: the module closes the
-                # link it had opened (reference 3, AT+CIPSTART: CLOSE OK)
-                link.closed(locally=False)
-                self.urc(f"{self.prefix(link)}CLOSE OK")
-            else:
-                self._on_connect_failed(link)
-        elif isinstance(result, Received):
-            self._on_received(link, result.data, result.from_ip, result.from_port)
-        elif isinstance(result, PeerClosed):
-            self._on_peer_closed(link)
-        elif isinstance(result, Congestion):
-            link.congested = result.full
-            if not result.full:
-                self._tx_dropping = False
-        elif isinstance(result, SendFailed):
-            pass  # SEND OK was already printed when the kernel took the bytes
+        self.ip.handle(result)
 
     def take_output(self) -> bytes:
         """Bytes to write to the serial line, in order (and forget them)."""
@@ -340,22 +274,35 @@ class Modem:
     def shutdown(self, now: float) -> None:
         """The emulator is stopping: close every link and the server."""
         self.now = now
-        self._close_links()
+        self.ip.close_all()
         self.stop_apps()
-
-    def _close_links(self) -> None:
-        for link in self.links:
-            if link.sock:
-                self.request(Close(link.sock))
-                link.closed(locally=True)
-        if self.server.sock:
-            self.request(StopListen(self.server.sock))
-            self.server = Server()
 
     # ============================================================ output
 
     def _emit(self, data: bytes) -> None:
         self._out.append(data)
+
+    @property
+    def in_data_mode(self) -> bool:
+        """The serial line is the link's stream (transparent mode)."""
+        return self.mode is Mode.DATA
+
+    def end_data_mode(self) -> None:
+        """The link of transparent mode is gone: CLOSED, back to commands."""
+        self._stream.reset()
+        self.mode = Mode.COMMAND
+        self._emit(b"\r\nCLOSED\r\n")
+
+    def reset_stream(self) -> None:
+        """Forget the transparent stream's packing and escape state."""
+        self._stream.reset()
+
+    def flush_urcs(self) -> None:
+        """Print what waited, if the line is idle now."""
+        self._flush_deferred()
+
+    def timer_running(self, key: str) -> bool:
+        return key in self._timers
 
     def raw_output(self, data: bytes) -> None:
         """Bytes inside a response, unframed (CIPRXGET data)."""
@@ -444,18 +391,10 @@ class Modem:
     def request(self, req: Request) -> None:
         self._requests.append(req)
 
-    def _new_query(self) -> int:
+    def new_query(self) -> int:
         query = self._next_query
         self._next_query += 1
         return query
-
-    def rx_window(self) -> int:
-        """The receive window of a link opened now: the module's buffer with
-        AT+CIPRXGET=1 (what waits there is what AT+CIPRXGET=4 counts), else
-        what may be on its way to the UART (docs/buffers.md)."""
-        if self.settings.ciprxget == 1 and not self.transparent:
-            return self.config.rx_buffer
-        return max(PUSH_WINDOW, self.config.rx_buffer)
 
     def grant(self, link: Link, size: int) -> None:
         """``size`` bytes of ``link``'s receive window were passed on: the
@@ -522,344 +461,15 @@ class Modem:
     def transparent(self) -> bool:
         return self.settings.cipmode == 1 and not self.multi
 
-    def state_text(self) -> str:
-        if self.multi:
-            return multi_link_state(self.ctx, self.links, self.server)
-        return single_link_state(self.ctx, self.links[0], self.server)
-
-    @property
-    def activating(self) -> bool:
-        """A single-step context activation is running (IP CONFIG)."""
-        return self.ctx is Ctx.CONFIG and bool(self._ctx_waiters)
-
-    def link_by_sock(self, sock: int) -> Link | None:
-        if sock == 0:
-            return None
-        for link in self.links:
-            if link.sock == sock:
-                return link
-        return None
-
-    def prefix(self, link: Link) -> str:
-        """``"<n>, "`` in multi-link mode, nothing in single-link mode."""
-        return f"{link.n}, " if self.multi else ""
-
     # ------------------------------------------------------------ context
-
-    def bring_up_context(self, then: Callable[[], None]) -> None:
-        """Single-step use (CIPSTART/CIPSERVER from IP INITIAL): CSTT, CIICR
-        and CIFSR happen by themselves, then ``then`` runs."""
-        self._ctx_waiters.append(then)
-        if self.ctx is Ctx.CONFIG:
-            return
-        self.ctx = Ctx.CONFIG
-        self.radio.attached = True
-
-        def up() -> None:
-            self.ctx = Ctx.STATUS
-            waiters, self._ctx_waiters = self._ctx_waiters, []
-            for w in waiters:
-                w()
-
-        self.start_timer("ctx-up", self.delay("ciicr"), up)
-
-    def drop_links(self) -> None:
-        """Close every link and the server without printing anything
-        (CIPSHUT, context loss, reboot)."""
-        self._close_links()
-        for link in self.links:
-            link.reset()
-        self.server = Server()
-        self._ctx_waiters.clear()
-        self.cancel_timer("ctx-up")
-        self._stream.reset()
-
-    def shut(self) -> None:
-        """CIPSHUT: everything closed, context deactivated → IP INITIAL."""
-        self.drop_links()
-        self.cancel_timer("ciicr")
-        self.ctx = Ctx.INITIAL
-
-    def lose_bearer(self) -> None:
-        """The network closed the SAPBR bearers: +SAPBR <cid>: DEACT each."""
-        for cid in self.bearers.drop_all():
-            self.http.bearer_closed(cid)
-            self.ftp.bearer_closed(cid)
-            self.urc(f"+SAPBR {cid}: DEACT")
-
-    def lose_context(self) -> None:
-        """The network dropped the PDP context (+PDP: DEACT); a SAPBR bearer
-        goes with it (reference 6: AT+CFUN=0)."""
-        self.lose_bearer()
-        if self.ctx in (Ctx.INITIAL, Ctx.START, Ctx.DEACT):
-            return
-        was_data = self.mode is Mode.DATA
-        self.drop_links()
-        self.ctx = Ctx.DEACT
-        if was_data:
-            self.mode = Mode.COMMAND
-            self._emit(b"\r\nCLOSED\r\n")
-        self.urc("+PDP: DEACT")
 
     # ------------------------------------------------------------ links
 
-    @property
-    def usable_dns(self) -> tuple[str, ...]:
-        """The CDNSCFG servers that are set (0.0.0.0 means none)."""
-        return tuple(d for d in self.dns if d and d != "0.0.0.0")
-
-    def open_link(self, link: Link, proto: Proto, host: str, port: int) -> None:
-        """Start a client link (the context is up or coming up)."""
-        sock = self.new_sock()
-        link.open(sock, proto, host, port)
-        if self.ctx is not Ctx.STATUS and not self.radio.gprs_registered:
-            # single-step with no network: the activation fails
-            self._on_connect_failed(link)
-            return
-        local = self.settings.clport_tcp if proto == "TCP" else self.settings.clport_udp
-        tls = self.settings.cipssl == 1 and proto == "TCP"
-
-        def go() -> None:
-            if link.sock != sock:
-                return  # closed meanwhile
-            self.request(
-                Connect(
-                    sock,
-                    proto,
-                    host,
-                    port,
-                    dns=self.usable_dns,
-                    local_port=0 if self.multi else local,
-                    tls=tls,
-                    rx_window=self.rx_window(),
-                )
-            )
-
-        wait = self.delay("connect") + (self.delay("tls") if tls else 0.0)
-        if wait > 0:
-            # the network's own time to connect (and to shake hands) beside the real one
-            go = self._after(f"open{sock}", wait, go)
-        if self.ctx is Ctx.STATUS:
-            go()
-        else:
-            self.bring_up_context(go)
-
-    def close_link(self, link: Link, quick: bool = False) -> None:
-        """CIPCLOSE: the caller prints CLOSE OK."""
-        if link.sock:
-            self.request(Close(link.sock, quick))
-        link.closed(locally=True)
-        link.rx.clear()
-        if link is self.links[0] and self.transparent:
-            self._stream.reset()
-
-    def resolve(self, name: str) -> int:
-        query = self._new_query()
-        self._queries[query] = name
-        req = Resolve(query, name, self.usable_dns)
-        wait = self.delay("dns")
-        if wait > 0:
-            self.start_timer(f"dns{query}", wait, lambda: self.request(req))
-        else:
-            self.request(req)
-        return query
-
-    def _after(self, key: str, wait: float, action: Callable[[], None]) -> Callable[[], None]:
+    def after(self, key: str, wait: float, action: Callable[[], None]) -> Callable[[], None]:
         """``action``, postponed by ``wait`` seconds on timer ``key``."""
         return lambda: self.start_timer(key, wait, action)
 
-    def ping(self, host: str, count: int, size: int, timeout: float, ttl: int) -> None:
-        """AT+CIPPING (a pending command: the replies come as results)."""
-        query = self._new_query()
-        self._ping_query = query
-        dns = self.usable_dns
-        self.request(Ping(query, host, count, size, timeout, ttl, dns))
-
-    def ntp_sync(self) -> None:
-        query = self._new_query()
-        self._ntp_query = query
-        dns = self.usable_dns
-        self.request(NtpSync(query, self.ntp_server, 123, dns))
-
-    def _on_ntp(self, res: NtpTime) -> None:
-        if res.query != self._ntp_query:
-            return
-        self._ntp_query = 0
-        if res.unix_time is None:
-            self.urc(f"+CNTP: {res.error or 61}")
-            return
-        self.radio.set_clock_unix(res.unix_time, self.ntp_tz, self.now)
-        self.urc("+CNTP: 1")
-
-    def _on_ping(self, res: PingReply | PingDone) -> None:
-        if res.query != self._ping_query:
-            return
-        if isinstance(res, PingReply):
-            if res.time_ms is None:  # time-out: what the module prints
-                self.info(f'+CIPPING: {res.seq},"{res.ip}",600,255')
-            else:
-                ms = max(1, round(res.time_ms / 100))  # in units of 100 ms
-                self.info(f'+CIPPING: {res.seq},"{res.ip}",{ms},{res.ttl}')
-            return
-        self._ping_query = 0
-        self.complete(CommandError(None) if res.error else None)
-
-    def listen(self, proto: Proto, port: int, blog: int) -> None:
-        sock = self.new_sock()
-        self.server = Server(ServerState.OPENING, sock, port, proto, blog)
-        if self.ctx is not Ctx.STATUS and not self.radio.gprs_registered:
-            self._on_listen_result(ListenFailed(sock, "no network"))
-            return
-
-        def go() -> None:
-            if self.server.sock == sock:
-                self.request(Listen(sock, proto, port, self.rx_window()))
-
-        if self.ctx is Ctx.STATUS:
-            go()
-        else:
-            self.bring_up_context(go)
-
-    def stop_listening(self) -> None:
-        if self.server.sock:
-            self.request(StopListen(self.server.sock))
-        self.server = Server()
-
     # ============================================================ network results
-
-    def _on_connected(self, link: Link, res: Connected) -> None:
-        link.state = LinkState.CONNECTED
-        if res.remote_ip:
-            link.remote_ip = res.remote_ip
-        if self.transparent and link.n == 0:
-            self.urc_bytes(self._enter_data_mode)
-        else:
-            self.urc(f"{self.prefix(link)}CONNECT OK")
-
-    def _on_connect_failed(self, link: Link) -> None:
-        link.closed(locally=False)
-        if self.multi:
-            self.urc(f"{link.n}, CONNECT FAIL")
-        else:
-            self.urc(f"STATE: {self.state_text()}")
-            self.urc("CONNECT FAIL")
-
-    def _on_received(self, link: Link, data: bytes, from_ip: str = "", from_port: int = 0) -> None:
-        """Data from the peer. The driver never delivers more than the link's
-        receive window (``config.rx_buffer``); the window reopens by what
-        leaves the module (``grant``): pushed to the serial line, or read
-        with AT+CIPRXGET=2/3 (docs/buffers.md)."""
-        if not data:
-            return
-        if self.transparent and link.n == 0:
-            if self.mode is not Mode.DATA:
-                link.rx += data  # shown after ATO
-            elif self.settings.ccfg_rxmode == 1:
-                link.rx += data  # paced out: RxSize bytes every Rxtimer ms
-                if "rxpace" not in self._timers:
-                    self._pace_rx()
-            else:
-                self._emit(data)
-                self.grant(link, len(data))
-            return
-        if self.settings.ciprxget == 1:
-            was_empty = not link.rx
-            link.rx += data
-            if was_empty:
-                self.urc("+CIPRXGET: 1" + (f",{link.n}" if self.multi else ""))
-            return
-        sock = link.sock
-
-        def push() -> None:
-            # blocks of at most 1460 bytes, each with its header
-            for start in range(0, len(data), MAX_SEND):
-                block = data[start : start + MAX_SEND]
-                self._emit(self._push_header(link, len(block), from_ip, from_port))
-                self._emit(block)
-            if link.sock == sock:
-                self.grant(link, len(data))
-
-        self.urc_bytes(push)
-
-    def _push_header(self, link: Link, size: int, from_ip: str = "", from_port: int = 0) -> bytes:
-        """What precedes pushed data (reference 3, receive headers)."""
-        if self.multi:
-            return f"\r\n+RECEIVE,{link.n},{size}:\r\n".encode()
-        s = self.settings
-        head = ""
-        if s.cipsrip:
-            ip, port = (from_ip, from_port) if from_ip else (link.remote_ip, link.remote_port)
-            head += f"\r\nRECV FROM:{ip}:{port}\r\n"
-        if s.ciphead:
-            proto = f",{link.proto}" if s.cipshowtp else ""
-            head += f"\r\n+IPD,{size}{proto}:"
-        return head.encode()
-
-    def take_rx(self, link: Link, size: int) -> bytes:
-        """Up to ``size`` buffered bytes of ``link`` (AT+CIPRXGET=2/3); the
-        room they leave reopens the receive window."""
-        data = bytes(link.rx[:size])
-        del link.rx[:size]
-        self.grant(link, len(data))
-        return data
-
-    def _on_peer_closed(self, link: Link) -> None:
-        link.closed(locally=False)
-        if self.transparent and link.n == 0:
-            self._stream.reset()
-            if self.mode is Mode.DATA:
-                if link.rx:  # still being paced out (CIPCCFG RxMode 1)
-                    self._emit(bytes(link.rx))
-                    link.rx.clear()
-                self.mode = Mode.COMMAND
-                self._emit(b"\r\nCLOSED\r\n")
-                self._flush_deferred()
-                return
-            if link.rx:
-                # received in command mode, never shown: deliver before CLOSED
-                data = bytes(link.rx)
-                link.rx.clear()
-                self.urc_bytes(data)
-        self.urc(f"{self.prefix(link)}CLOSED")
-
-    def _on_listen_result(self, res: Listening | ListenFailed) -> None:
-        if res.sock != self.server.sock or not res.sock:
-            return
-        if isinstance(res, Listening):
-            self.server.state = ServerState.LISTENING
-            self.urc("SERVER OK")
-        else:
-            self.server = Server()
-            self.urc("CONNECT FAIL")
-
-    def _on_accepted(self, res: Accepted) -> None:
-        server = self.server
-        if res.server != server.sock or server.state is not ServerState.LISTENING:
-            self.request(Close(res.sock))
-            return
-        clients = sum(1 for link in self.links if link.accepted and link.active)
-        if self.multi:
-            free = [link for link in self.links if not link.active]
-        else:
-            free = [self.links[0]] if not self.links[0].active else []
-        if not free or clients >= server.blog:
-            self.request(Close(res.sock))
-            return
-        link = free[0]
-        link.open(res.sock, server.proto, res.remote_ip, res.remote_port, accepted=True)
-        self.urc(f"{self.prefix(link)}REMOTE IP: {res.remote_ip}")
-        if self.transparent and link.n == 0:
-            self.urc_bytes(self._enter_data_mode)
-
-    def _on_resolved(self, res: Resolved) -> None:
-        name = self._queries.pop(res.query, None)
-        if name is None:
-            return
-        if res.addresses:
-            ips = ",".join(f'"{ip}"' for ip in res.addresses[:2])
-            self.urc(f'+CDNSGIP: 1,"{name}",{ips}')
-        else:
-            self.urc(f"+CDNSGIP: 0,{res.error or 8}")
 
     # ============================================================ command line
 
@@ -1126,7 +736,7 @@ class Modem:
         sprt = self.settings.cipsprt
         if not link.active or link.state is not LinkState.CONNECTED:
             if sprt != 2:
-                self.text_result(f"{self.prefix(link)}SEND FAIL")
+                self.text_result(f"{self.ip.prefix(link)}SEND FAIL")
         else:
             if data:
                 self.request(Send(link.sock, data))
@@ -1138,9 +748,9 @@ class Modem:
                 else:
                     wait = self.delay("send_ok")
                     if wait > 0:
-                        self._result_later(wait, f"{self.prefix(link)}SEND OK")
+                        self._result_later(wait, f"{self.ip.prefix(link)}SEND OK")
                         return
-                    self.text_result(f"{self.prefix(link)}SEND OK")
+                    self.text_result(f"{self.ip.prefix(link)}SEND OK")
         self._flush_deferred()
 
     def _result_later(self, wait: float, text: str) -> None:
@@ -1186,20 +796,20 @@ class Modem:
 
     # ============================================================ transparent mode
 
-    def _enter_data_mode(self) -> None:
+    def enter_data_mode(self) -> None:
         """Print CONNECT and make the serial line the link's stream."""
-        link = self.links[0]
+        link = self.ip.links[0]
         if not link.active:
             return
         self.final("CONNECT")
         self.mode = Mode.DATA
         self._stream.start()
         if link.rx:
-            self._emit(self.take_rx(link, len(link.rx)))
+            self._emit(self.ip.take_rx(link, len(link.rx)))
 
     def resume_data_mode(self) -> Outcome:
         """ATO: back to the link's stream (the rule checked the link is up)."""
-        self._enter_data_mode()
+        self.enter_data_mode()
         return DATA
 
     def _escape(self) -> None:
@@ -1209,7 +819,7 @@ class Modem:
         self._flush_deferred()
 
     def _send_transparent(self, data: bytes) -> None:
-        link = self.links[0]
+        link = self.ip.links[0]
         if link.state is not LinkState.CONNECTED or not link.sock:
             return
         if link.congested and self._tx_dropping:
@@ -1221,15 +831,15 @@ class Modem:
         self.request(Send(link.sock, data))
         link.sent += len(data)
 
-    def _pace_rx(self) -> None:
+    def pace_rx(self) -> None:
         """AT+CIPCCFG RxMode 1: transparent data goes to the UART in blocks
         of RxSize bytes, Rxtimer ms apart (manual 8.2.22)."""
-        link = self.links[0]
+        link = self.ip.links[0]
         if self.mode is not Mode.DATA or not link.rx:
             return
         s = self.settings
-        self._emit(self.take_rx(link, s.ccfg_rxsize))
-        self.start_timer("rxpace", s.ccfg_rxtimer / 1000, self._pace_rx)
+        self._emit(self.ip.take_rx(link, s.ccfg_rxsize))
+        self.start_timer("rxpace", s.ccfg_rxtimer / 1000, self.pace_rx)
 
     def _sync_serial_hold(self) -> None:
         """Transparent mode's flow control: while the link's send buffer is
@@ -1237,7 +847,7 @@ class Modem:
         is lost). A peer that stays stalled past the escape guard time would
         make ``+++`` impossible, so then the line is read again and what
         cannot be sent is dropped until the peer reads (docs/buffers.md)."""
-        congested = self.mode is Mode.DATA and self.links[0].congested
+        congested = self.mode is Mode.DATA and self.ip.links[0].congested
         want = congested and not self._tx_dropping
         if not congested:
             self._tx_dropping = False
@@ -1251,7 +861,7 @@ class Modem:
             self.cancel_timer("stall")
 
     def _stalled(self) -> None:
-        if self.mode is Mode.DATA and self.links[0].congested:
+        if self.mode is Mode.DATA and self.ip.links[0].congested:
             self._tx_dropping = True
 
     # ============================================================ boot, radio
@@ -1288,8 +898,8 @@ class Modem:
 
     def reboot(self) -> None:
         """AT+CFUN=1,1: links gone, settings back to the saved profile."""
-        self.drop_links()
-        self.ctx = Ctx.INITIAL
+        self.ip.drop_links()
+        self.ip.ctx = Ctx.INITIAL
         self.settings = Settings.from_dict(self.saved)
         self.charset = TeCharset()
         self.voice.reset()
@@ -1313,7 +923,7 @@ class Modem:
 
     def _on_fault(self, fault: Fault) -> None:
         if fault.kind == "pdp-deact":
-            self.lose_context()
+            self.ip.lose_context()
         elif fault.kind == "signal":
             self.radio.rssi = fault.value
         elif fault.kind == "register":
@@ -1321,10 +931,10 @@ class Modem:
             self.registration_changed()
             if fault.value in (1, 5):
                 self.cancel_timer("dpdp")
-            elif self.settings.dpdp_mode == 1 and self.ctx not in (Ctx.INITIAL, Ctx.START):
+            elif self.settings.dpdp_mode == 1 and self.ip.ctx not in (Ctx.INITIAL, Ctx.START):
                 # CIPDPDP: the check fails <timer> times, <interval> s apart
                 s = self.settings
-                self.start_timer("dpdp", s.dpdp_interval * s.dpdp_timer, self.lose_context)
+                self.start_timer("dpdp", s.dpdp_interval * s.dpdp_timer, self.ip.lose_context)
         elif fault.kind == "under-voltage" and self.mode is not Mode.OFF:
             if not fault.value:
                 self.urc("UNDER-VOLTAGE WARNNING")
@@ -1334,42 +944,40 @@ class Modem:
         elif fault.kind == "power-off" and self.mode is not Mode.OFF:
             self.voice.reset()
             self.ussd.reset()
-            self.drop_links()
+            self.ip.drop_links()
             self.stop_apps()
-            self.ctx = Ctx.INITIAL
+            self.ip.ctx = Ctx.INITIAL
             self.mode = Mode.OFF
         elif fault.kind == "power-on" and self.mode is Mode.OFF:
             self.mode = Mode.COMMAND
             self._line.clear()
             self.reboot()
-        elif fault.kind == "drop-link" and 0 <= fault.value < len(self.links):
-            link = self.links[fault.value]
-            if link.active:
-                self.request(Close(link.sock, quick=True))
-                self._on_peer_closed(link)
+        elif fault.kind == "drop-link" and 0 <= fault.value < len(self.ip.links):
+            link = self.ip.links[fault.value]
+            self.ip.drop_link(link)
 
     def status(self) -> str:
         """One line for humans (the control channel's status)."""
         if self.mode is Mode.OFF:
             return "powered off (power-on boots it)"
-        parts = [self.state_text()]
-        for link in self.links:
+        parts = [self.ip.state_text()]
+        for link in self.ip.links:
             if link.used:
                 parts.append(
                     f"link {link.n} {link.proto} {link.remote_ip}:{link.remote_port} "
                     f"{link.client_state_text()}"
                 )
-        if self.server.on:
-            parts.append(f"server {self.server.proto} :{self.server.port} {self.server.state.value}")
+        if self.ip.server.on:
+            parts.append(f"server {self.ip.server.proto} :{self.ip.server.port} {self.ip.server.state.value}")
         return "; ".join(parts)
 
     def power_down(self, notice: bool = True) -> None:
         """AT+CPOWD: =1 says NORMAL POWER DOWN, =0 (urgent) nothing."""
         self.voice.reset()
         self.ussd.reset()
-        self.drop_links()
+        self.ip.drop_links()
         self.stop_apps()
-        self.ctx = Ctx.INITIAL
+        self.ip.ctx = Ctx.INITIAL
         if notice:
             self._emit(b"\r\nNORMAL POWER DOWN\r\n")
         self.mode = Mode.OFF

@@ -195,7 +195,7 @@ class FtpClient:
     def _open(self, host: str, port: int, owner: Callable[[Result], None]) -> int:
         sock = self.m.new_sock()
         self.m.own_sock(sock, owner)
-        self.m.request(Connect(sock, "TCP", host, port, dns=self.m.usable_dns))
+        self.m.request(Connect(sock, "TCP", host, port, dns=self.m.ip.usable_dns))
         return sock
 
     def _touch(self) -> None:

@@ -206,7 +206,7 @@ class HttpClient:
         if p.proip and p.proip != "0.0.0.0" and p.proport:
             host, port = p.proip, p.proport
         tls = p.ssl == 1
-        self.m.request(Connect(sock, "TCP", host, port, dns=self.m.usable_dns, tls=tls))
+        self.m.request(Connect(sock, "TCP", host, port, dns=self.m.ip.usable_dns, tls=tls))
 
     def request_bytes(self, url: Url, conn: h11.Connection | None = None) -> bytes:
         """The request the module writes (docs/http-ftp.md), through ``conn``

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def in_ctx(*ctxs: Ctx) -> Rule:
     names = " or ".join(c.value for c in ctxs)
-    return Rule(names, lambda m, v: m.ctx in ctxs)
+    return Rule(names, lambda m, v: m.ip.ctx in ctxs)
 
 
 IP_INITIAL = in_ctx(Ctx.INITIAL)

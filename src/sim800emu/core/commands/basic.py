@@ -140,7 +140,7 @@ command("&V", "Display the current configuration (the AT&W settings)", MAN + "2.
 
 TRANSPARENT_LINK_UP = Rule(
     "transparent mode with the link connected",
-    lambda m, v: m.transparent and m.links[0].state is LinkState.CONNECTED,
+    lambda m, v: m.transparent and m.ip.links[0].state is LinkState.CONNECTED,
 )
 
 

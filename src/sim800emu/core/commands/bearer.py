@@ -90,10 +90,10 @@ def _cntp_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 
 def _cntp_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     m.final("OK")
-    if not (m.bearers.any_open or m.ctx in (Ctx.GPRSACT, Ctx.STATUS)) or not m.radio.gprs_registered:
+    if not (m.bearers.any_open or m.ip.ctx in (Ctx.GPRSACT, Ctx.STATUS)) or not m.radio.gprs_registered:
         m.urc("+CNTP: 61")  # network error: no bearer
     else:
-        m.ntp_sync()
+        m.ip.ntp_sync()
     return DONE
 
 
@@ -114,7 +114,7 @@ def _cipping(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     host, retry, size, timeout, ttl = values
     if not host:
         raise CommandError(None)
-    m.ping(
+    m.ip.ping(
         str(host),
         count=int(retry) if retry is not None else 4,
         size=int(size) if size is not None else 32,

@@ -55,11 +55,11 @@ def _cstt_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     s.apn = str(values[0] or "")
     s.user = str(values[1] or "")
     s.pwd = str(values[2] or "")
-    m.ctx = Ctx.START
+    m.ip.ctx = Ctx.START
 
 
 def _cstt_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.ctx = Ctx.START
+    m.ip.ctx = Ctx.START
 
 
 command(
@@ -74,12 +74,12 @@ command(
 def _ciicr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     if not m.radio.gprs_registered:
         raise CommandError(3)
-    m.ctx = Ctx.CONFIG
+    m.ip.ctx = Ctx.CONFIG
     m.radio.attached = True  # the module attaches by itself (manual 4.1)
 
     def done() -> None:
-        if m.ctx is Ctx.CONFIG:
-            m.ctx = Ctx.GPRSACT
+        if m.ip.ctx is Ctx.CONFIG:
+            m.ip.ctx = Ctx.GPRSACT
             m.complete()
         else:
             m.complete(CommandError(3))
@@ -100,13 +100,13 @@ command(
 
 CIFSR_ALLOWED = Rule(
     "a context is active (IP GPRSACT, IP STATUS and every link state; SPEC)",
-    lambda m, v: m.ctx in (Ctx.GPRSACT, Ctx.STATUS) or m.activating,
+    lambda m, v: m.ip.ctx in (Ctx.GPRSACT, Ctx.STATUS) or m.ip.activating,
 )
 
 
 def _cifsr(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
-    if m.ctx is Ctx.GPRSACT:
-        m.ctx = Ctx.STATUS
+    if m.ip.ctx is Ctx.GPRSACT:
+        m.ip.ctx = Ctx.STATUS
     m.info(m.local_ip)
     return DONE  # the address, and no OK (manual 3.9; reference 3)
 
@@ -118,8 +118,8 @@ command(
 
 
 def _cifsrex(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    if m.ctx is Ctx.GPRSACT:
-        m.ctx = Ctx.STATUS
+    if m.ip.ctx is Ctx.GPRSACT:
+        m.ip.ctx = Ctx.STATUS
     m.info(f"+CIFSREX: {m.local_ip}")
 
 
@@ -133,7 +133,7 @@ command(
 
 
 def _cipshut(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
-    m.shut()
+    m.ip.shut()
     m.text_result("SHUT OK")
     return DONE
 
@@ -155,19 +155,19 @@ def client_line(link: Link, lead: str) -> str:
 
 def _cipstatus(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     m.final("OK")
-    m.info(f"STATE: {m.state_text()}")
+    m.info(f"STATE: {m.ip.state_text()}")
     if m.multi:
         lines = []
-        if m.server.on:
-            state = m.server.state.value
-            lines.append(f'S: 0,0,"{m.server.port}","{state}"')
-        lines += [client_line(link, "C: ") for link in m.links]
+        if m.ip.server.on:
+            state = m.ip.server.state.value
+            lines.append(f'S: 0,0,"{m.ip.server.port}","{state}"')
+        lines += [client_line(link, "C: ") for link in m.ip.links]
         m.info(*lines)
     return DONE  # no OK after the block
 
 
 def _cipstatus_link(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info(client_line(m.links[int(values[0] or 0)], "+CIPSTATUS: "))
+    m.info(client_line(m.ip.links[int(values[0] or 0)], "+CIPSTATUS: "))
 
 
 command(

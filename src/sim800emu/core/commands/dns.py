@@ -36,7 +36,7 @@ command(
 
 CONTEXT_UP = Rule(
     "an active context (IP GPRSACT, IP STATUS, IP PROCESSING, links)",
-    lambda m, v: m.ctx in (Ctx.GPRSACT, Ctx.STATUS),
+    lambda m, v: m.ip.ctx in (Ctx.GPRSACT, Ctx.STATUS),
 )
 
 
@@ -48,7 +48,7 @@ def _cdnsgip(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     try:
         ipaddress.ip_address(name)
     except ValueError:
-        m.resolve(name)
+        m.ip.resolve(name)
     else:
         m.urc(f'+CDNSGIP: 1,"{name}","{name}"')  # SPEC: an address answers as resolved
     return DONE

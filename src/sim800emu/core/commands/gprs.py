@@ -38,7 +38,7 @@ def _cgatt_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome |
     radio = m.radio
     if values[0] == 0:
         was = radio.attached
-        m.lose_context()  # detach tears the PDP context down (+PDP: DEACT)
+        m.ip.lose_context()  # detach tears the PDP context down (+PDP: DEACT)
         radio.attached = False
         m.pdp_active = False
         if was and m.gprs.cgerep:
@@ -106,7 +106,7 @@ command(
 
 
 def _address(m: Modem) -> str:
-    up = m.pdp_active or m.bearers.any_open or m.ctx in (Ctx.GPRSACT, Ctx.STATUS)
+    up = m.pdp_active or m.bearers.any_open or m.ip.ctx in (Ctx.GPRSACT, Ctx.STATUS)
     return m.local_ip if up else "0.0.0.0"
 
 

@@ -37,14 +37,14 @@ MAX_SEND = 1460
 def link_of(m: Modem, values: tuple[Value, ...]) -> Link:
     """The link a command names: ``<n>`` first in multi-link mode, link 0
     in single-link mode."""
-    return m.links[int(values[0] or 0)] if m.multi else m.links[0]
+    return m.ip.links[int(values[0] or 0)] if m.multi else m.ip.links[0]
 
 
 # ---------------------------------------------------------------- CIPSTART
 
 CAN_OPEN = Rule(
     "IP INITIAL (single-step), IP STATUS, IP CLOSE, TCP/UDP CLOSED, IP PROCESSING",
-    lambda m, v: m.ctx in (Ctx.INITIAL, Ctx.STATUS) or m.activating,
+    lambda m, v: m.ip.ctx in (Ctx.INITIAL, Ctx.STATUS) or m.ip.activating,
 )
 PORT = Int(1, 65535, name="port")
 MODE = Choice(("TCP", "UDP"), name="mode")
@@ -68,9 +68,9 @@ def _cipstart(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | No
         m.fail(CommandError(3))
         m.text_result("ALREADY CONNECT")
         return DONE
-    if not m.multi and m.server.on:
+    if not m.multi and m.ip.server.on:
         raise CommandError(3)
-    m.open_link(link, "UDP" if proto == "UDP" else "TCP", str(host), int(port or 0))
+    m.ip.open_link(link, "UDP" if proto == "UDP" else "TCP", str(host), int(port or 0))
     return None
 
 
@@ -117,7 +117,7 @@ def _cipsend_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome
 
 
 def _cipsend_exec(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
-    return m.begin_send(m.links[0], None)
+    return m.begin_send(m.ip.links[0], None)
 
 
 def _cipsend_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
@@ -125,9 +125,9 @@ def _cipsend_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
         return MAX_SEND if link.state is LinkState.CONNECTED and not link.congested else 0
 
     if m.multi:
-        m.info(*(f"+CIPSEND: {link.n},{size(link)}" for link in m.links))
+        m.info(*(f"+CIPSEND: {link.n},{size(link)}" for link in m.ip.links))
     else:
-        m.info(f"+CIPSEND: {size(m.links[0])}")
+        m.info(f"+CIPSEND: {size(m.ip.links[0])}")
 
 
 command(
@@ -158,8 +158,8 @@ def _cipclose_sig(m: Modem) -> Signature:
 def _cipclose(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
     link = link_of(m, values)
     quick = (values[-1] if m.multi else values[0]) == 1 if values else False
-    m.close_link(link, quick)
-    m.text_result(f"{m.prefix(link)}CLOSE OK")
+    m.ip.close_link(link, quick)
+    m.text_result(f"{m.ip.prefix(link)}CLOSE OK")
     return DONE  # no OK (manual 3.6.1)
 
 
@@ -227,16 +227,16 @@ def _ciprxget_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     link_param = (Int(0, 5, name="n"),) if m.multi else ()
     if mode == 4:
         vals = bind((Int(4, 4), *link_param), args)
-        link = m.links[int(vals[1] or 0)] if m.multi else m.links[0]
+        link = m.ip.links[int(vals[1] or 0)] if m.multi else m.ip.links[0]
         _rxget_link_ok(m, link)
         where = f"{link.n}," if m.multi else ""
         m.info(f"+CIPRXGET: 4,{where}{len(link.rx)}")
         return
     limit = MAX_SEND if mode == 2 else MAX_SEND // 2
     vals = bind((Int(mode, mode), *link_param, Int(1, limit, name="length")), args)
-    link = m.links[int(vals[1] or 0)] if m.multi else m.links[0]
+    link = m.ip.links[int(vals[1] or 0)] if m.multi else m.ip.links[0]
     _rxget_link_ok(m, link)
-    data = m.take_rx(link, int(vals[-1] or 0))
+    data = m.ip.take_rx(link, int(vals[-1] or 0))
     where = f"{link.n}," if m.multi else ""
     m.info(f"+CIPRXGET: {mode},{where}{len(data)},{len(link.rx)}")
     m.raw_output(data if mode == 2 else data.hex().upper().encode())

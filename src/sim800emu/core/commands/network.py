@@ -93,7 +93,7 @@ def _cops_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
         was = radio.creg_stat
         radio.cops_mode = 2
         radio.deregister()
-        m.lose_context()
+        m.ip.lose_context()
         if was != 0:
             m.registration_changed()
         return
@@ -175,7 +175,7 @@ def _cfun_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | 
             # manual 3.2.42: 0 and 4 cannot be switched to each other
             raise CommandError(3)
         radio.radio_off(fun)
-        m.lose_context()
+        m.ip.lose_context()
         m.final("OK")
         if fun == 0:
             m.urc("+CPIN: NOT READY")

@@ -18,12 +18,12 @@ def _is_close(v: tuple[Value, ...]) -> bool:
 
 def _may(m: Modem, v: tuple[Value, ...]) -> bool:
     if _is_close(v):
-        return m.server.on
-    if m.server.on:
+        return m.ip.server.on
+    if m.ip.server.on:
         return False
     if m.multi:
-        return m.ctx is Ctx.STATUS
-    return m.state_text() in ("IP INITIAL", "IP STATUS")
+        return m.ip.ctx is Ctx.STATUS
+    return m.ip.state_text() in ("IP INITIAL", "IP STATUS")
 
 
 SERVER_RULE = Rule(
@@ -36,7 +36,7 @@ SERVER_RULE = Rule(
 def _cipserver_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
     first, second, _bearer, fourth = values
     if first == 0:
-        m.stop_listening()
+        m.ip.stop_listening()
         m.final("OK")
         m.text_result("SERVER CLOSE")
         return DONE
@@ -49,13 +49,13 @@ def _cipserver_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outco
         port = int(first or 0)
         proto = "UDP" if second == 1 else "TCP"
         blog = int(fourth) if fourth is not None else 5
-    m.listen("UDP" if proto == "UDP" else "TCP", port, blog)
+    m.ip.listen("UDP" if proto == "UDP" else "TCP", port, blog)
     return None
 
 
 def _cipserver_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    clients = sum(1 for link in m.links if link.accepted and link.active)
-    m.info(f"+CIPSERVER: {1 if m.server.on else 0},{clients}")
+    clients = sum(1 for link in m.ip.links if link.accepted and link.active)
+    m.info(f"+CIPSERVER: {1 if m.ip.server.on else 0},{clients}")
 
 
 command(
