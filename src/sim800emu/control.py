@@ -37,6 +37,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .core.events import CallerDtmf, CallerHangup, Fault, IncomingCall, Result, SmsIncoming
 from .runtime import ModemRunner
@@ -106,16 +107,21 @@ def outbox(runners: Sequence[ModemRunner], every: bool = True) -> list[dict[str,
     return [m for m in messages if m["from"] in senders]
 
 
+def _ip(modem: object) -> Any:
+    """The modem's IP stack (``Modem.ip``), if the runner's modem has one."""
+    return getattr(modem, "ip", None)
+
+
 def summary(runners: Sequence[ModemRunner]) -> str:
     """One line for a whole process: modems per IP state, links, serial bytes."""
     states: dict[str, int] = {}
     links = 0
     for runner in runners:
         modem = runner.modem
-        state_text: Callable[[], str] | None = getattr(modem, "state_text", None)
+        state_text: Callable[[], str] | None = getattr(_ip(modem), "state_text", None)
         state = state_text() if state_text is not None else "?"
         states[state] = states.get(state, 0) + 1
-        links += sum(1 for link in getattr(modem, "links", ()) if link.active)
+        links += sum(1 for link in getattr(_ip(modem), "links", ()) if link.active)
     total_in = sum(r.bytes_in for r in runners)
     total_out = sum(r.bytes_out for r in runners)
     by_state = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
@@ -132,7 +138,7 @@ def describe(runner: ModemRunner) -> str:
 
 
 def _open_links(runner: ModemRunner) -> set[int]:
-    return {link.n for link in getattr(runner.modem, "links", ()) if link.active}
+    return {link.n for link in getattr(_ip(runner.modem), "links", ()) if link.active}
 
 
 def _answers(path: Path) -> bool:

@@ -368,7 +368,7 @@ class ScenarioPlayer:
         self._data = data
 
     def _modem_state(self) -> str:
-        state_text: Callable[[], str] | None = getattr(self.runner.modem, "state_text", None)
+        state_text: Callable[[], str] | None = getattr(getattr(self.runner.modem, "ip", None), "state_text", None)
         return state_text() if state_text is not None else ""
 
     def _command_line(self, line: str) -> None:

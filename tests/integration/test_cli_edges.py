@@ -178,7 +178,7 @@ def test_an_argument_error_is_one_line_and_a_hint(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "sim800emu serve: error: argument --transport: invalid choice: 'serial' "
-        "(choose from 'pty', 'tcp', 'stdio') (see sim800emu serve --help)",
+        "(choose from 'pty', 'tcp', 'stdio', 'tcp-client') (see sim800emu serve --help)",
     ]
     assert "usage:" not in result.stderr
 
@@ -190,7 +190,7 @@ def test_a_profile_transport_is_checked(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"sim800emu serve: error: --profile {profile}: transport: 'serial' is not one of "
-        "pty, tcp, stdio (see sim800emu serve --help)"
+        "pty, tcp, stdio, tcp-client (see sim800emu serve --help)"
     ]
 
 
