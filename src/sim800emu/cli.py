@@ -277,7 +277,9 @@ def build_parser() -> _Parser:
         "its answer. Commands: status; pdp-deact; register 0-5; signal 0-31|99; drop 0-5; "
         "power-off; power-on; latency MS; bandwidth BYTES/S; ring NUMBER (an incoming "
         "call); hangup (the far end hangs up); dtmf KEYS (the far end presses keys); "
-        "sms FROM TEXT... (an incoming SMS); outbox (the SMS sent, one JSON object per "
+        "sms FROM TEXT... (an incoming SMS); freeze D, slip TEXT, garbage N, under-voltage, "
+        "under-voltage-off, dns-outage D, refuse HOST, timeout HOST [D], nat-idle D (the "
+        "scenario actions); outbox (the SMS sent, one JSON object per "
         "line); '@N COMMAND' for modem N only.",
     )
     ctl.add_argument("socket", type=Path, help="the --control socket of the running modem")

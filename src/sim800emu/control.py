@@ -24,6 +24,15 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     sms <from> <text...> an incoming SMS (a long text arrives in concatenated parts)
     outbox               the SMS the modems sent: ``ok`` and a JSON list (``@N outbox``:
                          those modem N sent)
+    freeze <D>           the module hangs for D (250ms, 5s): no answer, then it carries on
+    slip <text>          TEXT comes between the next answer and its final result
+    garbage <n>          n random bytes on the serial line
+    under-voltage[-off]  UNDER-VOLTAGE WARNNING, or UNDER-VOLTAGE POWER DOWN and off
+    dns-outage <D>       every name lookup fails for D
+    refuse <host>        the next connect to HOST is refused
+    timeout <host> [D]   the next connect to HOST times out (after D)
+    nat-idle <D>         a carrier NAT forgets links idle longer than D (0s: never)
+                         (the scenario actions, docs/field-conditions.md)
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import socket
 import time
@@ -157,6 +167,7 @@ class ControlServer:
         self.path = path
         self._runners = runners
         self._server: asyncio.AbstractServer | None = None
+        self._rng = random.Random(0)  # garbage bytes
         self._inode = -1
 
     async def start(self) -> None:
@@ -204,6 +215,9 @@ class ControlServer:
             runners = [runners[int(index)]]
             line_had_at = True
             line = words[1] if len(words) > 1 else ""
+        field = self._field(runners, line)
+        if field is not None:
+            return field
         try:
             what = parse(line)
         except ValueError as exc:
@@ -212,7 +226,9 @@ class ControlServer:
             return (
                 "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5, "
                 "power-off, power-on, ring NUMBER, hangup, dtmf KEYS, latency MS, "
-                "bandwidth BYTES/S, sms FROM TEXT, outbox; prefix @N for one modem"
+                "bandwidth BYTES/S, sms FROM TEXT, outbox, freeze D, slip TEXT, garbage N, "
+                "under-voltage, under-voltage-off, dns-outage D, refuse HOST, "
+                "timeout HOST [D], nat-idle D; prefix @N for one modem"
             )
         if isinstance(what, str) and what.startswith(("latency", "bandwidth")):
             return self._shape(runners, what)
@@ -230,6 +246,24 @@ class ControlServer:
         for runner in runners:
             runner.deliver(what)
         return f"ok {len(runners)} modem(s)"
+
+    def _field(self, runners: Sequence[ModemRunner], line: str) -> str | None:
+        """The scenario actions beyond the faults above (freeze, slip,
+        garbage, under-voltage, dns-outage, refuse, timeout, nat-idle);
+        None for any other command."""
+        from .scenario import FIELD_ACTIONS, check_action, perform
+
+        words = line.split()
+        if not words or words[0].lower() not in FIELD_ACTIONS:
+            return None
+        try:
+            action, args = check_action(line.strip())
+        except ValueError as exc:
+            return f"error: {exc}"
+        done = [r for r in runners if perform(r, action, args, rng=self._rng)]
+        if not done:
+            return "error: this modem has no shaped link (start it with --control or --network)"
+        return f"ok {len(done)} modem(s)"
 
     @staticmethod
     def _shape(runners: Sequence[ModemRunner], what: str) -> str:

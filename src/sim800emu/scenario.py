@@ -419,42 +419,55 @@ class ScenarioPlayer:
         self.act(step.action, step.args)
 
     def act(self, action: str, args: tuple[str, ...]) -> None:
-        from . import control
-        from .core.events import Fault
-        from .net.shaping import ShapedNet
+        perform(self.runner, action, args, rng=self.rng, scale=self.scale,
+                connect_timeout=self.connect_timeout)
 
-        runner = self.runner
-        net = runner.net if isinstance(runner.net, ShapedNet) else None
-        now = runner.loop.time()
-        if action == "freeze":
-            runner.freeze(duration(args[0]) * self.scale)
-        elif action == "slip":
-            runner.slip(args[0])
-        elif action == "garbage":
-            runner.inject(self.rng.randbytes(int(args[0])))
-        elif action in ("under-voltage", "under-voltage-off"):
-            runner.deliver(Fault("under-voltage", 1 if action.endswith("off") else 0))
-        elif action in ("dns-outage", "refuse", "timeout", "nat-idle", "latency", "bandwidth"):
-            if net is None:
-                return
-            faults = net.faults
-            if action == "dns-outage":
-                faults.dns_down_until = now + duration(args[0]) * self.scale
-            elif action == "refuse":
-                faults.refuse[args[0].lower()] = 1
-            elif action == "timeout":
-                seconds = duration(args[1]) if len(args) > 1 else self.connect_timeout
-                faults.blackhole[args[0].lower()] = (1, seconds * self.scale)
-            elif action == "nat-idle":
-                faults.nat_idle = duration(args[0]) * self.scale
-            elif action == "latency":
-                net.shape.latency = int(args[0]) / 1000.0 * self.scale
-            else:
-                net.shape.set_bandwidth(int(args[0]))
+
+# The actions beyond ctl's own commands (``ctl`` takes them too).
+FIELD_ACTIONS = ("freeze", "slip", "garbage", "under-voltage", "under-voltage-off",
+                 "dns-outage", "refuse", "timeout", "nat-idle")
+
+
+def perform(runner: ModemRunner, action: str, args: tuple[str, ...], *, rng: random.Random,
+            scale: float = 1.0, connect_timeout: float = 75.0) -> bool:
+    """Carry out a checked action (``check_action``) on ``runner``; False
+    when it needs a shaped link the modem does not have."""
+    from . import control
+    from .core.events import Fault
+    from .net.shaping import ShapedNet
+
+    net = runner.net if isinstance(runner.net, ShapedNet) else None
+    now = runner.loop.time()
+    if action == "freeze":
+        runner.freeze(duration(args[0]) * scale)
+    elif action == "slip":
+        runner.slip(args[0])
+    elif action == "garbage":
+        runner.inject(rng.randbytes(int(args[0])))
+    elif action in ("under-voltage", "under-voltage-off"):
+        runner.deliver(Fault("under-voltage", 1 if action.endswith("off") else 0))
+    elif action in ("dns-outage", "refuse", "timeout", "nat-idle", "latency", "bandwidth"):
+        if net is None:
+            return False
+        faults = net.faults
+        if action == "dns-outage":
+            faults.dns_down_until = now + duration(args[0]) * scale
+        elif action == "refuse":
+            faults.refuse[args[0].lower()] = 1
+        elif action == "timeout":
+            seconds = duration(args[1]) if len(args) > 1 else connect_timeout
+            faults.blackhole[args[0].lower()] = (1, seconds * scale)
+        elif action == "nat-idle":
+            faults.nat_idle = duration(args[0]) * scale
+        elif action == "latency":
+            net.shape.latency = int(args[0]) / 1000.0 * scale
         else:
-            what = control.parse(" ".join((action, *args)))
-            if not isinstance(what, str):
-                runner.deliver(what)
+            net.shape.set_bandwidth(int(args[0]))
+    else:
+        what = control.parse(" ".join((action, *args)))
+        if not isinstance(what, str):
+            runner.deliver(what)
+    return True
 
 
 def attach(runner: ModemRunner, scenario: Scenario, *, seed: int = 0, scale: float = 1.0,

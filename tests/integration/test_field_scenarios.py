@@ -162,7 +162,7 @@ def test_network_faults_on_triggers(tmp_path: Path) -> None:
     with TcpServer() as srv:
         path = scenario_file(tmp_path, """
 [[step]]
-at = "0s"
+after = "1st CDNSGIP"
 do = "dns-outage 1s"
 
 [[step]]
@@ -247,3 +247,26 @@ def test_data_mode_trigger(tmp_path: Path) -> None:
         emu.expect(b"\r\nCONNECT\r\n")
         emu.escape()
         emu.command("AT+CSQ", b"+CSQ: 3,0\r\n\r\nOK\r\n")
+
+
+def test_ctl_takes_the_scenario_actions(tmp_path: Path) -> None:
+    ctl = tmp_path / "m.ctl"
+
+    def run(*words: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "sim800emu", "ctl", str(ctl), *words],
+                              capture_output=True, text=True, timeout=20)
+        return (proc.stdout + proc.stderr).strip()
+
+    with Emulator("--control", str(ctl), workdir=tmp_path / "w") as emu:
+        emu.init()
+        emu.bring_up()
+        assert run("dns-outage", "10s") == "ok 1 modem(s)"
+        emu.command('AT+CDNSGIP="echo.test"')
+        emu.expect(b"+CDNSGIP: 0,8\r\n")
+        assert run("slip", "+CGREG: 2") == "ok 1 modem(s)"
+        assert emu.command("AT").endswith(b"\r\n+CGREG: 2\r\n\r\nOK\r\n")
+        start = time.monotonic()  # the freeze starts after this, while ctl runs
+        assert run("freeze", "600ms") == "ok 1 modem(s)"
+        emu.command("AT")
+        assert time.monotonic() - start >= 0.6
+        assert run("freeze", "soon").startswith("error:")
