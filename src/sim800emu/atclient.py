@@ -298,6 +298,53 @@ class AtClient:
                     continue
                 self._fill(deadline, command)
 
+    def at_data(self, command: str, data: bytes, *, prompt: str = ">",
+                expect: Expect = "OK", timeout: float | None = None,
+                phase: str | None = None) -> list[str]:
+        """A command that asks for data after a prompt: ``AT+HTTPDATA=<n>,<ms>``
+        (prompt ``DOWNLOAD``), ``AT+CMGS="<da>"`` (``>``; end the text with
+        Ctrl-Z, ``\x1a``). Returns the lines after the data, up to ``expect``."""
+        with self._report(phase):
+            self.write(command.encode("latin-1") + b"\r")
+            deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+            while True:
+                line = self._line(deadline, command, prompt=prompt == ">")
+                if line == prompt:
+                    break
+                if line == command:
+                    continue
+                if line.startswith(FAILURES):
+                    raise AtError(command, f"failed with {line!r}", [line])
+                self.urcs.append(line)
+            self.write(data)
+            return self._until(command, expect, timeout)
+
+    def at_read(self, command: str, header: re.Pattern[str], *,
+                timeout: float | None = None, phase: str | None = None) -> bytes:
+        """A command answering a header that gives a length, that many raw
+        bytes, then ``OK``: ``AT+HTTPREAD`` (``+HTTPREAD: (\\d+)``),
+        ``AT+FTPGET=2,<n>``. ``header``'s first group is the length."""
+        with self._report(phase):
+            self.write(command.encode("latin-1") + b"\r")
+            deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+            while True:
+                line = self._line(deadline, command)
+                if line == command:
+                    continue
+                m = header.match(line)
+                if m is not None:
+                    break
+                if line.startswith(FAILURES):
+                    raise AtError(command, f"failed with {line!r}", [line])
+                self.urcs.append(line)
+            n = int(m.group(1))
+            while len(self._buf) < n:
+                self._fill(deadline, command)
+            out = bytes(self._buf[:n])
+            del self._buf[:n]
+            self._until(command, "OK", timeout)
+            return out
+
     # ------------------------------------------------------------ reporting
 
     @contextlib.contextmanager

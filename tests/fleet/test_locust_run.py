@@ -58,3 +58,13 @@ def test_identity_unique_across_workers_and_classes(tmp_path: Path) -> None:
         assert len({i[column] for i in ids}) == 8
     slow = next(row for row in rows if row["Name"] == "slow command")
     assert float(slow["Min Response Time"]) >= 15  # --timing realistic: 16-60 ms a command
+
+
+def test_http_and_mqtt_examples(tmp_path: Path) -> None:
+    both = Path(f"{ROOT / 'examples/locust/http.py'},{ROOT / 'examples/locust/mqtt.py'}")
+    rows = run_locust(both, tmp_path, "-u", "6", "-r", "6", "-t", "4s")
+    counts = {row["Name"]: int(row["Request Count"]) for row in rows}
+    assert set(counts) == {"attach", "bearer", "http", "receive", "sms", "connect",
+                           "mqtt connect", "publish"}
+    assert counts["attach"] == counts["bearer"] == 6
+    assert counts["sms"] >= 3 and counts["http"] >= 3 and counts["publish"] >= 3
