@@ -188,3 +188,23 @@ def test_bad_network_loses_udp_datagrams_end_to_end() -> None:
             assert 170 <= kept < 200, kept
         finally:
             udp.close()
+
+
+def test_gprs_class10_uplink_is_half_its_downlink() -> None:
+    """2 uplink slots against 4 downlink: 3350 B/s up through the pty."""
+    up = NETWORK_PROFILES["gprs-class10"].up
+    assert up == NETWORK_PROFILES["gprs-class10"].down / 2
+    size = int(up * 0.8)
+    with Emulator("--network", "gprs-class10", "--time-scale", "0.1") as emu, \
+            TcpServer() as srv:
+        emu.init()
+        emu.command("AT+CIPMODE=1")
+        emu.bring_up()
+        emu.send(f'AT+CIPSTART="TCP","{HOST}",{srv.port}')
+        emu.expect(b"\r\nCONNECT\r\n")
+        peer = srv.accept()
+        start = time.monotonic()
+        emu.write_all(b"u" * size)
+        peer.wait_count(size, timeout=10)
+        took = time.monotonic() - start
+    assert 0.75 <= took <= 1.4, took  # 0.8 s on the air (0.4 s at the downlink rate)
