@@ -165,7 +165,9 @@ def _certificate() -> tuple[Path, Path] | None:
     return cert, key
 
 
-def one_run(path: str, python: str | None, size: int, timeout: float) -> float:
+def one_run(
+    path: str, python: str | None, size: int, timeout: float, extra: tuple[str, ...] = ()
+) -> float:
     """One download of ``size`` bytes by ``path``; payload bytes per second."""
     data = payload(size, 77)
     want = sha256(data)
@@ -174,7 +176,7 @@ def one_run(path: str, python: str | None, size: int, timeout: float) -> float:
         peer.send_all(data)
         peer.wait_close(timeout)
 
-    with Emulator(python=python) as emu, emu.open_port() as port:
+    with Emulator(*extra, python=python) as emu, emu.open_port() as port:
         port.command(b"ATE0")
         setup: dict[str, list[bytes]] = {
             "ciprxget": [b"AT+CIPRXGET=1"],
@@ -264,19 +266,21 @@ def run(args: argparse.Namespace) -> list[Figure]:
             if i % 2:
                 sides.reverse()
             for results, python in sides:
-                results.append(one_run(path, python, size, args.timeout))
+                # --rx-buffer only for this tree (the baseline may not know it)
+                extra = ("--rx-buffer", str(args.rx_buffer)) if args.rx_buffer and not python else ()
+                results.append(one_run(path, python, size, args.timeout, extra))
             line = f"  {path} round {i + 1}: {_rate(mine[-1])}"
             if base:
                 line += f" (baseline {_rate(base[-1])})"
             print(line, flush=True)
         med: Callable[[list[float]], float] = statistics.median
+        what = f"{path}, {args.size:g} MiB" + (f", rx-buffer {args.rx_buffer}" if args.rx_buffer else "")
         if base:
-            figures.append(Figure("download_throughput", f"{path}, {args.size:g} MiB",
+            figures.append(Figure("download_throughput", what,
                                   _rate(med(mine)), _rate(med(base)), "baseline",
                                   f"{med(mine) / med(base):.2f}x"))  # fmt: skip
         else:
-            figures.append(Figure("download_throughput", f"{path}, {args.size:g} MiB",
-                                  _rate(med(mine))))  # fmt: skip
+            figures.append(Figure("download_throughput", what, _rate(med(mine))))  # fmt: skip
     return figures
 
 
@@ -291,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", metavar="PYTHON", default=os.environ.get("BENCH_BASELINE"),
                    help="an interpreter with another sim800emu installed, measured alongside "
                    "(default: $BENCH_BASELINE; none: this tree's figures only)")
+    p.add_argument("--rx-buffer", type=int, metavar="BYTES",
+                   help="serve --rx-buffer for this tree's emulator (default: its own, 2920)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds any step may take")
     return p
 

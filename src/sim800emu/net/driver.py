@@ -20,11 +20,12 @@ since it was scheduled: after ``Close(sock)`` nothing more is delivered for
 that link, even what was already read.
 
 Every link has a receive window (``Connect.rx_window``, ``Listen.rx_window``
-for accepted links): the driver reads at most that many bytes from the
-socket (the read buffer it hands the kernel is no larger) and then stops
-reading until the core frees room with ``ReadCredit``. The kernel's buffer
-then fills and the peer's TCP window closes, as with a module whose buffer
-is full. A UDP datagram larger than the free window is dropped, as a full
+for accepted links): the driver delivers at most that many bytes until the
+core frees room with ``ReadCredit``. It reads ahead at most one more window
+(the read buffer it hands the kernel is never larger than the room left),
+so that a credit is answered at once, and then stops reading: the kernel's
+buffer fills and the peer's TCP window closes, as with a module whose buffer
+is full. A peer's close is reported after what was read ahead. A UDP datagram larger than the free window is dropped, as a full
 module drops it.
 
 Reading is also stopped for a link when the core asked (``PauseReading``) or
@@ -144,9 +145,11 @@ class _Link(_Owner):
     or one remote of a UDP server (``listener`` set, no transport of its own)."""
 
     __slots__ = (
+        "ahead",
         "congested",
         "connected",
         "credit",
+        "eof_pending",
         "held",
         "listener",
         "lost",
@@ -160,6 +163,7 @@ class _Link(_Owner):
         "task",
         "transport",
         "udp",
+        "window",
     )
 
     def __init__(self, sock: int, udp: bool, listener: _Listener | None = None) -> None:
@@ -180,7 +184,10 @@ class _Link(_Owner):
         self.paused = False  # PauseReading from the core
         self.reading = True  # the transport's actual state
         self.held: deque[Result] = deque()  # read while stopped, not delivered yet
-        self.credit: int | None = None  # bytes that may still be read; None: no window
+        self.credit: int | None = None  # bytes the core takes now; None: no window
+        self.window = 0  # the receive window (read-ahead holds at most this much more)
+        self.ahead = bytearray()  # read beyond the credit, delivered as credit comes
+        self.eof_pending = False  # the peer closed while data was still ahead
         self.congested = False  # Congestion(full=True) reported last
 
 
@@ -280,7 +287,8 @@ class _StreamProtocol(asyncio.BufferedProtocol):
         link = self._link
         size = READ_MAX
         if link is not None and link.credit is not None:
-            size = max(1, min(size, link.credit))
+            room = link.credit + link.window - len(link.ahead)
+            size = max(1, min(size, room))
         self._buf = _read_buffer(size)
         return self._buf
 
@@ -568,7 +576,9 @@ class NetDriver:
         stopped = self._stopped(link)
         if not stopped and link.held:
             self._get_loop().call_soon(self._flush, self._generation, link)
-        want = not stopped and (link.credit is None or link.credit > 0)
+        want = not stopped and (
+            link.credit is None or link.credit > 0 or len(link.ahead) < link.window
+        )
         transport = link.transport
         if link.listener is not None or transport is None or link.reading == want:
             return
@@ -577,19 +587,39 @@ class NetDriver:
             _set_reading(transport, want)
 
     def _credit(self, sock: int, size: int) -> None:
+        """The core passed ``size`` bytes on: deliver what was read ahead,
+        read again if the window had closed."""
         link = self._links.get(sock)
         if link is None or link.credit is None:
             return
-        was_shut = link.credit <= 0
         link.credit += size
-        if was_shut and link.credit > 0:
-            self._apply_reading(link)
+        if link.ahead:
+            take = min(len(link.ahead), link.credit)
+            if take:
+                link.credit -= take
+                data = bytes(link.ahead[:take])
+                del link.ahead[:take]
+                self._emit(link, Received(link.sock, data, link.peer_ip, link.peer_port))
+            if not link.ahead and link.eof_pending:
+                link.eof_pending = False
+                self._emit(link, PeerClosed(link.sock))
+                if link.lost:
+                    self._get_loop().call_soon(self._forget, link)
+        self._apply_reading(link)
 
     def _on_stream_data(self, link: _Link, data: bytes) -> None:
+        """Deliver within the credit; keep the rest ahead (at most one more
+        window) so that the next credit is answered at once. The socket is
+        read no further than that: the peer's window closes."""
         if link.credit is not None:
-            link.credit -= len(data)
-            if link.credit <= 0:
-                self._apply_reading(link)  # the window is full: stop reading
+            take = min(len(data), link.credit)
+            link.credit -= take
+            if take < len(data):
+                link.ahead += data[take:]
+                data = data[:take]
+            self._apply_reading(link)
+            if not data:
+                return
         self._emit(link, Received(link.sock, data, link.peer_ip, link.peer_port))
 
     def _take_datagram(self, link: _Link, data: bytes) -> bool:
@@ -617,6 +647,7 @@ class NetDriver:
             self._discard(old, quick=True)
         link = _Link(req.sock, udp=req.proto == "UDP")
         link.credit = req.rx_window or None
+        link.window = req.rx_window
         self._links[req.sock] = link
         link.task = self._spawn(self._run_connect(link, req))
 
@@ -807,6 +838,7 @@ class NetDriver:
         """The core is done with ``link``: close it, report nothing more."""
         link.closed = True
         link.held.clear()
+        link.ahead.clear()
         if link.task is not None:
             link.task.cancel()
         listener = link.listener
@@ -841,7 +873,10 @@ class NetDriver:
     def _on_peer_closed(self, link: _Link) -> None:
         if not link.peer_closed and not link.closed and link.connected:
             link.peer_closed = True
-            self._emit(link, PeerClosed(link.sock))
+            if link.ahead:
+                link.eof_pending = True  # after the data read ahead
+            else:
+                self._emit(link, PeerClosed(link.sock))
 
     def _on_lost(self, link: _Link) -> None:
         self._on_peer_closed(link)
@@ -858,7 +893,12 @@ class NetDriver:
     def _forget(self, link: _Link) -> None:
         """Drop a link whose transport is gone and whose results are all out
         (a later ``Send`` fails, a later ``Close`` is a no-op)."""
-        if not link.held and link.connected and self._links.get(link.sock) is link:
+        if (
+            not link.held
+            and not link.ahead
+            and link.connected
+            and self._links.get(link.sock) is link
+        ):
             del self._links[link.sock]
 
     # --------------------------------------------------------------- server
@@ -938,6 +978,7 @@ class NetDriver:
         link = _Link(self._new_accepted_id(), udp=False)
         link.transport = transport
         link.credit = listener.rx_window or None
+        link.window = listener.rx_window
         link.peer_ip, link.peer_port = _peer(transport)
         link.connected = True
         self._links[link.sock] = link
