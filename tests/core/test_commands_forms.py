@@ -178,6 +178,7 @@ CASES: list[Case] = [
     Case("+CSCS", R, "fresh", "AT+CSCS?", info_ok('+CSCS: "IRA"')),
     Case("+CSCS", W, "fresh", 'AT+CSCS="UCS2";+CSCS?', info_ok('+CSCS: "UCS2"')),
     Case("+CSCS", W, "fresh", 'AT+CSCS="KOI8"', ERROR),
+    Case("+CSCS", W, "fresh", 'AT+CMEE=2;+CSCS="TEST"', crlf("+CME ERROR: invalid input value")),
     Case("+CPIN", R, "fresh", "AT+CPIN?", info_ok("+CPIN: READY")),
     Case("+CPIN", W, "fresh", 'AT+CPIN="1234"', OK),
     Case("+CPIN", T, "fresh", "AT+CPIN=?", OK),

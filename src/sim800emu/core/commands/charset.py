@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..charset import CHARSETS
 from ..parser import Command
-from ..registry import F, Str, Value, command, syntax_error, text
+from ..registry import CommandError, F, Str, Value, command, text
 
 if TYPE_CHECKING:
     from ..modem import Modem
@@ -22,7 +22,8 @@ def _read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 def _write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     name = str(values[0]).upper()
     if name not in CHARSETS:
-        raise syntax_error()
+        # the manual's own example: AT+CSCS="TEST" -> +CME ERROR: invalid input value
+        raise CommandError(765)
     m.charset.name = name
 
 
