@@ -14,12 +14,13 @@ each line with a line).
 
 from __future__ import annotations
 
+import random
 import re
 import urllib.parse
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from gevent.server import StreamServer
-from locust import between, task
+from locust import events, task
 
 from sim800emu.locust import Sim800User
 
@@ -47,10 +48,19 @@ def reference_backend() -> tuple[str, int]:
     return "127.0.0.1", _backend.server_port
 
 
-class Telemetry(Sim800User):
-    """A device reporting a 64-byte reading every 1-2 s."""
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument("--reading-interval", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds between a device's readings (default: 1-2 s at random)")
 
-    wait_time = between(1, 2)
+
+class Telemetry(Sim800User):
+    """A device reporting a 64-byte reading every 1-2 s (--reading-interval)."""
+
+    def wait_time(self) -> float:
+        options = self.environment.parsed_options
+        interval = float(getattr(options, "reading_interval", 0.0) or 0.0) if options else 0.0
+        return interval or random.uniform(1.0, 2.0)
     weight = 9
     # every modem of the fleet resolves the backend's name (AT+CDNSGIP) to loopback
     modem_options: ClassVar[list[str]] = ["--host", f"{BACKEND_NAME}=127.0.0.1"]

@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 IDENTITY_STRIDE = 100_000  # devices per worker before identities would repeat
 REQUEST_TYPE = "sim800"
+SWITCH_INTERVAL = 0.0005  # seconds: the GIL switch interval of a process with modems
 
 
 # ------------------------------------------------------------ the loop thread
@@ -122,6 +123,10 @@ class _LoopThread:
         self.loop = asyncio.SelectorEventLoop(selector)
         self.loop.set_default_executor(_NativeExecutor())
         self.pid = os.getpid()
+        # two busy threads (this loop and gevent's hub) hand every answer
+        # over: with the default 5 ms GIL switch interval each hand-over may
+        # wait that long (measured: CIPSEND -> SEND OK median 47 ms -> 17 ms)
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         start = monkey.get_original("_thread", "start_new_thread")
         start(self._run, ())
 
