@@ -7,6 +7,11 @@ the way small firmware does it: MQTT 3.1.1 packets built by hand, QoS 1
 Without --host every Locust process starts its own reference broker on
 loopback (below: just enough MQTT for CONNECT, QoS 1 PUBLISH, PINGREQ and
 DISCONNECT). With --host mqtt://HOST:PORT the devices use your broker.
+
+When ``trustme`` is installed (it is in sim800emu's ``dev`` extra) one device
+in four speaks MQTT over TLS instead (AT+CIPSSL=1: the handshake is part of
+CIPSTART, reported as the ``tls`` phase) to a TLS broker on loopback with a
+certificate trustme makes; the modem does not check it (no --tls-verify).
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from locust import between, task
 
 from sim800emu.locust import Sim800User
 
+try:
+    import trustme
+except ImportError:  # TLS devices only with trustme
+    trustme = None
+
 _broker: StreamServer | None = None
+_tls_broker: StreamServer | None = None
 
 
 def _remaining_length(n: int) -> bytes:
@@ -92,10 +103,25 @@ def reference_broker() -> tuple[str, int]:
     return "127.0.0.1", _broker.server_port
 
 
+def reference_tls_broker() -> tuple[str, int]:
+    global _tls_broker
+    if _tls_broker is None:
+        import ssl
+
+        ca = trustme.CA()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(context)
+        _tls_broker = StreamServer(("127.0.0.1", 0), _handle, ssl_context=context)
+        _tls_broker.start()
+    return "127.0.0.1", _tls_broker.server_port
+
+
 class MqttDevice(Sim800User):
     """Connects once, then publishes a QoS 1 reading every 1-2 s."""
 
     wait_time = between(1, 2)
+    weight = 3
+    tls = False
     modem_options: ClassVar[list[str]] = []
     connected = False
     packet_id = 0
@@ -121,7 +147,9 @@ class MqttDevice(Sim800User):
     def mqtt_connect(self) -> None:
         m = self.modem
         host, port = self.broker()
-        m.at(f'AT+CIPSTART="TCP","{host}",{port}', expect="CONNECT OK", phase="connect")
+        m.at(f"AT+CIPSSL={int(self.tls)}")
+        m.at(f'AT+CIPSTART="TCP","{host}",{port}', expect="CONNECT OK",
+             phase="tls" if self.tls else "connect")
         with m.phase("mqtt connect"):
             m.send(connect_packet(f"sim800-{self.identity.imei}"), phase=None)
             if m.receive(size=4, phase=None) != b"\x20\x02\x00\x00":
@@ -146,3 +174,19 @@ class MqttDevice(Sim800User):
             self.connected = False
             m.at("AT+CIPCLOSE=1", expect=re.compile("CLOSE OK|ERROR"), timeout=5)
             raise
+
+
+if trustme is not None:
+
+    class MqttTlsDevice(MqttDevice):
+        """The same over TLS (port 8883 on a real broker)."""
+
+        weight = 1
+        tls = True
+
+        def broker(self) -> tuple[str, int]:
+            if not self.host:
+                return reference_tls_broker()
+            parts = urllib.parse.urlsplit(self.host if "//" in self.host
+                                          else f"mqtts://{self.host}")
+            return parts.hostname or "127.0.0.1", parts.port or 8883

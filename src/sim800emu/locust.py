@@ -258,11 +258,17 @@ class Sim800User(User):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.device_index = device_index(environment)
-        spec = device_spec(self.modem_options, self.device_index)
+        spec = device_spec(self.device_options(), self.device_index)
         self.identity: Identity = spec.config.identity
         self._device = GreenModem(spec, name=self.identity.imei)
         self.modem = AtClient(self._device.sock, timeout=self.at_timeout,
                               observer=self._report)
+
+    def device_options(self) -> Sequence[str]:
+        """This device's ``serve`` options: ``modem_options`` unless a subclass
+        chooses per device (``self.device_index`` is set; e.g. every tenth on
+        ``--network bad``)."""
+        return self.modem_options
 
     def _report(self, name: str, seconds: float, size: int,
                 error: BaseException | None) -> None:

@@ -4,7 +4,7 @@ them as a request named after them."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
 
 from locust import constant, task
 
@@ -27,9 +27,11 @@ class Plain(Sim800User):
 
 
 class Slow(Plain):
-    """Realistic delays for this class only: a command takes 16-60 ms."""
+    """Realistic delays for this class only: a command takes 16-60 ms
+    (chosen per device, through device_options)."""
 
-    modem_options: ClassVar[list[str]] = ["--timing", "realistic"]
+    def device_options(self) -> Sequence[str]:
+        return ["--timing", "realistic"]
 
     @task
     def whoami(self) -> None:

@@ -62,9 +62,10 @@ def test_identity_unique_across_workers_and_classes(tmp_path: Path) -> None:
 
 def test_http_and_mqtt_examples(tmp_path: Path) -> None:
     both = Path(f"{ROOT / 'examples/locust/http.py'},{ROOT / 'examples/locust/mqtt.py'}")
-    rows = run_locust(both, tmp_path, "-u", "6", "-r", "6", "-t", "4s")
+    rows = run_locust(both, tmp_path, "-u", "10", "-r", "10", "-t", "4s")
     counts = {row["Name"]: int(row["Request Count"]) for row in rows}
-    assert set(counts) == {"attach", "bearer", "http", "receive", "sms", "connect",
+    assert set(counts) == {"attach", "bearer", "http", "receive", "sms", "connect", "tls",
                            "mqtt connect", "publish"}
-    assert counts["attach"] == counts["bearer"] == 6
-    assert counts["sms"] >= 3 and counts["http"] >= 3 and counts["publish"] >= 3
+    assert counts["attach"] == counts["bearer"] == 10
+    assert counts["sms"] >= 1 and counts["http"] >= 2 and counts["publish"] >= 3
+    assert counts["connect"] + counts["tls"] == counts["mqtt connect"]
