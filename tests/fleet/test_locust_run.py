@@ -4,13 +4,17 @@ monkey-patches the standard library, which must not reach the other tests)."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("locust")
+# Not importorskip: importing Locust monkey-patches the standard library
+# (gevent), which would break every asyncio test after this one.
+if importlib.util.find_spec("locust") is None:
+    pytest.skip("locust is not installed (pip install 'sim800emu[locust]')", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
