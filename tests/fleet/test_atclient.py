@@ -108,3 +108,13 @@ def test_manual_read_and_urcs(client: tuple[AtClient, list[tuple[str, int, str |
     m.at(f'AT+CIPSTART="TCP","127.0.0.1",{echo_server}', expect="CONNECT OK")
     m.at("AT+CIPSTATUS", expect="STATE:")
     m.at("AT+CIPSHUT", expect="SHUT OK")
+
+
+def test_locust_is_not_imported_into_the_test_process() -> None:
+    """Importing Locust monkey-patches the standard library (gevent) and
+    breaks every asyncio test after it: the fleet tests use it only in
+    subprocesses. (Collection has imported every test module by now.)"""
+    import sys
+
+    assert "locust" not in sys.modules
+    assert "gevent.monkey" not in sys.modules
