@@ -37,8 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 # Fuzzing (docs/fuzzing.md): the core under atheris for FUZZ_RUNS inputs of
-# at most FUZZ_MAX_LEN bytes (1,000,000 take about 30 min on 2 idle CPUs,
-# 2 h and more on a loaded machine), then the real process on a pty and on
+# at most FUZZ_MAX_LEN bytes (1,000,000 take roughly 25-40 min on 2 quiet
+# CPUs, about an hour on a shared machine), then the real process on a pty and on
 # the TCP transport for FUZZ_PTY_SECONDS each. FUZZ_SKIP_KNOWN=1 passes the
 # inputs of known findings (fuzz/known/); FUZZ_ARGS: more libFuzzer options.
 # Not part of `make test` (tests/integration/test_fuzz_smoke.py is).
