@@ -4,8 +4,9 @@
   hand-made ones) satisfies the invariants, replayed in-process;
 * the coverage-guided core fuzzer (atheris) runs a few thousand inputs with
   no finding (skipped, saying why, where atheris is not installed);
-* the inputs of known findings (fuzz/known/) are replayed (expected to
-  fail until fixed: xfail);
+* the inputs of fixed findings (fuzz/regressions/) keep the invariants;
+  those of known findings (fuzz/known/) are replayed too (expected to fail
+  until fixed: xfail);
 * the pty-level fuzzer drives a real ``serve`` on a pty and on the TCP
   transport for a few seconds each with no finding.
 """
@@ -56,6 +57,16 @@ def test_the_invariants_catch_a_silent_modem() -> None:
     driver.m.feed = lambda data, now: None  # type: ignore[method-assign]
     with pytest.raises(core.Finding, match="AT after recovery"):
         driver.recover()
+
+
+REGRESSIONS = sorted((FUZZ / "regressions").glob("*"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.name for p in REGRESSIONS])
+def test_fixed_finding(path: Path) -> None:
+    """Each input in fuzz/regressions/ broke an invariant once and was fixed."""
+    core = _load("core_fuzz")
+    core.Driver(path.read_bytes()).check()
 
 
 KNOWN = sorted((FUZZ / "known").glob("*"))

@@ -909,6 +909,8 @@ class Modem:
         self._deferred.clear()
         self._deferred_bytes = 0
         self._held.clear()
+        self._busy = False  # a command pending at a power loss never completes
+        self._busy_rest = []
         self.radio.radio_on()
         self.bearers = Bearers()
         self.stop_apps()

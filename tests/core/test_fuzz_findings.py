@@ -1,0 +1,26 @@
+"""Regressions for what the core fuzzer found in the line discipline
+(docs/fuzzing.md); the inputs themselves are replayed by
+tests/integration/test_fuzz_smoke.py."""
+
+from __future__ import annotations
+
+from harness import OK, Harness
+
+from sim800emu.core.events import Fault
+
+
+def test_power_loss_while_a_command_is_pending_leaves_the_line_usable() -> None:
+    """ATD with AT+COLP=1 waits for the far end; the supply fails meanwhile.
+    After power-on the modem answers again (it stayed deaf for ever: the
+    pending command's busy flag survived the reboot)."""
+    h = Harness()
+    assert h.at("AT+COLP=1") == OK
+    h.at("ATD+4930999;")
+    assert h.m._busy  # the dial waits for the far end
+    h.handle(Fault("power-off"))
+    assert h.at("AT") == b""  # powered down: silence, as before
+    h.handle(Fault("power-on"))
+    h.run_timers()
+    h.take()
+    h.m.settings.echo = False  # the boot brought the saved profile back (echo on)
+    assert h.at("AT") == OK
