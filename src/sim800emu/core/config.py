@@ -163,7 +163,7 @@ def _bump_number(number: str, n: int) -> str:
     """A phone number + n (a leading ``+`` kept)."""
     plus = "+" if number.startswith("+") else ""
     digits = number[len(plus):]
-    return plus + _bump(digits, n) if digits.isdigit() else number
+    return plus + _bump(digits, n) if digits.isdecimal() else number
 
 
 def nth_config(base: ModemConfig, n: int) -> ModemConfig:
@@ -175,7 +175,7 @@ def nth_config(base: ModemConfig, n: int) -> ModemConfig:
     ident = base.identity
     imei_body = _bump(ident.imei[:14], n)
     iccid = ident.iccid
-    digits = len(iccid) - (1 if not iccid[-1].isdigit() else 0)
+    digits = len(iccid) - (1 if not iccid[-1].isdecimal() else 0)
     iccid = _bump(iccid[:digits], n) + iccid[digits:]
     octets = [int(x) for x in base.radio.local_ip.split(".")]
     value = (octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3]) + n

@@ -138,7 +138,7 @@ def _parse_basic(body: str, i: int, out: list[Command]) -> int:
     if name == "S":
         # S-register: Sn? or Sn=v
         j = i
-        while j < len(body) and body[j].isdigit():
+        while j < len(body) and body[j].isdecimal():
             j += 1
         reg = body[i:j]
         if not reg:
@@ -148,7 +148,7 @@ def _parse_basic(body: str, i: int, out: list[Command]) -> int:
             return j + 1
         if j < len(body) and body[j] == "=":
             k = j + 1
-            while k < len(body) and body[k].isdigit():
+            while k < len(body) and body[k].isdecimal():
                 k += 1
             out.append(Command("S" + reg, Form.WRITE, (Arg(body[j + 1 : k]),), body[j + 1 : k]))
             return k
@@ -158,7 +158,7 @@ def _parse_basic(body: str, i: int, out: list[Command]) -> int:
         out.append(Command("D", Form.WRITE, (Arg(body[i:].rstrip(";")),), body[i:]))
         return len(body)
     j = i
-    while j < len(body) and body[j].isdigit():
+    while j < len(body) and body[j].isdecimal():
         j += 1
     value = body[i:j]
     if value:

@@ -107,7 +107,7 @@ class PhoneBook:
         if not isinstance(data, dict):
             return
         for key, item in data.items():
-            if not (isinstance(key, str) and key.isdigit() and isinstance(item, list)):
+            if not (isinstance(key, str) and key.isdecimal() and isinstance(item, list)):
                 continue
             if len(item) != 3:
                 continue

@@ -153,7 +153,7 @@ class RadioState:
 
     def set_clock(self, text: str, now: float) -> bool:
         """AT+CCLK=<time>: False when ``text`` is not a valid time."""
-        if len(text) != 20 or text[17] not in "+-" or not text[18:].isdigit():
+        if len(text) != 20 or text[17] not in "+-" or not text[18:].isdecimal():
             return False
         try:
             t = _dt.datetime.strptime(text[:17], "%y/%m/%d,%H:%M:%S")

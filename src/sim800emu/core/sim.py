@@ -163,7 +163,7 @@ class SimCard:
         cpol = data.get("cpol")
         if isinstance(cpol, dict):
             for key, item in cpol.items():
-                if (isinstance(key, str) and key.isdigit() and isinstance(item, list)
+                if (isinstance(key, str) and key.isdecimal() and isinstance(item, list)
                         and len(item) == 2 and isinstance(item[0], int)
                         and isinstance(item[1], str)):
                     self.cpol[int(key)] = (item[0], item[1])

@@ -85,7 +85,7 @@ def parse_url(text: str) -> Url | None:
         host, port_text = authority, ""
     port = 443 if tls else 80
     if port_text:
-        if not port_text.isdigit():
+        if not port_text.isdecimal():
             return None
         port = int(port_text)
     elif "?" not in target and (match := _PORT_AT_END.search(target)):
@@ -245,7 +245,9 @@ class HttpClient:
             assert self._url is not None and self._conn is not None
             try:
                 data = self.request_bytes(self._url, self._conn)
-            except h11.LocalProtocolError:  # a header h11 refuses (USERDATA, UA)
+            # a header h11 refuses (USERDATA, UA), or one it cannot spell in
+            # ASCII (a non-ASCII host, path or UA): not a request at all
+            except (h11.LocalProtocolError, UnicodeError):
                 self._finish(NOT_HTTP)
                 return
             self.m.request(Send(self._sock, data))

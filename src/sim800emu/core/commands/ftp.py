@@ -162,7 +162,7 @@ def _extget(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None
         m.final("OK")
         f.start(Op.EXTGET)
         return DONE
-    if mode == 3 and second is not None and third is not None and str(second).isdigit():
+    if mode == 3 and second is not None and third is not None and str(second).isdecimal():
         if not f.ext_mode:
             raise CommandError(3)
         start = int(str(second))

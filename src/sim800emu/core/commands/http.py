@@ -76,7 +76,7 @@ def _para(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     if tag in NUMBERS:
         attr, lo, hi = NUMBERS[tag]
         text_value = value.strip()
-        if not text_value.isdigit() or not lo <= int(text_value) <= hi:
+        if not text_value.isdecimal() or not lo <= int(text_value) <= hi:
             raise CommandError(3)
         setattr(params, attr, int(text_value))
     elif tag in STRINGS:

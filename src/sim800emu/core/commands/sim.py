@@ -73,7 +73,7 @@ def _cpin_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | 
     if m.sim.pin_state == READY:
         raise CommandError(14)
     new = None if values[1] is None else str(values[1])
-    if m.sim.pin_state == SIM_PUK and (new is None or not 4 <= len(new) <= 8 or not new.isdigit()):
+    if m.sim.pin_state == SIM_PUK and (new is None or not 4 <= len(new) <= 8 or not new.isdecimal()):
         raise syntax_error()
     code = m.sim.enter(str(values[0]), new)
     if code is not None:
@@ -165,7 +165,7 @@ command("+CLCK", "Facility lock: query (2), lock (1) or unlock (0) with its pass
 def _cpwd_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
     fac = _fac(values[0], tuple(PASSWORDS))
     old, new = str(values[1]), str(values[2])
-    if not new or len(new) > PASSWORDS[fac] or not new.isdigit():
+    if not new or len(new) > PASSWORDS[fac] or not new.isdecimal():
         raise syntax_error()
     check = "AO" if fac == "AB" else fac
     if not m.sim.password_ok(check, old):

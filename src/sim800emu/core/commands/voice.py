@@ -205,7 +205,7 @@ def _parse_tones(raw: str) -> list[str]:
             if end < 0:
                 raise syntax_error()
             key, _, duration = raw[i + 1 : end].partition(",")
-            if not (duration.isdigit() and 1 <= int(duration) <= 255):
+            if not (duration.isdecimal() and 1 <= int(duration) <= 255):
                 raise syntax_error()
             tones.append(key)
             i = end + 1

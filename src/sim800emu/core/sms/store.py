@@ -101,7 +101,7 @@ class Storages:
                 continue
             storage.records.clear()
             for key, value in entries.items():
-                if not (isinstance(key, str) and key.isdigit() and isinstance(value, dict)):
+                if not (isinstance(key, str) and key.isdecimal() and isinstance(value, dict)):
                     continue
                 index = int(key)
                 stat, pdu = value.get("stat"), value.get("pdu")
