@@ -936,10 +936,14 @@ class TestCiprxget:
         assert h.credits[sock] == 0
         assert h.at("AT+CIPRXGET=4") == block(f"+CIPRXGET: 4,{RX_BUFFER}") + OK
         h.at("AT+CIPRXGET=2,1000")
-        assert h.credits[sock] == 1000
+        assert h.credits[sock] == 0  # handed back in steps of half the buffer
         h.at("AT+CIPRXGET=3,730")
         assert h.credits[sock] == 1730
-        assert h.at("AT+CIPRXGET=4") == block(f"+CIPRXGET: 4,{RX_BUFFER - 1730}") + OK
+        h.at("AT+CIPRXGET=2,100")
+        assert h.credits[sock] == 1730
+        h.at(f"AT+CIPRXGET=2,{RX_BUFFER - 1830}")  # empty: everything owed
+        assert h.credits[sock] == RX_BUFFER
+        assert h.at("AT+CIPRXGET=4") == block("+CIPRXGET: 4,0") + OK
 
 
 # ================================================================ the URC rule

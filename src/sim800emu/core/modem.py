@@ -398,10 +398,17 @@ class Modem:
 
     def grant(self, link: Link, size: int) -> None:
         """``size`` bytes of ``link``'s receive window were passed on: the
-        driver may read that much more (one request per step and link)."""
+        driver may read that much more (one request per step and link).
+        While data still waits to be read, room is handed back in steps of
+        half the module's buffer, so a large ``--rx-buffer`` is not refilled
+        after every 1460-byte read; an empty buffer always gets it all."""
         sock = link.sock
         if size <= 0 or not sock:
             return
+        link.owed += size
+        if link.rx and link.owed < self.config.rx_buffer // 2:
+            return
+        size, link.owed = link.owed, 0
         reqs = self._requests
         last = reqs[-1] if reqs else None
         if isinstance(last, ReadCredit) and last.sock == sock:

@@ -59,6 +59,7 @@ class Link:
     accepted: bool = False  # a client of our server
     rx: bytearray = field(default_factory=bytearray)  # CIPRXGET buffer
     congested: bool = False  # the send buffer is full (the peer does not read)
+    owed: int = 0  # receive-window room not yet handed back (Modem.grant)
     sent: int = 0  # CIPACK counters
     dropped: int = 0  # transparent bytes dropped while the peer stalled
 
@@ -79,6 +80,7 @@ class Link:
         self.accepted = accepted
         self.rx.clear()
         self.congested = False
+        self.owed = 0
         self.sent = 0
         self.dropped = 0
 
