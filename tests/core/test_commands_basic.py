@@ -485,3 +485,14 @@ def test_power_off_and_on_faults() -> None:
     assert h.handle(Fault("power-on")) == b""
     assert h.run_timers() == crlf("+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready")
     assert h.at("AT") == b"AT\r" + OK  # a fresh boot: echo is back on (the default)
+
+
+def test_csq_with_an_undetectable_signal_is_99_99() -> None:
+    # rssi 99 (not known or not detectable): no bit error rate either
+    from sim800emu.core.events import Fault
+
+    h = Harness()
+    h.handle(Fault("signal", 99))
+    assert h.at("AT+CSQ") == block("+CSQ: 99,99") + OK
+    h.handle(Fault("signal", 20))
+    assert h.at("AT+CSQ") == block("+CSQ: 20,0") + OK

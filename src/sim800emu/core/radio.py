@@ -136,8 +136,9 @@ class RadioState:
         self.creg_stat = self.cgreg_stat = 0
 
     def csq(self) -> tuple[int, int]:
-        """``<rssi>,<ber>``: 99,99 when not registered."""
-        if not self.registered:
+        """``<rssi>,<ber>``: 99,99 when not registered or the signal is not
+        detectable (rssi 99: no bit error rate can be measured either)."""
+        if not self.registered or self.rssi == 99:
             return 99, 99
         return self.rssi, self.config.radio.ber
 
