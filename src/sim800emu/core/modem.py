@@ -184,7 +184,6 @@ class Modem:
         # output
         self._out: list[bytes] = []
         self._deferred: deque[Deferred] = deque()
-        self._deferred_bytes = 0
         self._requests: list[Request] = []
         self._next_sock = 1
         self._next_query = 1
@@ -355,8 +354,6 @@ class Modem:
                 data()
             return
         self._deferred.append(data)
-        if isinstance(data, bytes):
-            self._deferred_bytes += len(data)
 
     def _idle(self) -> bool:
         """May a URC be printed now? Not inside a response (a command line
@@ -379,12 +376,9 @@ class Modem:
         while self._deferred and self._idle():
             item = self._deferred.popleft()
             if isinstance(item, bytes):
-                self._deferred_bytes -= len(item)
                 self._emit(item)
             else:
                 item()
-        if not self._deferred:
-            self._deferred_bytes = 0
 
     # ============================================================ requests
 
@@ -914,7 +908,6 @@ class Modem:
         self.sms.reset()
         self.mode = Mode.COMMAND
         self._deferred.clear()
-        self._deferred_bytes = 0
         self._held.clear()
         self._busy = False  # a command pending at a power loss never completes
         self._busy_rest = []
@@ -975,6 +968,8 @@ class Modem:
                 parts.append(
                     f"link {link.n} {link.proto} {link.remote_ip}:{link.remote_port} "
                     f"{link.client_state_text()}"
+                    # transparent bytes a stalled peer could not take (docs/buffers.md)
+                    + (f" ({link.dropped} B dropped)" if link.dropped else "")
                 )
         if self.ip.server.on:
             parts.append(f"server {self.ip.server.proto} :{self.ip.server.port} {self.ip.server.state.value}")
