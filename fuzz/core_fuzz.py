@@ -341,8 +341,9 @@ class Driver:
             raise Finding(f"the typed line grew to {len(m._line)} B")
         if len(m._entry) > MAX_ENTRY:
             raise Finding(f"the CIPSEND entry grew to {len(m._entry)} B")
-        if m._deferred_bytes > MAX_DEFERRED:
-            raise Finding(f"deferred output grew to {m._deferred_bytes} B")
+        deferred = sum(len(item) for item in m._deferred if isinstance(item, bytes))
+        if deferred > MAX_DEFERRED:
+            raise Finding(f"deferred output grew to {deferred} B")
         for link in m.ip.links:
             if len(link.rx) > RX_SLACK:
                 raise Finding(f"link {link.n}'s receive buffer grew to {len(link.rx)} B")
