@@ -249,6 +249,8 @@ class Modem:
             self.sms.handle(result)
             return
         key = result.server if isinstance(result, Accepted) else getattr(result, "sock", 0)
+        if not key and hasattr(result, "query"):  # Resolved, PingReply, PingDone, NtpTime
+            key = -(1 << 40) - result.query  # own_query's key space
         owner = self._sock_owners.get(key)
         if owner is not None:
             owner(result)
@@ -422,6 +424,14 @@ class Modem:
 
     def disown_sock(self, sock: int) -> None:
         self._sock_owners.pop(sock, None)
+
+    def own_query(self, query: int, owner: Callable[[Result], None]) -> None:
+        """The answers to ``query`` (``Resolve``, ``Ping``, ``NtpSync``) go
+        to ``owner`` instead of the IP stack; ``disown_query`` when done."""
+        self._sock_owners[-(1 << 40) - query] = owner
+
+    def disown_query(self, query: int) -> None:
+        self._sock_owners.pop(-(1 << 40) - query, None)
 
     def stop_apps(self) -> None:
         """Power loss, reboot, shutdown: the HTTP and FTP sessions end
