@@ -335,13 +335,14 @@ class Driver:
                 f"(serial {self.serial_in}, received {self.received}, "
                 f"line ends {self.line_ends}, ops {self.ops}, re-readable {self.rereadable})"
             )
-        if len(m._held) > MAX_HELD:
-            raise Finding(f"held input grew to {len(m._held)} B")
-        if len(m._line) > MAX_LINE:
-            raise Finding(f"the typed line grew to {len(m._line)} B")
-        if len(m._entry) > MAX_ENTRY:
-            raise Finding(f"the CIPSEND entry grew to {len(m._entry)} B")
-        deferred = sum(len(item) for item in m._deferred if isinstance(item, bytes))
+        typed, held, entry = m.line.sizes
+        if held > MAX_HELD:
+            raise Finding(f"held input grew to {held} B")
+        if typed > MAX_LINE:
+            raise Finding(f"the typed line grew to {typed} B")
+        if entry > MAX_ENTRY:
+            raise Finding(f"the CIPSEND entry grew to {entry} B")
+        deferred = sum(len(item) for item in m.line.deferred if isinstance(item, bytes))
         if deferred > MAX_DEFERRED:
             raise Finding(f"deferred output grew to {deferred} B")
         for link in m.ip.links:
@@ -358,7 +359,7 @@ class Driver:
                 self.handle(ev.Fault("power-on"))
             elif m.mode is Mode.FIXED:
                 self.note("recover: the rest of a fixed-length entry")
-                left = getattr(m, "_entry_len", 0) - len(m._entry)
+                left = m.line.entry_left
                 self.feed(b"\x00" * max(MAX_ENTRY, left))  # HTTPDATA may want more
                 self.feed(b"\r")
             elif m.mode is not Mode.COMMAND and m.mode is not Mode.DATA:

@@ -16,7 +16,7 @@ def test_power_loss_while_a_command_is_pending_leaves_the_line_usable() -> None:
     h = Harness()
     assert h.at("AT+COLP=1") == OK
     h.at("ATD+4930999;")
-    assert h.m._busy  # the dial waits for the far end
+    assert h.m.line.busy  # the dial waits for the far end
     h.handle(Fault("power-off"))
     assert h.at("AT") == b""  # powered down: silence, as before
     h.handle(Fault("power-on"))

@@ -18,14 +18,29 @@ can start or continue an escape.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .modem import Modem
+    from .config import ModemConfig
+    from .settings import Settings
+
+
+class StreamHost(Protocol):
+    """What the stream needs of its owner (a ``Channel``, or the ``Modem``):
+    the clock, the settings and timers."""
+
+    @property
+    def now(self) -> float: ...
+    @property
+    def config(self) -> ModemConfig: ...
+    @property
+    def settings(self) -> Settings: ...
+    def start_timer(self, key: str, delay: float, action: Callable[[], None]) -> None: ...
+    def cancel_timer(self, key: str) -> None: ...
 
 
 class TransparentStream:
-    def __init__(self, modem: Modem, send: Callable[[bytes], None], escape: Callable[[], None]):
+    def __init__(self, modem: StreamHost, send: Callable[[bytes], None], escape: Callable[[], None]):
         self._m = modem
         self._send = send  # hands a packet to the link
         self._on_escape = escape  # the modem switches to command mode

@@ -3,16 +3,18 @@
 The hub of the core. Each family keeps its state and rules in an object of
 its own, held here as an attribute: ``ip`` (context, links, server:
 ``ip.py``), ``radio``, ``sim``, ``gprs``, ``voice``, ``ussd``, ``sms``,
-``http``, ``ftp``. The modem itself owns
+``http``, ``ftp``. The line discipline (command lines, echo, data entry,
+transparent mode, deferred URCs) is a ``Channel``'s (``channel.py``): the
+plain serial line has one (``line``); with AT+CMUX each DLC has its own
+(``cmux.py``). The modem itself owns
 
-* the serial line discipline (``_feed_*``): command lines with echo,
-  backspace, ``A/`` and the CR/LF rules of SPEC; the CIPSEND data entry
-  (prompt and fixed length); transparent data mode with the ``+++`` escape;
-* the output framing (``info``, ``final``, ``text_result``, ``urc``) in V1
-  and V0, and the rule that a URC never splits a response or a data block:
-  URCs and pushed data wait in ``_deferred`` while a command is running or
-  data is being entered, and follow once the line is idle;
-* the dispatcher (``_execute``) that applies the registry's declarations
+* the channel in context (``ch``): output, data entry and data modes go to
+  it. The modem switches context (``use``) for a channel's input, for a
+  timer (to the channel that started it), for a network result (to the
+  channel whose command opened the socket or asked the query) and, for
+  results nobody asked for, to ``urc_channel`` (the plain line; DLCI 1 under
+  the multiplexer, as a real SIM800 sends its URCs there);
+* the dispatcher (``dispatch``) that applies the registry's declarations
   (forms, signatures, state rules) before any handler runs;
 * results and timers in (``handle``), passed to the family they belong to;
   requests out (``request``, ``start_timer``, ``grant``).
@@ -22,44 +24,49 @@ The commands themselves live in ``commands/``, one module per family.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
-from enum import Enum
 
 from . import commands as _commands  # noqa: F401  (registers every command)
 from .apps.bearer import Bearers
 from .apps.ftp import FtpClient
 from .apps.http import HttpClient
+from .channel import NUMERIC_CODES, Channel, Deferred, Mode, Multiplexer
 from .charset import TeCharset
 from .config import ModemConfig
-from .datamode import TransparentStream
 from .events import (
     CALL_EVENTS,
     Accepted,
     CancelTimer,
+    Close,
+    Connect,
     Fault,
     HoldSerial,
+    Listen,
+    NtpSync,
+    NtpTime,
+    Ping,
+    PingDone,
     ReadCredit,
     Reboot,
     Request,
+    Resolve,
+    Resolved,
     Result,
-    Send,
     SettingsSaved,
     SimContents,
     SmsIncoming,
     SmsStatus,
     StartTimer,
+    StopListen,
     TimerFired,
 )
 from .gprs import GprsState
 from .ip import IpStack
-from .parser import Command, Form, ParseError, parse_line
+from .parser import Command, Form
 from .radio import RadioState
 from .registry import (
     DATA,
-    DONE,
     FAILED,
-    PENDING,
     REGISTRY,
     CommandError,
     Outcome,
@@ -71,38 +78,18 @@ from .sms.service import SmsService
 from .state import (
     Ctx,
     Link,
-    LinkState,
 )
 from .timing import Pace
 from .ussd import UssdService
 from .voice import Voice
 
-MAX_LINE = 556  # characters after "AT" (reference 1.6)
-MAX_SEND = 1460  # bytes of one CIPSEND
-CR, LF, CTRL_Z = 0x0D, 0x0A, 0x1A
-NUMERIC_CODES = {
-    "OK": "0",
-    "CONNECT": "1",
-    "RING": "2",
-    "NO CARRIER": "3",
-    "ERROR": "4",
-    "NO DIALTONE": "6",
-    "BUSY": "7",
-    "NO ANSWER": "8",
-}
+__all__ = ["NUMERIC_CODES", "Channel", "Mode", "Modem", "Multiplexer"]
+
+MAX_ROUTES = 1024  # sockets and queries whose results go back to a DLC
 
 
-
-class Mode(Enum):
-    COMMAND = "command"
-    PROMPT = "prompt"  # CIPSEND variable length, until Ctrl-Z / ESC
-    ENTRY = "entry"  # another family's data entry (SMS text or PDU): see begin_line_entry
-    FIXED = "fixed"  # CIPSEND=<len>
-    DATA = "data"  # transparent data mode
-    OFF = "off"  # powered down (AT+CPOWD)
-
-
-Deferred = bytes | Callable[[], None]
+def _query_key(query: int) -> int:
+    return -(1 << 40) - query
 
 
 class Modem:
@@ -127,6 +114,7 @@ class Modem:
     sim: SimCard
     gprs: GprsState
     ip: IpStack
+    ch: Channel
 
     def __init__(
         self,
@@ -160,36 +148,22 @@ class Modem:
         self.pdp_apn = ""
         self.pdp_active = False  # CGACT
         self.ip = IpStack(self)  # IP context, links, server (core/ip.py)
-        # line discipline
-        self.mode = Mode.COMMAND
-        self._line = bytearray()
-        self._line_overflow = False
-        self._skip_lf = False
-        self._last_body: str | None = None
-        self._busy = False
-        self._executing = False
-        self._partial_expired = False
-        self._busy_rest: list[Command] = []
-        self._held = bytearray()
-        # data entry (CIPSEND; HTTPDATA and FTPPUT give a sink for the bytes)
-        self._entry = bytearray()
-        self._entry_link: Link | None = None
-        self._entry_sink: Callable[[bytes], None] | None = None
-        self._entry_len = 0
-        self._entry_feed: Callable[[bytes, int], int] | None = None  # begin_line_entry
-        # transparent data mode
-        self._stream = TransparentStream(self, self._send_transparent, self._escape)
-        self._serial_held = False  # HoldSerial(True) is in force
-        self._tx_dropping = False  # the peer stalled past the guard: drop, keep reading
-        # output
+        # output and the channels: the plain serial line, and the DLCs of the
+        # multiplexer while it runs (``mux``)
         self._out: list[bytes] = []
-        self._deferred: deque[Deferred] = deque()
+        self.line = Channel(self, self._out.append, hold=self._hold_serial)
+        self.ch = self.line
+        self.channels: list[Channel] = [self.line]  # those that take input
+        self.mux: Multiplexer | None = None
+        # sockets and queries of a DLC's commands: their results go back to it
+        self._routes: dict[int, Channel] = {}
+        self._serial_held = False  # HoldSerial(True) is in force
         self._requests: list[Request] = []
         self._next_sock = 1
         self._next_query = 1
         self.ntp_server = "pool.ntp.org"
         self.ntp_tz = 0
-        self._timers: dict[str, Callable[[], None]] = {}
+        self._timers: dict[str, tuple[Callable[[], None], Channel]] = {}
         # sockets of the applications (HTTP, FTP): sock -> who takes its results
         self._sock_owners: dict[int, Callable[[Result], None]] = {}
         self.http = HttpClient(self)
@@ -202,36 +176,20 @@ class Modem:
     def feed(self, data: bytes, now: float) -> None:
         """Bytes from the serial line (any size, any content)."""
         self.now = now
-        i, n = 0, len(data)
-        while i < n:
-            if self._busy:
-                # A command is running: keep its input for later (bounded:
-                # a real module's buffer overflows too).
-                room = 4096 - len(self._held)
-                if room > 0:
-                    self._held += data[i : i + room]
-                return
-            mode = self.mode
-            if mode is Mode.COMMAND:
-                i = self._feed_command(data, i)
-            elif mode is Mode.FIXED:
-                i = self._feed_fixed(data, i)
-            elif mode is Mode.PROMPT:
-                i = self._feed_prompt(data, i)
-            elif mode is Mode.DATA:
-                self._stream.feed(data[i:] if i else data)
-                return
-            elif mode is Mode.ENTRY and self._entry_feed is not None:
-                i = self._entry_feed(data, i)
-            else:
-                return
+        if self.mux is not None:
+            self.mux.feed(data)
+            return
+        self.line.feed(data)
 
     def handle(self, result: Result, now: float) -> None:
         """A result from a driver (network, timer)."""
         self.now = now
         if isinstance(result, TimerFired):
-            action = self._timers.pop(result.key, None)
-            if action is not None:
+            entry = self._timers.pop(result.key, None)
+            if entry is not None:
+                action, ch = entry
+                if ch is not self.ch:
+                    self.use(ch if ch.open else self.urc_channel)
                 action()
             return
         if isinstance(result, SettingsSaved):  # AT&W / AT+CIPSCONT answered
@@ -240,17 +198,22 @@ class Modem:
             self.complete(None if result.ok else CommandError(None))
             return
         if isinstance(result, Fault):
+            self.use(self.urc_channel)
             self._on_fault(result)
             return
         if isinstance(result, CALL_EVENTS):
+            self.use(self.urc_channel)
             self.voice.handle(result)
             return
         if isinstance(result, (SmsIncoming, SmsStatus, SimContents)):
+            self.use(self.urc_channel)
             self.sms.handle(result)
             return
         key = result.server if isinstance(result, Accepted) else getattr(result, "sock", 0)
         if not key and hasattr(result, "query"):  # Resolved, PingReply, PingDone, NtpTime
-            key = -(1 << 40) - result.query  # own_query's key space
+            key = _query_key(result.query)  # own_query's key space
+        if self.mux is not None:
+            self._route(result, key)
         owner = self._sock_owners.get(key)
         if owner is not None:
             owner(result)
@@ -267,7 +230,8 @@ class Modem:
 
     def take_requests(self) -> list[Request]:
         """Requests for the drivers, in order (and forget them)."""
-        self._sync_serial_hold()
+        for ch in self.channels:
+            ch.sync_hold()
         reqs = self._requests
         self._requests = []
         return reqs
@@ -278,113 +242,213 @@ class Modem:
         self.ip.close_all()
         self.stop_apps()
 
-    # ============================================================ output
+    # ============================================================ channels
 
-    def _emit(self, data: bytes) -> None:
-        self._out.append(data)
+    def use(self, ch: Channel) -> Channel:
+        """Make ``ch`` the channel in context (its per-channel settings into
+        ``settings``); returns the one that was."""
+        prev = self.ch
+        if ch is not prev:
+            prev.save_line(self.settings)
+            ch.load_line(self.settings)
+            self.ch = ch
+        return prev
 
     @property
-    def in_data_mode(self) -> bool:
-        """The serial line is the link's stream (transparent mode)."""
-        return self.mode is Mode.DATA
+    def urc_channel(self) -> Channel:
+        """Where results nobody asked for go: the plain line, or under the
+        multiplexer DLCI 1 (the lowest open DLC when 1 is closed)."""
+        return self.line if self.mux is None else self.mux.urc_channel()
 
-    def end_data_mode(self) -> None:
-        """The link of transparent mode is gone: CLOSED, back to commands."""
-        self._stream.reset()
-        self.mode = Mode.COMMAND
-        self._emit(b"\r\nCLOSED\r\n")
+    def _route(self, result: Result, key: int) -> None:
+        """A network result under the multiplexer: to the channel whose
+        command opened the socket or asked the query."""
+        if isinstance(result, Accepted) and key in self._routes:
+            self._routes[result.sock] = self._routes[key]
+            key = result.sock
+        ch = self._routes.get(key)
+        if isinstance(result, (Resolved, PingDone, NtpTime)):
+            self._routes.pop(key, None)
+        self.use(ch if ch is not None and ch.open else self.urc_channel)
 
-    def reset_stream(self) -> None:
-        """Forget the transparent stream's packing and escape state."""
-        self._stream.reset()
+    def _note_route(self, req: Request) -> None:
+        if isinstance(req, (Connect, Listen)):
+            key = req.sock
+        elif isinstance(req, (Resolve, Ping, NtpSync)):
+            key = _query_key(req.query)
+        elif isinstance(req, (Close, StopListen)):
+            self._routes.pop(req.sock, None)
+            return
+        else:
+            return
+        if len(self._routes) >= MAX_ROUTES:
+            del self._routes[next(iter(self._routes))]
+        self._routes[key] = self.ch
 
-    def flush_urcs(self) -> None:
-        """Print what waited, if the line is idle now."""
-        self._flush_deferred()
+    def start_mux(self, mux: Multiplexer) -> None:
+        """AT+CMUX answered OK: from now on the line speaks 27.010."""
+        self.mux = mux
+        self.channels = []
 
-    def timer_running(self, key: str) -> bool:
-        return key in self._timers
+    def end_mux(self) -> None:
+        """Back to plain AT (CLD, power loss, reboot): every DLC closes."""
+        mux, self.mux = self.mux, None
+        if mux is None:
+            return
+        self.use(self.line)
+        mux.close_all()
+        self.channels = [self.line]
+        self._routes.clear()
+
+    def _hold_serial(self, want: bool) -> None:
+        if want != self._serial_held:
+            self._serial_held = want
+            self._requests.append(HoldSerial(want))
+
+    # ============================================================ output (the channel in context)
 
     def raw_output(self, data: bytes) -> None:
         """Bytes inside a response, unframed (CIPRXGET data)."""
-        self._emit(data)
+        self.ch.out(data)
 
     def info(self, *lines: str) -> None:
         """An information response block (lines separated by one CR LF)."""
-        body = "\r\n".join(lines).encode("latin-1", "replace")
-        if self.settings.verbose:
-            self._emit(b"\r\n" + body + b"\r\n")
-        else:
-            self._emit(body + b"\r\n")
+        self.ch.info(*lines)
 
     def final(self, code: str) -> None:
         """A final result code: OK, ERROR, CONNECT ..."""
-        if self.settings.quiet:
-            return
-        if self.settings.verbose:
-            self._emit(b"\r\n" + code.encode() + b"\r\n")
-        else:
-            self._emit(NUMERIC_CODES.get(code, code).encode() + b"\r")
+        self.ch.final(code)
 
     def text_result(self, text: str) -> None:
         """A TCP/IP result text (SHUT OK, CLOSE OK, SEND OK ...): framed like
         information text, so ATV0 keeps the words and drops the leading CR LF."""
-        self.info(text)
+        self.ch.info(text)
 
     def error(self, err: CommandError) -> None:
-        if err.cme is None or self.settings.cmee == 0:
-            self.final("ERROR")
-        elif not self.settings.quiet:
-            what = str(err.cme) if self.settings.cmee == 1 else err.code_text()
-            self.info(f"{err.prefix}: {what}")
+        self.ch.error(err)
+
+    def fail(self, err: CommandError) -> Outcome:
+        """Print an error result from inside a handler and stop the line."""
+        self.ch.error(err)
+        return FAILED
 
     def urc(self, text: str) -> None:
         """An unsolicited line; it waits while the line is not idle."""
-        body = text.encode("latin-1", "replace")
-        self.urc_bytes(b"\r\n" + body + b"\r\n" if self.settings.verbose else body + b"\r\n")
+        self.ch.urc(text)
 
     def urc_code(self, code: str) -> None:
         """An unsolicited result code (RING, NO CARRIER ...): framed like a
         final result code (ATV0 digits, ATQ1 silence), held back like a URC."""
-        self.urc_bytes(lambda: self.final(code))
+        ch = self.ch
+        ch.urc_bytes(lambda: ch.final(code))
 
-    def urc_bytes(self, data: bytes | Callable[[], None]) -> None:
-        if self._idle() and not self._deferred:
-            if isinstance(data, bytes):
-                self._emit(data)
-            else:
-                data()
-            return
-        self._deferred.append(data)
+    def urc_bytes(self, data: Deferred) -> None:
+        self.ch.urc_bytes(data)
 
-    def _idle(self) -> bool:
-        """May a URC be printed now? Not inside a response (a command line
-        being executed or pending, or one being typed with echo on) nor
-        inside a data block."""
-        if self.mode is not Mode.COMMAND or self._busy or self._executing:
-            return False
-        if self._line and self.settings.echo and not self._partial_expired:
-            if "partial" not in self._timers:
-                # a half-typed line must not hold URCs back for ever
-                self.start_timer("partial", 2.0, self._expire_partial)
-            return False
-        return True
+    def flush_urcs(self) -> None:
+        """Print what waited, if the line is idle now."""
+        self.ch.flush_deferred()
 
-    def _expire_partial(self) -> None:
-        self._partial_expired = True
-        self._flush_deferred()
+    def settle(self) -> None:
+        """The line is idle again: print the URCs that waited."""
+        self.ch.flush_deferred()
 
-    def _flush_deferred(self) -> None:
-        while self._deferred and self._idle():
-            item = self._deferred.popleft()
-            if isinstance(item, bytes):
-                self._emit(item)
-            else:
-                item()
+    def complete(self, error: CommandError | None = None, code: str | None = None) -> None:
+        """The pending command finished (its channel: the one in context, or
+        the one whose command is pending): see ``Channel.complete``."""
+        ch: Channel | None = self.ch
+        if ch is None or not ch.busy:
+            ch = next((c for c in self.channels if c.busy), None)
+            if ch is None:
+                return
+        prev = self.use(ch)
+        ch.complete(error, code)
+        self.use(prev)
+
+    # ------------------------------------------------------------ data entry, data modes
+
+    def begin_send(self, link: Link, length: int | None) -> Outcome:
+        return self.ch.begin_send(link, length)
+
+    def begin_entry(
+        self, length: int, sink: Callable[[bytes], None], timeout: float | None = None
+    ) -> Outcome:
+        """Fixed-length data entry for an application (HTTPDATA, FTPPUT=2)."""
+        return self.ch.begin_entry(length, sink, timeout)
+
+    def begin_line_entry(self, feed: Callable[[bytes, int], int]) -> Outcome:
+        """The line belongs to ``feed`` until ``end_line_entry`` (SMS text)."""
+        return self.ch.begin_line_entry(feed)
+
+    def end_line_entry(self) -> None:
+        self.ch.end_line_entry()
+
+    @property
+    def mode(self) -> Mode:
+        """The plain line's mode (``Mode.OFF`` when powered down)."""
+        return self.line.mode
+
+    @mode.setter
+    def mode(self, mode: Mode) -> None:
+        self.line.mode = mode
+
+    @property
+    def line_reserved(self) -> bool:
+        """Data entry or data mode: URCs cannot be given now."""
+        return self.ch.mode is not Mode.COMMAND
+
+    def _data_channel(self) -> Channel | None:
+        """The channel in transparent mode (link 0's stream), if any."""
+        for ch in self.channels:
+            if ch.mode is Mode.DATA:
+                return ch
+        return None
+
+    @property
+    def in_data_mode(self) -> bool:
+        """A line is the link's stream (transparent mode)."""
+        return self._data_channel() is not None
+
+    def enter_data_mode(self) -> None:
+        """Print CONNECT and make the line the link's stream."""
+        if self.mux is not None and self.ip.links[0].sock:
+            self._routes[self.ip.links[0].sock] = self.ch
+        self.ch.enter_data_mode()
+
+    def resume_data_mode(self) -> Outcome:
+        """ATO: back to the link's stream (the rule checked the link is up)."""
+        self.enter_data_mode()
+        return DATA
+
+    def end_data_mode(self) -> None:
+        """The link of transparent mode is gone: CLOSED, back to commands."""
+        ch = self._data_channel()
+        if ch is None:
+            ch = self.ch
+        prev = self.use(ch)
+        ch.end_data_mode()
+        self.use(prev)
+
+    def reset_stream(self) -> None:
+        """Forget the transparent stream's packing and escape state."""
+        for ch in self.channels:
+            ch.reset_stream()
+
+    def pace_rx(self) -> None:
+        """AT+CIPCCFG RxMode 1 (see ``Channel.pace_rx``)."""
+        ch = self._data_channel()
+        if ch is not None:
+            prev = self.use(ch)
+            ch.pace_rx()
+            self.use(prev)
+
+    # ============================================================ requests
 
     # ============================================================ requests
 
     def request(self, req: Request) -> None:
+        if self.mux is not None:
+            self._note_route(req)
         self._requests.append(req)
 
     def new_query(self) -> int:
@@ -428,10 +492,10 @@ class Modem:
     def own_query(self, query: int, owner: Callable[[Result], None]) -> None:
         """The answers to ``query`` (``Resolve``, ``Ping``, ``NtpSync``) go
         to ``owner`` instead of the IP stack; ``disown_query`` when done."""
-        self._sock_owners[-(1 << 40) - query] = owner
+        self._sock_owners[_query_key(query)] = owner
 
     def disown_query(self, query: int) -> None:
-        self._sock_owners.pop(-(1 << 40) - query, None)
+        self._sock_owners.pop(_query_key(query), None)
 
     def stop_apps(self) -> None:
         """Power loss, reboot, shutdown: the HTTP and FTP sessions end
@@ -445,19 +509,17 @@ class Modem:
         return self.pace.delay(name)
 
     def start_timer(self, key: str, delay: float, action: Callable[[], None]) -> None:
-        self._timers[key] = action
+        self._timers[key] = (action, self.ch)  # it runs on the channel that started it
         self.request(StartTimer(key, self.now + delay))
 
     def cancel_timer(self, key: str) -> None:
         if self._timers.pop(key, None) is not None:
             self.request(CancelTimer(key))
 
-    # ============================================================ state
+    def timer_running(self, key: str) -> bool:
+        return key in self._timers
 
-    @property
-    def line_reserved(self) -> bool:
-        """Data entry or data mode: URCs cannot be given now."""
-        return self.mode is not Mode.COMMAND
+    # ============================================================ state
 
     @property
     def sim_key(self) -> str:
@@ -472,154 +534,13 @@ class Modem:
     def transparent(self) -> bool:
         return self.settings.cipmode == 1 and not self.multi
 
-    # ------------------------------------------------------------ context
-
-    # ------------------------------------------------------------ links
-
     def after(self, key: str, wait: float, action: Callable[[], None]) -> Callable[[], None]:
         """``action``, postponed by ``wait`` seconds on timer ``key``."""
         return lambda: self.start_timer(key, wait, action)
 
-    # ============================================================ network results
+    # ============================================================ dispatcher
 
-    # ============================================================ command line
-
-    def _feed_command(self, data: bytes, i: int) -> int:
-        n = len(data)
-        if self._skip_lf:
-            self._skip_lf = False
-            if data[i] == LF:
-                i += 1
-                if i >= n:
-                    return n
-        cr = data.find(b"\r", i)
-        lf = data.find(b"\n", i)
-        end = cr if lf < 0 else lf if cr < 0 else min(cr, lf)
-        piece = data[i:] if end < 0 else data[i:end]
-        if self.settings.echo and piece:
-            self._emit(piece)
-        self._add_to_line(piece)
-        if end < 0:
-            return n
-        if self.settings.echo:
-            self._emit(data[end : end + 1])
-        nxt = end + 1
-        if data[end] == CR:
-            if nxt < n and data[nxt] == LF:
-                nxt += 1
-            elif nxt >= n:
-                self._skip_lf = True
-        line = bytes(self._line)
-        overflow = self._line_overflow
-        self._line.clear()
-        self._line_overflow = False
-        self._partial_expired = False
-        self.cancel_timer("partial")
-        wait = self.delay("command")
-        if wait > 0:
-            # the module takes its time to answer; what comes meanwhile waits
-            self._busy = True
-            self._busy_rest = []
-            self.start_timer("command", wait, lambda: self._run_line(line, overflow, True))
-            return nxt
-        self._run_line(line, overflow, False)
-        return nxt
-
-    def _run_line(self, line: bytes, overflow: bool, later: bool) -> None:
-        if later:
-            self._busy = False
-        self._executing = True
-        try:
-            self._execute_line(line, overflow)
-        finally:
-            self._executing = False
-        if self.mode is not Mode.COMMAND:
-            self._skip_lf = False  # the answer is out: what follows is data
-        if later:
-            self._resume_after_busy()
-        elif self._idle():
-            self._flush_deferred()
-
-    def _add_to_line(self, piece: bytes) -> None:
-        bs = self.settings.s5  # ATS5: the editing character (8, backspace)
-        if bs in piece:
-            for b in piece:
-                if b == bs:
-                    if self._line:
-                        self._line.pop()
-                else:
-                    self._line.append(b)
-        else:
-            self._line += piece
-        if len(self._line) > MAX_LINE + 64:
-            # keep the head (to find "AT"), remember the line was too long
-            del self._line[MAX_LINE + 64 :]
-            self._line_overflow = True
-
-    def _execute_line(self, raw: bytes, overflow: bool) -> None:
-        text = raw.decode("latin-1")
-        upper = text.upper()
-        at = upper.find("AT")
-        if at < 0:
-            if upper.strip().endswith("A/") and self._last_body is not None:
-                self._run_body(self._last_body)
-            return  # not a command: ignored silently
-        body = text[at + 2 :].rstrip(" ")
-        if overflow or len(body) > MAX_LINE:
-            self.final("ERROR")
-            return
-        self._last_body = body
-        self._run_body(body)
-
-    def _run_body(self, body: str) -> None:
-        try:
-            cmds = parse_line(body)
-        except ParseError:
-            self.final("ERROR")
-            return
-        self._run_commands(cmds)
-
-    def _run_commands(self, cmds: list[Command]) -> None:
-        done = False
-        for k, cmd in enumerate(cmds):
-            try:
-                outcome = self._execute(cmd)
-            except CommandError as err:
-                self.error(err)
-                return
-            if outcome is FAILED or outcome is DATA:
-                return
-            if outcome is PENDING:
-                self._busy = True
-                self._busy_rest = cmds[k + 1 :]
-                return
-            done = outcome is DONE
-        if not done:
-            self.final("OK")
-
-    def complete(self, error: CommandError | None = None, code: str | None = None) -> None:
-        """The pending command finished: its final result (``error``, or a
-        result ``code`` such as BUSY that ends the line), then the rest of its
-        line, then whatever arrived meanwhile."""
-        if not self._busy:
-            return
-        self._busy = False
-        rest, self._busy_rest = self._busy_rest, []
-        self._executing = True
-        try:
-            if error is not None:
-                self.error(error)
-            elif code is not None:
-                self.final(code)
-            elif rest:
-                self._run_commands(rest)
-            else:
-                self.final("OK")
-        finally:
-            self._executing = False
-        self._resume_after_busy()
-
-    def _execute(self, cmd: Command) -> Outcome | None:
+    def dispatch(self, cmd: Command) -> Outcome | None:
         spec = REGISTRY.get(cmd.name)
         if spec is None:
             raise CommandError(None)
@@ -637,243 +558,6 @@ class Modem:
         if not form.when.test(self, values):
             raise CommandError(form.when.refusal)
         return form.handler(self, values, cmd)
-
-    def fail(self, err: CommandError) -> Outcome:
-        """Print an error result from inside a handler and stop the line."""
-        self.error(err)
-        return FAILED
-
-    # ============================================================ CIPSEND entry
-
-    def begin_send(self, link: Link, length: int | None) -> Outcome:
-        if self.settings.cipsprt == 1:
-            self._emit(b"\r\n> ")
-        self._entry.clear()
-        self._entry_link = link
-        self._entry_sink = None
-        if length is None:
-            self.mode = Mode.PROMPT
-            if self.settings.cipats_mode == 1:
-                self.start_timer("cipats", self.settings.cipats_time, self._finish_send)
-        else:
-            self.mode = Mode.FIXED
-            self._entry_len = length
-        return DATA
-
-    def begin_entry(
-        self, length: int, sink: Callable[[bytes], None], timeout: float | None = None
-    ) -> Outcome:
-        """Fixed-length data entry for an application (HTTPDATA, FTPPUT=2):
-        the next ``length`` bytes of the line go to ``sink``, which prints the
-        final result; after ``timeout`` seconds it gets what came so far."""
-        self._entry.clear()
-        self._entry_link = None
-        self._entry_sink = sink
-        self._entry_len = length
-        self.mode = Mode.FIXED
-        if timeout is not None:
-            self.start_timer("entry", timeout, self._finish_fixed)
-        return DATA
-
-    def _feed_fixed(self, data: bytes, i: int) -> int:
-        need = self._entry_len - len(self._entry)
-        take = data[i : i + need]
-        self._entry += take
-        if len(self._entry) >= self._entry_len:
-            self._finish_fixed()
-        return i + len(take)
-
-    def _finish_fixed(self) -> None:
-        sink = self._entry_sink
-        if sink is None:
-            self._finish_send()
-            return
-        if self.mode is not Mode.FIXED:  # the entry ended meanwhile (reboot)
-            self._entry_sink = None
-            return
-        data = bytes(self._entry)
-        self._entry.clear()
-        self._end_entry()
-        sink(data)
-        self._flush_deferred()
-
-    def _feed_prompt(self, data: bytes, i: int) -> int:
-        z = data.find(b"\x1a", i)
-        e = data.find(b"\x1b", i)
-        end = z if e < 0 else e if z < 0 else min(z, e)
-        if self._entry_link is None:
-            # Over the limit (below): the rest of the entry, up to its Ctrl-Z
-            # or ESC, is discarded however the reads were split.
-            if end < 0:
-                return len(data)
-            self._end_entry()
-            self._flush_deferred()
-            return end + 1
-        piece = data[i:] if end < 0 else data[i:end]
-        self._entry += piece
-        if len(self._entry) > MAX_SEND:
-            # longer than one send may be: ERROR once, nothing sent, and the
-            # rest discarded (docs/hardening.md)
-            self._entry.clear()
-            self._entry_link = None
-            self.cancel_timer("cipats")
-            self.final("ERROR")
-            return self._feed_prompt(data, i + len(piece))
-        if end < 0:
-            return len(data)
-        if data[end] == CTRL_Z:
-            self._finish_send()
-        else:
-            self._end_entry()
-            self.final("OK")
-            self._flush_deferred()
-        return end + 1
-
-    def _end_entry(self) -> None:
-        self.mode = Mode.COMMAND
-        self._entry_link = None
-        self.cancel_timer("cipats")
-        if self._entry_sink is not None:
-            self._entry_sink = None
-            self.cancel_timer("entry")
-
-    def _finish_send(self) -> None:
-        link = self._entry_link
-        data = bytes(self._entry)
-        self._entry.clear()
-        self._end_entry()
-        if link is None:
-            return
-        sprt = self.settings.cipsprt
-        if not link.active or link.state is not LinkState.CONNECTED:
-            if sprt != 2:
-                self.text_result(f"{self.ip.prefix(link)}SEND FAIL")
-        else:
-            if data:
-                self.request(Send(link.sock, data))
-                link.sent += len(data)
-            if sprt != 2:
-                if self.settings.cipqsend == 1:
-                    where = f"{link.n}," if self.multi else ""
-                    self.text_result(f"DATA ACCEPT:{where}{len(data)}")
-                else:
-                    wait = self.delay("send_ok")
-                    if wait > 0:
-                        self._result_later(wait, f"{self.ip.prefix(link)}SEND OK")
-                        return
-                    self.text_result(f"{self.ip.prefix(link)}SEND OK")
-        self._flush_deferred()
-
-    def _result_later(self, wait: float, text: str) -> None:
-        """The module is busy for ``wait`` seconds, then prints ``text``
-        (what the host types meanwhile waits, as after any command)."""
-        self._busy = True
-        self._busy_rest = []
-
-        def done() -> None:
-            self._busy = False
-            self.text_result(text)
-            self._resume_after_busy()
-
-        self.start_timer("result", wait, done)
-
-    def _resume_after_busy(self) -> None:
-        if self._idle():
-            self._flush_deferred()
-        if not self._busy and self._held:
-            held = bytes(self._held)
-            self._held.clear()
-            self.feed(held, self.now)
-
-    # ============================================================ other data entry
-
-    def begin_line_entry(self, feed: Callable[[bytes, int], int]) -> Outcome:
-        """The serial line belongs to ``feed(data, start)`` (it returns how
-        far it read) until ``end_line_entry``: SMS text or PDU after a ``> ``,
-        ended by the owner's own rule (Ctrl-Z / ESC)."""
-        self._entry_feed = feed
-        self.mode = Mode.ENTRY
-        return DATA
-
-    def end_line_entry(self) -> None:
-        """Back to command mode; the owner prints its result, then ``settle``."""
-        self._entry_feed = None
-        if self.mode is Mode.ENTRY:
-            self.mode = Mode.COMMAND
-
-    def settle(self) -> None:
-        """The line is idle again: print the URCs that waited."""
-        self._flush_deferred()
-
-    # ============================================================ transparent mode
-
-    def enter_data_mode(self) -> None:
-        """Print CONNECT and make the serial line the link's stream."""
-        link = self.ip.links[0]
-        if not link.active:
-            return
-        self.final("CONNECT")
-        self.mode = Mode.DATA
-        self._stream.start()
-        if link.rx:
-            self._emit(self.ip.take_rx(link, len(link.rx)))
-
-    def resume_data_mode(self) -> Outcome:
-        """ATO: back to the link's stream (the rule checked the link is up)."""
-        self.enter_data_mode()
-        return DATA
-
-    def _escape(self) -> None:
-        """``+++`` with its guard times: back to command mode, link open."""
-        self.mode = Mode.COMMAND
-        self.final("OK")
-        self._flush_deferred()
-
-    def _send_transparent(self, data: bytes) -> None:
-        link = self.ip.links[0]
-        if link.state is not LinkState.CONNECTED or not link.sock:
-            return
-        if link.congested and self._tx_dropping:
-            # the peer has not read for longer than the guard time: like a
-            # module without flow control, the UART input is lost (and
-            # +++ can still be seen)
-            link.dropped += len(data)
-            return
-        self.request(Send(link.sock, data))
-        link.sent += len(data)
-
-    def pace_rx(self) -> None:
-        """AT+CIPCCFG RxMode 1: transparent data goes to the UART in blocks
-        of RxSize bytes, Rxtimer ms apart (manual 8.2.22)."""
-        link = self.ip.links[0]
-        if self.mode is not Mode.DATA or not link.rx:
-            return
-        s = self.settings
-        self._emit(self.ip.take_rx(link, s.ccfg_rxsize))
-        self.start_timer("rxpace", s.ccfg_rxtimer / 1000, self.pace_rx)
-
-    def _sync_serial_hold(self) -> None:
-        """Transparent mode's flow control: while the link's send buffer is
-        full the serial line is not read (the host's writes block, nothing
-        is lost). A peer that stays stalled past the escape guard time would
-        make ``+++`` impossible, so then the line is read again and what
-        cannot be sent is dropped until the peer reads (docs/buffers.md)."""
-        congested = self.mode is Mode.DATA and self.ip.links[0].congested
-        want = congested and not self._tx_dropping
-        if not congested:
-            self._tx_dropping = False
-        if want == self._serial_held:
-            return
-        self._serial_held = want
-        self._requests.append(HoldSerial(want))
-        if want:
-            self.start_timer("stall", self.config.timing.escape_guard + 1.0, self._stalled)
-        else:
-            self.cancel_timer("stall")
-
-    def _stalled(self) -> None:
-        if self.mode is Mode.DATA and self.ip.links[0].congested:
-            self._tx_dropping = True
 
     # ============================================================ boot, radio
 
@@ -909,6 +593,7 @@ class Modem:
 
     def reboot(self) -> None:
         """AT+CFUN=1,1: links gone, settings back to the saved profile."""
+        self.end_mux()  # the line speaks plain AT again
         self.ip.drop_links()
         self.ip.ctx = Ctx.INITIAL
         self.settings = Settings.from_dict(self.saved)
@@ -916,11 +601,7 @@ class Modem:
         self.voice.reset()
         self.ussd.reset()
         self.sms.reset()
-        self.mode = Mode.COMMAND
-        self._deferred.clear()
-        self._held.clear()
-        self._busy = False  # a command pending at a power loss never completes
-        self._busy_rest = []
+        self.line.power_reset()
         self.radio.radio_on()
         self.bearers = Bearers()
         self.stop_apps()
@@ -951,9 +632,11 @@ class Modem:
             if not fault.value:
                 self.urc("UNDER-VOLTAGE WARNNING")
                 return
-            self._emit(b"\r\nUNDER-VOLTAGE POWER DOWN\r\n")  # the supply fails: said at once
+            self.end_mux()
+            self.line.out(b"\r\nUNDER-VOLTAGE POWER DOWN\r\n")  # the supply fails: said at once
             self._on_fault(Fault("power-off"))
         elif fault.kind == "power-off" and self.mode is not Mode.OFF:
+            self.end_mux()
             self.voice.reset()
             self.ussd.reset()
             self.ip.drop_links()
@@ -962,7 +645,7 @@ class Modem:
             self.mode = Mode.OFF
         elif fault.kind == "power-on" and self.mode is Mode.OFF:
             self.mode = Mode.COMMAND
-            self._line.clear()
+            self.line.clear_line()
             self.reboot()
         elif fault.kind == "drop-link" and 0 <= fault.value < len(self.ip.links):
             link = self.ip.links[fault.value]
@@ -993,5 +676,6 @@ class Modem:
         self.stop_apps()
         self.ip.ctx = Ctx.INITIAL
         if notice:
-            self._emit(b"\r\nNORMAL POWER DOWN\r\n")
+            self.ch.out(b"\r\nNORMAL POWER DOWN\r\n")
+        self.end_mux()
         self.mode = Mode.OFF
