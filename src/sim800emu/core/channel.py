@@ -126,6 +126,7 @@ class Channel:
         self._entry_len = 0
         self._entry_feed: Callable[[bytes, int], int] | None = None  # begin_line_entry
         self._stream_feed: Callable[[bytes], None] | None = None  # begin_stream
+        self._stream_closed: Callable[[], None] | None = None
         # transparent data mode
         self._stream = TransparentStream(self, self._send_transparent, self._escape)
         self._serial_held = False  # hold(True) is in force
@@ -198,6 +199,9 @@ class Channel:
         """The channel is gone (DISC, the multiplexer closed): its own timers
         stop, what it held is forgotten, its output goes nowhere."""
         self.open = False
+        closed, self._stream_closed = self._stream_closed, None
+        if closed is not None and self.mode is Mode.STREAM:
+            closed()
         self._stream.reset()
         for key in ("partial", "command", "result", "cipats", "entry", "stall"):
             self.cancel_timer(key)
@@ -456,6 +460,7 @@ class Channel:
         self.busy = False  # a command pending at a power loss never completes
         self._busy_rest = []
         self._stream_feed = None
+        self._stream_closed = None
 
     # ============================================================ CIPSEND entry
 
@@ -611,17 +616,22 @@ class Channel:
         if self.mode is Mode.ENTRY:
             self.mode = Mode.COMMAND
 
-    def begin_stream(self, feed: Callable[[bytes], None]) -> None:
+    def begin_stream(
+        self, feed: Callable[[bytes], None], on_close: Callable[[], None] | None = None
+    ) -> None:
         """A family's data mode (PPP): every byte of this channel goes to
         ``feed(chunk)`` until ``end_stream``; other channels keep answering
         AT. Output goes through the modem's ``raw_output`` in this channel's
-        context (its timers and sockets bring the context back)."""
+        context (its timers and sockets bring the context back). ``on_close``
+        runs if the channel itself goes away meanwhile (its DLC closed)."""
         self._stream_feed = feed
+        self._stream_closed = on_close
         self.mode = Mode.STREAM
 
     def end_stream(self) -> None:
         """Back to command mode (the owner prints NO CARRIER or OK)."""
         self._stream_feed = None
+        self._stream_closed = None
         if self.mode is Mode.STREAM:
             self.mode = Mode.COMMAND
             self._skip_lf = False
