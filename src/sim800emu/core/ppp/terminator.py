@@ -1,0 +1,503 @@
+"""The PPP client's IPv4 traffic, ended here like QEMU's slirp.
+
+Every TCP connection and UDP flow of the client is re-originated through
+the modem's own network requests (``Connect``/``Send``/``Close``), so the
+driver applies ``--allow``/``--deny``, routes, shaping, faults and the
+traffic log exactly as for CIP links. ICMP echo goes through ``Ping``;
+DNS queries to the servers IPCP announced are answered from ``Resolve``.
+The gateway address ``host_alias`` (10.0.2.2, as in slirp) stands for the
+host's 127.0.0.1.
+
+Sans-I/O: ``packet`` takes a datagram from the client, ``on_packet`` gives
+one to the client; everything else goes through ``PppHost``. The design
+choices (windows, RTO, limits) are in docs/ppp-ip.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from ..events import (
+    Close,
+    Connect,
+    Connected,
+    ConnectFailed,
+    PeerClosed,
+    Ping,
+    PingDone,
+    PingReply,
+    Received,
+    Resolve,
+    Resolved,
+    Result,
+    Send,
+    SendFailed,
+)
+from .host import PppHost
+from .packets import (
+    ACK,
+    FIN,
+    ICMP_ECHO_REPLY,
+    ICMP_ECHO_REQUEST,
+    PROTO_ICMP,
+    PROTO_TCP,
+    PROTO_UDP,
+    RST,
+    SYN,
+    IpPacket,
+    PacketError,
+    build_icmp,
+    build_ipv4,
+    build_tcp,
+    build_udp,
+    build_unreachable,
+    ip_bytes,
+    ip_str,
+    parse_icmp,
+    parse_ipv4,
+    parse_tcp,
+    parse_udp,
+)
+from .tcp import HOST_WINDOW, MASK, State, TcpConn, seq_lt
+
+Flow = tuple[bytes, int, bytes, int]  # client address, client port, destination, port
+
+UDP_IDLE = 60.0  # seconds without a datagram either way before a flow's socket closes
+UDP_QUEUE = 16  # datagrams held while a flow's host socket connects
+MAX_PINGS = 32  # echo requests waiting for their answer
+PING_TIMEOUT = 5.0
+MAX_DNS = 64  # DNS queries waiting for the resolver
+DNS_TTL = 60  # the TTL of the answers given
+DNS_CACHE_SECONDS = 5.0  # an answer is reused that long (A then AAAA of one name)
+DNS_CACHE_SIZE = 256
+MAX_PING_SIZE = 1472
+
+
+@dataclass(slots=True, eq=False)
+class _UdpFlow:
+    flow: Flow
+    sock: int
+    timer: str
+    up: bool = False
+    last: float = 0.0
+    queue: list[bytes] = field(default_factory=list)
+    first: bytes = b""  # the first datagram (quoted by ICMP unreachable)
+
+
+@dataclass(slots=True, eq=False)
+class _DnsWaiter:
+    query: dns.message.Message
+    client: bytes
+    port: int
+    server: bytes
+
+
+@dataclass(slots=True)
+class _DnsPending:
+    name: str
+    waiters: list[_DnsWaiter]
+
+
+class Terminator:
+    """The client's IPv4 ended here; see the module docstring."""
+
+    def __init__(
+        self,
+        host: PppHost,
+        *,
+        client_ip: str,
+        dns_servers: tuple[str, ...],
+        host_alias: str = "10.0.2.2",
+        mss: int = 1460,
+        max_flows: int = 256,
+        key: str = "ppp.ip",
+        udp_idle: float = UDP_IDLE,
+        ping_timeout: float = PING_TIMEOUT,
+    ) -> None:
+        self.host = host
+        self.client_ip = client_ip
+        self.dns_servers = tuple(d for d in dns_servers if d and d != "0.0.0.0")
+        self._dns_set = {ip_bytes(d) for d in self.dns_servers}
+        self.host_alias = host_alias
+        self.mss = mss  # the session may lower it to the client's MRU - 40
+        self.max_flows = max_flows
+        self.key = key
+        self.udp_idle = udp_idle
+        self.ping_timeout = ping_timeout
+        self.on_packet: Callable[[bytes], None] = lambda packet: None
+        self.stats: dict[str, int] = {}
+        self._tcp: dict[Flow, TcpConn] = {}
+        self._udp: dict[Flow, _UdpFlow] = {}
+        self._pings: dict[int, tuple[bytes, bytes, int, int, bytes] | None] = {}
+        self._dns: dict[int, _DnsPending] = {}
+        self._dns_names: dict[str, int] = {}  # name -> query in flight
+        self._dns_cache: dict[str, tuple[float, tuple[str, ...], int]] = {}
+        self._ident = 0
+        self._serial = 0
+
+    # ------------------------------------------------------------ public
+
+    def packet(self, data: bytes) -> None:
+        """An IPv4 datagram from the client; never raises."""
+        try:
+            self._packet(bytes(data))
+        except PacketError as exc:
+            self._count(str(exc.args[0]) if exc.args else "malformed")
+        except Exception:  # a bug must not end the PPP session
+            self._count("errors")
+
+    def close_all(self) -> None:
+        """PPP ended: every host socket closed, all state dropped, nothing
+        sent to the client."""
+        for conn in list(self._tcp.values()):
+            conn.drop()
+        self._tcp.clear()
+        for flow in list(self._udp.values()):
+            self._drop_udp(flow)
+        for query in [*self._pings, *self._dns]:
+            self.host.disown_query(query)
+        self._pings.clear()
+        self._dns.clear()
+        self._dns_names.clear()
+
+    @property
+    def flows(self) -> int:
+        """TCP connections and UDP flows held now."""
+        return len(self._tcp) + len(self._udp)
+
+    def connections(self) -> list[TcpConn]:
+        return list(self._tcp.values())
+
+    # ------------------------------------------------------------ plumbing
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.stats[name] = self.stats.get(name, 0) + n
+
+    def _target(self, dst: bytes) -> str:
+        text = ip_str(dst)
+        return "127.0.0.1" if text == self.host_alias else text
+
+    def _send_ip(self, src: bytes, dst: bytes, proto: int, payload: bytes) -> None:
+        self._ident = (self._ident + 1) & 0xFFFF
+        self._count("ip_out")
+        self.on_packet(build_ipv4(src, dst, proto, payload, self._ident))
+
+    def _guard(self, fn: Callable[[Result], None]) -> Callable[[Result], None]:
+        def run(res: Result) -> None:
+            try:
+                fn(res)
+            except Exception:
+                self._count("errors")
+
+        return run
+
+    def _packet(self, data: bytes) -> None:
+        ip = parse_ipv4(data)
+        self._count("ip_in")
+        dst = ip.dst
+        if dst[0] == 0 or dst[0] >= 224 or dst[0] == 127:
+            raise PacketError("bad_destination")  # multicast, broadcast, "this" net, loopback
+        if ip.proto == PROTO_TCP:
+            self._tcp_in(ip)
+        elif ip.proto == PROTO_UDP:
+            self._udp_in(ip, data)
+        elif ip.proto == PROTO_ICMP:
+            self._icmp_in(ip)
+        else:
+            self._count("unsupported_protocol")
+
+    def _full(self) -> bool:
+        """No room for another flow? A connection in TIME_WAIT makes room."""
+        if self.flows < self.max_flows:
+            return False
+        for conn in self._tcp.values():
+            if conn.state is State.TIME_WAIT:
+                conn.drop()
+                return False
+        return True
+
+    # ------------------------------------------------------------ TCP
+
+    def _tcp_in(self, ip: IpPacket) -> None:
+        seg = parse_tcp(ip.src, ip.dst, ip.payload)
+        self._count("tcp_in")
+        flow = (ip.src, seg.sport, ip.dst, seg.dport)
+        conn = self._tcp.get(flow)
+        syn = seg.flags & (SYN | ACK | RST) == SYN
+        if conn is not None:
+            if not syn:
+                conn.segment(seg)
+                return
+            if conn.state is State.TIME_WAIT and seq_lt(conn.rcv_nxt, seg.seq):
+                conn.drop()  # a new incarnation (RFC 9293 3.10.7.4)
+            else:
+                conn.on_syn_again(seg)
+                return
+        if seg.flags & RST:
+            return
+        if not syn or seg.dport == 0:
+            self._reset(ip, seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, len(seg.payload))
+            return
+        if self._full():
+            self._count("flows_full")
+            self._reset(ip, seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, len(seg.payload))
+            return
+        sock = self.host.new_sock()
+        self._serial += 1
+        iss = (int(self.host.now * 250_000) + self._serial * 0x01000193) & MASK
+        conn = TcpConn(
+            self.host,
+            flow=flow,
+            timer_key=f"{self.key}.t{self._serial}",
+            sock=sock,
+            syn=seg,
+            iss=iss,
+            mss=self.mss,
+            emit=self._emit_tcp,
+            forget=self._forget_tcp,
+            stats=self.stats,
+        )
+        self._tcp[flow] = conn
+        self._count("tcp_connections")
+        self.host.own_sock(sock, self._guard(conn.on_result))
+        self.host.request(
+            Connect(sock, "TCP", self._target(ip.dst), seg.dport, rx_window=HOST_WINDOW)
+        )
+
+    def _emit_tcp(
+        self, conn: TcpConn, flags: int, seq: int, ack: int, window: int, payload: bytes, mss: int
+    ) -> None:
+        client, cport, dst, dport = conn.flow
+        segment = build_tcp(dst, client, dport, cport, seq, ack, flags, window, payload, mss)
+        self._send_ip(dst, client, PROTO_TCP, segment)
+
+    def _forget_tcp(self, conn: TcpConn) -> None:
+        if self._tcp.get(conn.flow) is conn:
+            del self._tcp[conn.flow]
+
+    def _reset(
+        self, ip: IpPacket, sport: int, dport: int, seq: int, ack: int, flags: int, size: int
+    ) -> None:
+        """RST for a segment that belongs to no connection (RFC 9293 3.10.7.1)."""
+        self._count("tcp_rst_out")
+        if flags & ACK:
+            segment = build_tcp(ip.dst, ip.src, dport, sport, ack, 0, RST, 0)
+        else:
+            size += (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+            segment = build_tcp(ip.dst, ip.src, dport, sport, 0, seq + size, RST | ACK, 0)
+        self._send_ip(ip.dst, ip.src, PROTO_TCP, segment)
+
+    # ------------------------------------------------------------ UDP
+
+    def _udp_in(self, ip: IpPacket, raw: bytes) -> None:
+        dgram = parse_udp(ip.src, ip.dst, ip.payload)
+        self._count("udp_in")
+        if dgram.dport == 53 and ip.dst in self._dns_set:
+            self._dns_query(ip, dgram.sport, dgram.payload)
+            return
+        if dgram.dport == 0:
+            raise PacketError("udp_port_0")
+        flow_key = (ip.src, dgram.sport, ip.dst, dgram.dport)
+        flow = self._udp.get(flow_key)
+        if flow is None:
+            if self._full():
+                self._count("flows_full")
+                return
+            sock = self.host.new_sock()
+            self._serial += 1
+            flow = _UdpFlow(flow_key, sock, f"{self.key}.u{self._serial}", first=raw)
+            self._udp[flow_key] = flow
+            self._count("udp_flows")
+            self.host.own_sock(sock, self._guard(partial(self._on_udp_result, flow)))
+            self.host.request(Connect(sock, "UDP", self._target(ip.dst), dgram.dport))
+            self._arm_udp(flow, self.udp_idle)
+        flow.last = self.host.now
+        if flow.up:
+            self.host.request(Send(flow.sock, dgram.payload))
+        elif len(flow.queue) < UDP_QUEUE:
+            flow.queue.append(dgram.payload)
+        else:
+            self._count("udp_queue_full")
+
+    def _arm_udp(self, flow: _UdpFlow, delay: float) -> None:
+        self.host.start_timer(flow.timer, delay, lambda: self._udp_idle(flow))
+
+    def _udp_idle(self, flow: _UdpFlow) -> None:
+        if self._udp.get(flow.flow) is not flow:
+            return
+        left = flow.last + self.udp_idle - self.host.now
+        if left > 1e-6:
+            self._arm_udp(flow, left)
+            return
+        self._count("udp_idle_closed")
+        self._drop_udp(flow)
+
+    def _drop_udp(self, flow: _UdpFlow, close: bool = True) -> None:
+        if self._udp.get(flow.flow) is flow:
+            del self._udp[flow.flow]
+        self.host.cancel_timer(flow.timer)
+        if close:
+            self.host.request(Close(flow.sock, quick=True))
+        self.host.disown_sock(flow.sock)
+        flow.queue.clear()
+
+    def _on_udp_result(self, flow: _UdpFlow, res: Result) -> None:
+        if self._udp.get(flow.flow) is not flow:
+            return
+        if isinstance(res, Received):
+            flow.last = self.host.now
+            client, cport, dst, dport = flow.flow
+            self._count("udp_out")
+            self._send_ip(dst, client, PROTO_UDP, build_udp(dst, client, dport, cport, res.data))
+        elif isinstance(res, Connected):
+            flow.up = True
+            for payload in flow.queue:
+                self.host.request(Send(flow.sock, payload))
+            flow.queue.clear()
+            flow.first = b""
+        elif isinstance(res, ConnectFailed):
+            self._count("udp_refused")
+            client, _cport, dst, _dport = flow.flow
+            if flow.first:
+                code = 13 if "denied" in res.reason else 1  # administratively prohibited / host
+                self._send_ip(dst, client, PROTO_ICMP, build_unreachable(flow.first, code))
+            self._drop_udp(flow, close=False)
+        elif isinstance(res, (PeerClosed, SendFailed)):
+            self._drop_udp(flow)
+
+    # ------------------------------------------------------------ ICMP
+
+    def _icmp_in(self, ip: IpPacket) -> None:
+        msg = parse_icmp(ip.payload)
+        if msg.type != ICMP_ECHO_REQUEST or msg.code != 0:
+            self._count("icmp_ignored")
+            return
+        if len(self._pings) >= MAX_PINGS:
+            self._count("ping_dropped")
+            return
+        self._count("pings")
+        query = self.host.new_query()
+        self._pings[query] = (ip.src, ip.dst, msg.ident, msg.seq, msg.payload)
+        self.host.own_query(query, self._guard(self._on_ping))
+        size = min(len(msg.payload), MAX_PING_SIZE)
+        self.host.request(
+            Ping(query, self._target(ip.dst), count=1, size=size, timeout=self.ping_timeout)
+        )
+
+    def _on_ping(self, res: Result) -> None:
+        if isinstance(res, PingReply):
+            ping = self._pings.get(res.query)
+            if ping is None or res.time_ms is None:
+                return  # answered already, or timed out: nothing
+            self._pings[res.query] = None
+            client, dst, ident, seq, payload = ping
+            self._count("ping_replies")
+            reply = build_icmp(ICMP_ECHO_REPLY, 0, ident, seq, payload)
+            self._send_ip(dst, client, PROTO_ICMP, reply)
+        elif isinstance(res, PingDone) and res.query in self._pings:
+            del self._pings[res.query]
+            self.host.disown_query(res.query)
+
+    # ------------------------------------------------------------ DNS
+
+    def _dns_query(self, ip: IpPacket, sport: int, payload: bytes) -> None:
+        self._count("dns_queries")
+        try:
+            query = dns.message.from_wire(payload)
+        except Exception:
+            self._count("dns_malformed")
+            return
+        if query.flags & dns.flags.QR:
+            self._count("dns_malformed")
+            return
+        waiter = _DnsWaiter(query, ip.src, sport, ip.dst)
+        if query.opcode() != dns.opcode.QUERY or len(query.question) != 1:
+            self._dns_answer(waiter, (), dns.rcode.NOTIMP)
+            return
+        question = query.question[0]
+        name = question.name.to_text(omit_final_dot=True).lower()
+        if question.rdclass != dns.rdataclass.IN or not name:
+            self._dns_answer(waiter, (), dns.rcode.REFUSED)
+            return
+        if name.endswith((".in-addr.arpa", ".ip6.arpa")):
+            self._dns_answer(waiter, (), dns.rcode.NXDOMAIN)  # no reverse lookups
+            return
+        cached = self._dns_cache.get(name)
+        if cached is not None and cached[0] > self.host.now:
+            self._dns_answer(waiter, cached[1], self._rcode(cached[1], cached[2]))
+            return
+        pending = self._dns_names.get(name)
+        if pending is not None:
+            self._dns[pending].waiters.append(waiter)
+            return
+        if len(self._dns) >= MAX_DNS:
+            self._count("dns_dropped")
+            return
+        q = self.host.new_query()
+        self._dns[q] = _DnsPending(name, [waiter])
+        self._dns_names[name] = q
+        self.host.own_query(q, self._guard(self._on_resolved))
+        self.host.request(Resolve(q, name, self.dns_servers))
+
+    @staticmethod
+    def _rcode(addresses: tuple[str, ...], error: int) -> dns.rcode.Rcode:
+        if addresses:
+            return dns.rcode.NOERROR
+        return dns.rcode.NXDOMAIN if error in (0, 8) else dns.rcode.SERVFAIL
+
+    def _on_resolved(self, res: Result) -> None:
+        if not isinstance(res, Resolved):
+            return
+        pending = self._dns.pop(res.query, None)
+        self.host.disown_query(res.query)
+        if pending is None:
+            return
+        if self._dns_names.get(pending.name) == res.query:
+            del self._dns_names[pending.name]
+        rcode = self._rcode(res.addresses, res.error)
+        if rcode != dns.rcode.SERVFAIL:
+            cache = self._dns_cache
+            cache.pop(pending.name, None)
+            if len(cache) >= DNS_CACHE_SIZE:
+                del cache[next(iter(cache))]
+            cache[pending.name] = (self.host.now + DNS_CACHE_SECONDS, res.addresses, res.error)
+        for waiter in pending.waiters:
+            self._dns_answer(waiter, res.addresses, rcode)
+
+    def _dns_answer(self, waiter: _DnsWaiter, addresses: tuple[str, ...], rcode: int) -> None:
+        query = waiter.query
+        try:
+            reply = dns.message.make_response(query, recursion_available=True)
+            reply.set_rcode(dns.rcode.Rcode(rcode))
+            if rcode == dns.rcode.NOERROR and query.question:
+                question = query.question[0]
+                if question.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
+                    ips = [a for a in addresses if a.count(".") == 3]
+                    if ips:
+                        reply.answer.append(
+                            dns.rrset.from_text_list(
+                                question.name, DNS_TTL, dns.rdataclass.IN, dns.rdatatype.A, ips
+                            )
+                        )
+            wire = reply.to_wire(max_size=512 if query.edns < 0 else max(512, query.payload))
+        except (dns.exception.DNSException, ValueError):
+            self._count("dns_malformed")
+            return
+        self._count("dns_answers")
+        self._send_ip(
+            waiter.server,
+            waiter.client,
+            PROTO_UDP,
+            build_udp(waiter.server, waiter.client, 53, waiter.port, wire),
+        )
