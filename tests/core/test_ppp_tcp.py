@@ -496,3 +496,17 @@ def test_close_all_is_silent() -> None:
     assert not host.socks
     host.advance(100)
     assert not wire.out
+
+
+def test_fin_wait_2_is_forgotten_after_a_while() -> None:
+    host, term, wire = make()
+    c = Client(host, term, wire)
+    c.connect()
+    host.result(PeerClosed(c.sock))
+    c.pump()
+    assert term.connections()[0].state is State.FIN_WAIT_2
+    host.advance(59)
+    assert term.connections()
+    host.advance(2)
+    assert term.connections() == []
+    assert not wire.out

@@ -66,6 +66,7 @@ RTO_MAX = 60.0
 MAX_RETRIES = 8  # time-outs in a row before the connection is reset
 SYN_RETRIES = 5  # SYN-ACKs sent before a half-open connection is dropped
 TIME_WAIT = 2.0
+FIN_WAIT_2_TIMEOUT = 60.0  # the host closed, the client never does: forget (as Linux)
 PERSIST_MAX = 60.0
 INITIAL_CWND_SEGMENTS = 4
 DEFAULT_MSS = 536  # RFC 9293 3.7.1: the client sent no MSS option
@@ -237,7 +238,7 @@ class TcpConn:
             self.host.start_timer(self.timer_key, deadline - now, self._fire)
             return
         self.deadline = None
-        if self.state is State.TIME_WAIT:
+        if self.state in (State.TIME_WAIT, State.FIN_WAIT_2):
             self._finish()
         elif self.state is State.SYN_RCVD:
             self._retransmit_syn()
@@ -612,6 +613,8 @@ class TcpConn:
         if fin_acked:
             if state is State.FIN_WAIT_1:
                 self.state = State.FIN_WAIT_2
+                self.persisting = False
+                self._arm(FIN_WAIT_2_TIMEOUT)
             elif state is State.CLOSING:
                 self._enter_time_wait()
             elif state is State.LAST_ACK:

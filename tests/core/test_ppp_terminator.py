@@ -1,0 +1,353 @@
+"""The PPP terminator (core/ppp/terminator.py) apart from TCP's state
+machine: packet checks, UDP flows, DNS answers, ping, bad input."""
+
+from __future__ import annotations
+
+import random
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ppp_ip_fakes import (
+    CLIENT,
+    DNS1,
+    DNS2,
+    SERVER,
+    Client,
+    icmp_echo,
+    ip_packet,
+    make,
+    naive_checksum,
+    tcp_packet,
+    udp_packet,
+)
+
+from sim800emu.core.events import (
+    Close,
+    Connect,
+    Connected,
+    ConnectFailed,
+    Ping,
+    PingDone,
+    PingReply,
+    Received,
+    Resolve,
+    Resolved,
+    Send,
+)
+from sim800emu.core.ppp.packets import (
+    PROTO_UDP,
+    SYN,
+    build_ipv4,
+    build_udp,
+    checksum,
+    ip_bytes,
+    parse_ipv4,
+)
+
+# ---------------------------------------------------------------- packets
+
+
+def test_checksum_matches_rfc1071() -> None:
+    rng = random.Random(5)
+    for n in [*range(0, 40), 1499, 1500, 65535]:
+        data = rng.randbytes(n)
+        assert checksum(data) == naive_checksum(data) or {checksum(data), naive_checksum(data)} == {
+            0,
+            0xFFFF,
+        }
+    # RFC 1071 section 3's example words
+    assert naive_checksum(bytes.fromhex("0001f203f4f5f6f7")) == checksum(
+        bytes.fromhex("0001f203f4f5f6f7")
+    )
+
+
+def test_ipv4_header_built_and_checked() -> None:
+    raw = build_ipv4(ip_bytes(SERVER), ip_bytes(CLIENT), 17, b"payload", 7)
+    assert raw[0] == 0x45 and len(raw) == 27
+    assert naive_checksum(raw[:20]) == 0
+    ip = parse_ipv4(raw)
+    assert ip.payload == b"payload" and ip.proto == 17
+
+
+def test_bad_checksums_fragments_and_junk_are_dropped_and_counted() -> None:
+    host, term, wire = make()
+    good = udp_packet(5000, 6000, b"x")
+    bad_ip = bytearray(good)
+    bad_ip[10] ^= 0xFF
+    term.packet(bytes(bad_ip))
+    bad_udp = bytearray(good)
+    bad_udp[-1] ^= 0x01
+    term.packet(bytes(bad_udp))
+    frag = bytearray(build_ipv4(ip_bytes(CLIENT), ip_bytes(SERVER), 17, b"12345678", 1))
+    frag[6] = 0x20  # MF
+    frag[10:12] = b"\0\0"
+    frag[10:12] = checksum(bytes(frag[:20])).to_bytes(2, "big")
+    term.packet(bytes(frag))
+    term.packet(b"")
+    term.packet(b"\x60" + bytes(39))  # IPv6
+    term.packet(ip_packet(CLIENT, SERVER, 47, b"gre"))  # another protocol
+    term.packet(udp_packet(5000, 6000, b"x", dst="255.255.255.255"))
+    term.packet(udp_packet(5000, 6000, b"x", dst="224.0.0.251"))
+    assert not host.requests and not wire.out
+    stats = term.stats
+    assert stats["bad_checksum"] == 2
+    assert stats["fragment"] == 1
+    assert stats["ip_short"] == 1 and stats["ip_version"] == 1
+    assert stats["unsupported_protocol"] == 1
+    assert stats["bad_destination"] == 2
+
+
+def test_udp_checksum_zero_means_none() -> None:
+    host, term, _wire = make()
+    seg = bytearray(build_udp(ip_bytes(CLIENT), ip_bytes(SERVER), 5000, 6000, b"abc"))
+    seg[6:8] = b"\0\0"
+    term.packet(ip_packet(CLIENT, SERVER, PROTO_UDP, bytes(seg)))
+    assert host.of(Connect)
+
+
+# ---------------------------------------------------------------- UDP
+
+
+def test_udp_flow_through_a_host_socket() -> None:
+    host, term, wire = make()
+    term.packet(udp_packet(5000, 7, b"one"))
+    term.packet(udp_packet(5000, 7, b"two"))
+    (connect,) = host.of(Connect)
+    assert isinstance(connect, Connect)
+    assert (connect.proto, connect.host, connect.port) == ("UDP", SERVER, 7)
+    assert not host.of(Send)  # held until the socket is up
+    host.result(Connected(connect.sock, SERVER, 7))
+    assert [r.data for r in host.of(Send) if isinstance(r, Send)] == [b"one", b"two"]
+    term.packet(udp_packet(5000, 7, b"three"))
+    assert len(host.of(Send)) == 3 and len(host.of(Connect)) == 1
+    host.result(Received(connect.sock, b"echo", SERVER, 7))
+    (out,) = wire.take()
+    assert out.udp is not None
+    assert (out.udp.sport, out.udp.dport, out.udp.payload) == (7, 5000, b"echo")
+    assert out.ip.src == ip_bytes(SERVER) and out.ip.dst == ip_bytes(CLIENT)
+    # another client port is another flow
+    term.packet(udp_packet(5001, 7, b"other"))
+    assert len(host.of(Connect)) == 2
+    # idle: the socket closes
+    host.advance(30)
+    term.packet(udp_packet(5000, 7, b"keepalive"))
+    host.advance(45)
+    closes = [r.sock for r in host.of(Close) if isinstance(r, Close)]
+    assert connect.sock not in closes and len(closes) == 1
+    host.advance(30)
+    closes = [r.sock for r in host.of(Close) if isinstance(r, Close)]
+    assert connect.sock in closes
+    assert term.flows == 0
+
+
+def test_udp_to_the_host_alias() -> None:
+    host, term, _wire = make()
+    term.packet(udp_packet(5000, 9999, b"hi", dst="10.0.2.2"))
+    (connect,) = host.of(Connect)
+    assert isinstance(connect, Connect) and connect.host == "127.0.0.1"
+
+
+def test_udp_denied_gets_icmp_unreachable() -> None:
+    host, term, wire = make()
+    term.packet(udp_packet(5000, 7, b"one"))
+    (connect,) = host.of(Connect)
+    host.result(ConnectFailed(connect.sock, "denied by policy"))
+    (out,) = wire.take()
+    assert out.icmp is not None and (out.icmp.type, out.icmp.code) == (3, 13)
+    assert out.icmp.payload[:20] == udp_packet(5000, 7, b"one")[:20]
+    assert term.flows == 0
+
+
+def test_udp_flows_are_bounded() -> None:
+    host, term, _wire = make(max_flows=4)
+    for port in range(100):
+        term.packet(udp_packet(10000 + port, 7, b"x"))
+    assert len(host.of(Connect)) == 4
+    assert term.stats["flows_full"] == 96
+
+
+# ---------------------------------------------------------------- DNS
+
+
+def dns_query(name: str, rdtype: str = "A", qid: int = 4242, server: str = DNS1) -> bytes:
+    q = dns.message.make_query(name, rdtype)
+    q.id = qid
+    return udp_packet(33333, 53, q.to_wire(), dst=server)
+
+
+def answer(wire_out: list) -> dns.message.Message:  # type: ignore[type-arg]
+    (out,) = wire_out
+    assert out.udp is not None and out.udp.sport == 53 and out.udp.dport == 33333
+    return dns.message.from_wire(out.udp.payload)
+
+
+def test_dns_a_record_from_resolve() -> None:
+    host, term, wire = make()
+    term.packet(dns_query("Example.COM"))
+    (resolve,) = host.of(Resolve)
+    assert isinstance(resolve, Resolve)
+    assert resolve.name == "example.com" and resolve.dns == (DNS1, DNS2)
+    assert not host.of(Connect)  # answered here, not forwarded
+    host.result(Resolved(resolve.query, ("93.184.216.34", "93.184.216.35")))
+    reply = answer(wire.take())
+    assert reply.id == 4242 and reply.rcode() == dns.rcode.NOERROR
+    assert reply.flags & dns.flags.QR and reply.flags & dns.flags.RA
+    (rrset,) = reply.answer
+    assert rrset.rdtype == dns.rdatatype.A
+    assert sorted(r.address for r in rrset) == ["93.184.216.34", "93.184.216.35"]
+    assert str(rrset.name) == "Example.COM."
+    assert not host.queries  # disowned
+
+
+def test_dns_nxdomain_servfail_and_aaaa() -> None:
+    host, term, wire = make()
+    term.packet(dns_query("nowhere.invalid"))
+    (resolve,) = host.of(Resolve)
+    host.result(Resolved(resolve.query, (), 8))
+    assert answer(wire.take()).rcode() == dns.rcode.NXDOMAIN
+    term.packet(dns_query("down.example", server=DNS2))
+    resolve = host.of(Resolve)[-1]
+    host.result(Resolved(resolve.query, (), 3))
+    out = wire.take()
+    assert out[0].ip.src == ip_bytes(DNS2)
+    assert answer(out).rcode() == dns.rcode.SERVFAIL
+    term.packet(dns_query("v4only.example", "AAAA"))
+    resolve = host.of(Resolve)[-1]
+    host.result(Resolved(resolve.query, ("10.1.1.1",)))
+    reply = answer(wire.take())
+    assert reply.rcode() == dns.rcode.NOERROR and not reply.answer  # exists, no IPv6
+    term.packet(dns_query("4.3.2.1.in-addr.arpa", "PTR"))
+    assert answer(wire.take()).rcode() == dns.rcode.NXDOMAIN
+
+
+def test_dns_queries_coalesce_and_are_cached_briefly() -> None:
+    host, term, wire = make()
+    term.packet(dns_query("a.example", "A", qid=1))
+    term.packet(dns_query("a.example", "AAAA", qid=2))
+    assert len(host.of(Resolve)) == 1
+    resolve = host.of(Resolve)[0]
+    host.result(Resolved(resolve.query, ("10.9.9.9",)))
+    assert len(wire.take()) == 2
+    term.packet(dns_query("a.example", "A", qid=3))
+    assert len(host.of(Resolve)) == 1 and len(wire.take()) == 1
+    host.advance(10)
+    term.packet(dns_query("a.example", "A", qid=4))
+    assert len(host.of(Resolve)) == 2
+
+
+def test_dns_garbage_and_other_servers() -> None:
+    host, term, wire = make()
+    term.packet(udp_packet(33333, 53, b"\x01\x02garbage", dst=DNS1))
+    assert not wire.out and term.stats["dns_malformed"] == 1
+    term.packet(dns_query("x.example", server="8.8.8.8"))  # not announced: a UDP flow
+    (connect,) = host.of(Connect)
+    assert isinstance(connect, Connect) and (connect.host, connect.port) == ("8.8.8.8", 53)
+
+
+# ---------------------------------------------------------------- ICMP
+
+
+def test_ping_answered_through_the_host() -> None:
+    host, term, wire = make()
+    term.packet(icmp_echo(0x1234, 7, b"abcdefgh" * 7))
+    (ping,) = host.of(Ping)
+    assert isinstance(ping, Ping)
+    assert (ping.host, ping.count, ping.size) == (SERVER, 1, 56)
+    host.result(PingReply(ping.query, 1, SERVER, 12.5, 55))
+    host.result(PingDone(ping.query))
+    (out,) = wire.take()
+    assert out.icmp is not None
+    assert (out.icmp.type, out.icmp.ident, out.icmp.seq) == (0, 0x1234, 7)
+    assert out.icmp.payload == b"abcdefgh" * 7
+    assert out.ip.src == ip_bytes(SERVER)
+    assert not host.queries
+
+
+def test_ping_timeout_or_denied_is_silent() -> None:
+    host, term, wire = make()
+    term.packet(icmp_echo(1, 1, b"x", dst="10.0.2.2"))
+    (ping,) = host.of(Ping)
+    assert isinstance(ping, Ping) and ping.host == "127.0.0.1"
+    host.result(PingReply(ping.query, 1, "127.0.0.1"))  # time-out
+    host.result(PingDone(ping.query))
+    term.packet(icmp_echo(1, 2, b"x"))
+    ping = host.of(Ping)[-1]
+    host.result(PingDone(ping.query, error=True))
+    assert not wire.out and not host.queries
+
+
+def test_pings_are_bounded() -> None:
+    host, term, _wire = make()
+    for i in range(100):
+        term.packet(icmp_echo(1, i, b"x"))
+    assert len(host.of(Ping)) == 32
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def valid_packets() -> list[bytes]:
+    return [
+        tcp_packet(40000, 80, 1, 0, SYN, mss=1460),
+        tcp_packet(40000, 80, 2, 5, 0x10, payload=b"data"),
+        udp_packet(5000, 7, b"hello"),
+        dns_query("example.com"),
+        icmp_echo(1, 1, b"ping"),
+    ]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(max_size=120), max_size=20))
+def test_random_bytes_never_raise(packets: list[bytes]) -> None:
+    _host, term, _wire = make(max_flows=8)
+    for p in packets:
+        term.packet(p)
+    assert term.flows <= 8
+    assert term.stats.get("errors", 0) == 0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 200), st.integers(0, 255), st.booleans()),
+        max_size=30,
+    )
+)
+def test_mutated_packets_never_raise(edits: list[tuple[int, int, int, bool]]) -> None:
+    """Valid packets with a byte changed (checksums fixed up or not): the
+    terminator never raises, never holds more than max_flows."""
+    host, term, wire = make(max_flows=8)
+    base = valid_packets()
+    for which, pos, value, fix in edits:
+        p = bytearray(base[which])
+        if pos < len(p):
+            p[pos] = value
+        if fix and len(p) >= 20:
+            p[10:12] = b"\0\0"
+            p[10:12] = checksum(bytes(p[:20])).to_bytes(2, "big")
+        term.packet(bytes(p))
+        for req in host.take():
+            if isinstance(req, Connect) and req.proto == "TCP":
+                host.result(Connected(req.sock, req.host, req.port))
+    host.advance(300)
+    assert term.flows <= 8
+    assert term.stats.get("errors", 0) == 0
+    wire.take()
+
+
+def test_close_all_closes_flows_and_forgets_queries() -> None:
+    host, term, wire = make()
+    term.packet(udp_packet(5000, 7, b"x"))
+    term.packet(icmp_echo(1, 1, b"x"))
+    term.packet(dns_query("pending.example"))
+    c = Client(host, term, wire)
+    c.connect()
+    term.close_all()
+    assert term.flows == 0 and not host.socks and not host.queries
+    assert not [k for k in host.timers if k.startswith("ppp.ip")]
+    host.advance(100)
+    assert not wire.out

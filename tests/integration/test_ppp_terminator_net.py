@@ -1,0 +1,230 @@
+"""The PPP terminator driven by the real network driver (NetDriver) to
+servers on 127.0.0.1: the client's TCP, UDP and DNS go through real host
+sockets, policy included. The client is the test-side one of
+tests/core/ppp_ip_fakes.py; the clock is the event loop's."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
+
+from ppp_ip_fakes import Client, Wire, udp_packet
+
+from sim800emu.core.events import Request, Result
+from sim800emu.core.ppp.terminator import Terminator
+from sim800emu.net.config import NetConfig, parse_network
+from sim800emu.net.driver import NetDriver
+
+MiB = 1 << 20
+ALIAS = "10.0.2.2"
+
+
+def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 30.0))
+
+    return wrapper
+
+
+class LoopHost:
+    """``PppHost`` on a real event loop and the real network driver."""
+
+    def __init__(self, config: NetConfig) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.driver = NetDriver(config, self._deliver, self.loop)
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.socks: dict[int, Callable[[Result], None]] = {}
+        self.queries: dict[int, Callable[[Result], None]] = {}
+        self.requests: list[Request] = []
+        self._ids = 0
+        self.changed = asyncio.Event()
+
+    @property
+    def now(self) -> float:
+        return self.loop.time()
+
+    def start_timer(self, key: str, delay: float, action: Callable[[], None]) -> None:
+        self.cancel_timer(key)
+        self.timers[key] = self.loop.call_later(delay, self._fire, key, action)
+
+    def _fire(self, key: str, action: Callable[[], None]) -> None:
+        self.timers.pop(key, None)
+        action()
+        self.changed.set()
+
+    def cancel_timer(self, key: str) -> None:
+        handle = self.timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def new_sock(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    new_query = new_sock
+
+    def own_sock(self, sock: int, owner: Callable[[Result], None]) -> None:
+        self.socks[sock] = owner
+
+    def disown_sock(self, sock: int) -> None:
+        self.socks.pop(sock, None)
+
+    def own_query(self, query: int, owner: Callable[[Result], None]) -> None:
+        self.queries[query] = owner
+
+    def disown_query(self, query: int) -> None:
+        self.queries.pop(query, None)
+
+    def request(self, req: Request) -> None:
+        self.requests.append(req)
+        self.driver.submit(req)
+
+    def _deliver(self, res: Result) -> None:
+        owner = self.socks.get(getattr(res, "sock", 0)) or self.queries.get(
+            getattr(res, "query", 0)
+        )
+        if owner is not None:
+            owner(res)
+        self.changed.set()
+
+    async def until(
+        self, cond: Callable[[], bool], pump: Callable[[], object], t: float = 20.0
+    ) -> None:
+        async with asyncio.timeout(t):
+            while True:
+                pump()
+                if cond():
+                    return
+                self.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), 0.05)
+
+
+def setup(config: NetConfig) -> tuple[LoopHost, Terminator, Wire]:
+    host = LoopHost(config)
+    term = Terminator(host, client_ip="10.64.1.2", dns_servers=("10.64.0.1",))  # type: ignore[arg-type]
+    return host, term, Wire(term)
+
+
+@aio
+async def test_download_and_upload_through_real_sockets() -> None:
+    payload = bytes(range(256)) * (MiB // 256)
+    uploaded = bytearray()
+    upload_done = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        command = await reader.readexactly(4)
+        if command == b"GET ":
+            writer.write(payload)
+            await writer.drain()
+            writer.close()
+        else:
+            while chunk := await reader.read(65536):
+                uploaded.extend(chunk)
+            upload_done.set()
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    host, term, wire = setup(NetConfig())
+    try:
+        down = Client(host, term, wire, dst=ALIAS, dport=port, window=16384, mss=1460)  # type: ignore[arg-type]
+        down.syn()
+        await host.until(lambda: down.peer_mss > 0, down.pump)
+        down.send(b"GET ")
+        await host.until(lambda: down.fin, down.pump)
+        down.close()
+        assert hashlib.sha256(down.received).digest() == hashlib.sha256(payload).digest()
+
+        up = Client(host, term, wire, sport=40001, dst=ALIAS, dport=port)  # type: ignore[arg-type]
+        up.syn()
+        await host.until(lambda: up.peer_mss > 0, up.pump)
+        data = b"PUT " + payload
+        sent = 0
+
+        def push() -> None:
+            nonlocal sent
+            up.pump()
+            sent += up.send(data[sent:])
+
+        await host.until(lambda: sent == len(data) and up.snd_una == up.snd_nxt, push)
+        up.close()
+        await host.until(upload_done.is_set, up.pump)
+        assert bytes(uploaded) == payload[:]  # after the 4-byte command
+        await host.until(lambda: up.fin, up.pump)
+        await host.until(lambda: term.flows == 1, up.pump)  # TIME_WAIT of the download
+        await host.until(lambda: term.flows == 0, up.pump)
+    finally:
+        term.close_all()
+        await host.driver.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+@aio
+async def test_refused_and_denied_get_rst() -> None:
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens there now
+    host, term, wire = setup(NetConfig())
+    try:
+        c = Client(host, term, wire, dst=ALIAS, dport=port)  # type: ignore[arg-type]
+        c.syn()
+        await host.until(lambda: c.reset, c.pump)
+    finally:
+        await host.driver.aclose()
+    host, term, wire = setup(NetConfig(deny=(parse_network("127.0.0.0/8"),)))
+    try:
+        c = Client(host, term, wire, dst=ALIAS, dport=80)  # type: ignore[arg-type]
+        c.syn()
+        await host.until(lambda: c.reset, c.pump)
+        assert term.stats["tcp_refused"] == 1
+    finally:
+        await host.driver.aclose()
+
+
+@aio
+async def test_udp_echo_and_dns_through_real_sockets() -> None:
+    loop = asyncio.get_running_loop()
+
+    class Echo(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            self.transport.sendto(b"echo:" + data, addr)  # type: ignore[attr-defined]
+
+    transport, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    host, term, wire = setup(NetConfig(hosts={"svc.test": "127.0.0.1"}, dns_offline=True))
+    try:
+        term.packet(udp_packet(5555, port, b"hi", dst=ALIAS))
+        await host.until(lambda: any(o.udp for o in wire.out), lambda: None)
+        (out,) = wire.take()
+        assert out.udp is not None and out.udp.payload == b"echo:hi" and out.udp.sport == port
+        import dns.message
+
+        for name, rcode in (("svc.test", 0), ("nope.test", 3)):
+            q = dns.message.make_query(name, "A")
+            term.packet(udp_packet(5353, 53, q.to_wire(), dst="10.64.0.1"))
+            await host.until(lambda: bool(wire.out), lambda: None)
+            (out,) = wire.take()
+            assert out.udp is not None
+            reply = dns.message.from_wire(out.udp.payload)
+            assert reply.rcode() == rcode
+            if rcode == 0:
+                assert [r.address for r in reply.answer[0]] == ["127.0.0.1"]
+    finally:
+        term.close_all()
+        await host.driver.aclose()
+        transport.close()
