@@ -653,3 +653,36 @@ def test_scapy_reads_our_frames_and_we_read_scapys() -> None:
     assert nak.code == 3
     assert [(o.type, o.data) for o in nak.options] == [
         (3, CLIENT), (129, DNS[0]), (131, DNS[1])]
+
+
+def test_ipcp_terminated_alone_hangs_up_after_a_restart_period() -> None:
+    link, peer, host = up_pppd()
+    peer.ipcp(5, 4)
+    assert peer.expect(IPCP, 6) == (4, b"")
+    host.advance(2.9)
+    assert peer.take() == [] and link.running
+    host.advance(0.1)
+    ident, _ = peer.expect(LCP, 5)
+    peer.lcp(6, ident)
+    assert peer.downs == ["the client closed IPCP"]
+
+
+def test_echo_before_lcp_is_opened_is_discarded() -> None:
+    link, peer, _ = make()
+    link.start()
+    peer.take()
+    peer.lcp(9, 1, MAGIC)
+    assert peer.take() == []
+    assert link.stats["discarded"] == 0 and link.stats["echo_replies"] == 0
+
+
+def test_code_reject_of_a_vital_code_ends_the_link() -> None:
+    link, peer, _ = up_pppd()
+    peer.lcp(7, 1, pkt(1, 1, b""))
+    ident, _ = peer.expect(LCP, 5)
+    peer.lcp(6, ident)
+    assert peer.downs == ["the client rejected a vital LCP code"]
+    # a Code-Reject of an echo is harmless
+    link, peer, _ = up_pppd()
+    peer.lcp(7, 1, pkt(9, 1, MAGIC))
+    assert peer.take() == [] and link.opened
