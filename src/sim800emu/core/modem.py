@@ -62,6 +62,7 @@ from .events import (
 )
 from .gprs import GprsState
 from .ip import IpStack
+from .lazy import lazy, made
 from .parser import Command, Form
 from .radio import RadioState
 from .registry import (
@@ -92,6 +93,16 @@ def _query_key(query: int) -> int:
     return -(1 << 40) - query
 
 
+# The families a modem may never use are made on first use (core/lazy.py):
+# a fleet of modems answering AT does not pay for them.
+def _voice(m: Modem) -> Voice:
+    return Voice(m, m.config.services.dial)  # calls (core/voice.py)
+
+
+def _ussd(m: Modem) -> UssdService:
+    return UssdService(m, m.config.services.ussd)  # USSD (core/ussd.py)
+
+
 class Modem:
     # Declared here for the command modules, which are type-checked before
     # __init__ is (they import this module and this module imports them).
@@ -99,22 +110,23 @@ class Modem:
     dns: tuple[str, str]
     pdp_apn: str
     pdp_active: bool
-    bearers: Bearers
-    http: HttpClient
-    ftp: FtpClient
     switches: dict[str, int]
     local_ip: str
     ntp_server: str
     ntp_tz: int
     charset: TeCharset
-    voice: Voice
-    ussd: UssdService
-    sms: SmsService
     radio: RadioState
     sim: SimCard
-    gprs: GprsState
-    ip: IpStack
     ch: Channel
+    # made on first use (core/lazy.py)
+    gprs: lazy[Modem, GprsState] = lazy(lambda _: GprsState())  # QoS, class, event reporting
+    bearers: lazy[Modem, Bearers] = lazy(lambda _: Bearers())  # AT+SAPBR profiles 1-3
+    voice: lazy[Modem, Voice] = lazy(_voice)
+    ussd: lazy[Modem, UssdService] = lazy(_ussd)
+    sms: lazy[Modem, SmsService] = lazy(SmsService)  # the SMS family (core/sms)
+    ip: lazy[Modem, IpStack] = lazy(IpStack)  # IP context, links, server (core/ip.py)
+    http: lazy[Modem, HttpClient] = lazy(HttpClient)
+    ftp: lazy[Modem, FtpClient] = lazy(FtpClient)
 
     def __init__(
         self,
@@ -134,20 +146,13 @@ class Modem:
         self.sim = SimCard(self.config.identity, self.saved.get(self.sim_key))
         if self.sim.power_on():  # the SC lock is on: the SIM waits for its PIN
             self.radio.sim_ready = False
-        self.gprs = GprsState()  # QoS, class, event reporting (core/gprs.py)
         self.local_ip = radio.local_ip
         self.dns: tuple[str, str] = radio.dns_servers
-        self.bearers = Bearers()  # AT+SAPBR profiles 1-3
         self.switches: dict[str, int] = {}  # CLTS, CVHU ...: kept, no effect
         self.charset = TeCharset()  # AT+CSCS: shared by SMS, USSD, phone book
-        services, timing = self.config.services, self.config.timing
-        self.pace = Pace(timing)  # every simulated delay: self.delay(name)
-        self.voice = Voice(self, services.dial)  # calls (core/voice.py)
-        self.ussd = UssdService(self, services.ussd)  # USSD (core/ussd.py)
-        self.sms = SmsService(self)  # the SMS family (core/sms)
+        self.pace = Pace(self.config.timing)  # every simulated delay: self.delay(name)
         self.pdp_apn = ""
         self.pdp_active = False  # CGACT
-        self.ip = IpStack(self)  # IP context, links, server (core/ip.py)
         # output and the channels: the plain serial line, and the DLCs of the
         # multiplexer while it runs (``mux``)
         self._out: list[bytes] = []
@@ -166,8 +171,6 @@ class Modem:
         self._timers: dict[str, tuple[Callable[[], None], Channel]] = {}
         # sockets of the applications (HTTP, FTP): sock -> who takes its results
         self._sock_owners: dict[int, Callable[[Result], None]] = {}
-        self.http = HttpClient(self)
-        self.ftp = FtpClient(self)
         if self.config.cold_boot:
             self.begin_boot()
 
@@ -239,7 +242,8 @@ class Modem:
     def shutdown(self, now: float) -> None:
         """The emulator is stopping: close every link and the server."""
         self.now = now
-        self.ip.close_all()
+        if made(self, "ip"):
+            self.ip.close_all()
         self.stop_apps()
 
     # ============================================================ channels
@@ -500,8 +504,10 @@ class Modem:
     def stop_apps(self) -> None:
         """Power loss, reboot, shutdown: the HTTP and FTP sessions end
         silently and their sockets close."""
-        self.http.stop()
-        self.ftp.stop()
+        if made(self, "http"):
+            self.http.stop()
+        if made(self, "ftp"):
+            self.ftp.stop()
 
     def delay(self, name: str) -> float:
         """The simulated delay ``name`` (a ``Timing`` field), with the

@@ -35,11 +35,12 @@ SIM_FAILURE = 13
 
 class SimCard:
     __slots__ = (
+        "_books",
+        "_msisdn",
         "_own_number_written",
         "acm",
         "acm_max",
         "barring_pwd",
-        "books",
         "cpol",
         "currency",
         "current",
@@ -53,7 +54,8 @@ class SimCard:
     )
 
     def __init__(self, identity: Identity, saved: object = None) -> None:
-        self.books = {name: PhoneBook(name, size) for name, size in BOOKS.items()}
+        self._books: dict[str, PhoneBook] | None = None  # made on first use: books
+        self._msisdn = identity.msisdn
         self.current = "SM"
         self.cpol: dict[int, tuple[int, str]] = {}  # index -> (format, operator)
         self.locks: dict[str, bool] = {}
@@ -69,9 +71,18 @@ class SimCard:
         self.pin_tries = PIN_TRIES
         self.puk_tries = PUK_TRIES
         self.load(saved)
-        if not self._own_number_written and identity.msisdn:
-            # the MSISDN record: what AT+CNUM shows (--msisdn)
-            self.books["ON"].write(1, identity.msisdn, None, "")
+
+    @property
+    def books(self) -> dict[str, PhoneBook]:
+        """The phone books, made on first use (a fleet of modems that never
+        read them does not pay for them)."""
+        books = self._books
+        if books is None:
+            books = self._books = {name: PhoneBook(name, size) for name, size in BOOKS.items()}
+            if not self._own_number_written and self._msisdn:
+                # the MSISDN record: what AT+CNUM shows (--msisdn)
+                books["ON"].write(1, self._msisdn, None, "")
+        return books
 
     @property
     def book(self) -> PhoneBook:
@@ -155,11 +166,11 @@ class SimCard:
             return
         books = data.get("books")
         if isinstance(books, dict):
+            if "ON" in books:  # the own number was written: no MSISDN record then
+                self._own_number_written = True
             for name, content in books.items():
                 if name in self.books:
                     self.books[name].load(content)
-                    if name == "ON":
-                        self._own_number_written = True
         cpol = data.get("cpol")
         if isinstance(cpol, dict):
             for key, item in cpol.items():
