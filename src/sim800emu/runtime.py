@@ -158,13 +158,50 @@ class _NullNet:
 # ------------------------------------------------------------ the runner
 
 
+SERIAL_HIGH = 256 * KiB  # serial write backlog that stops reading the sockets
+SERIAL_LOW = 64 * KiB  # ... and lets them go again
+PACED_HIGH = 4 * KiB  # with --baud: what the module's UART buffer holds
+PACED_LOW = 1 * KiB
+
+
 class ModemRunner:
     """Glues one modem, one network driver and one serial line together."""
 
-    serial_high = 256 * KiB
-    serial_low = 64 * KiB
-    paced_high = 4 * KiB  # with --baud: what the module's UART buffer holds
-    paced_low = 1 * KiB
+    # A fleet holds thousands of these (bench/fleet_memory.py): no __dict__.
+    __slots__ = (
+        "_busy",
+        "_close_task",
+        "_closed",
+        "_closing",
+        "_frozen",
+        "_inbox",
+        "_net_paused",
+        "_on_closed",
+        "_on_power_down",
+        "_serial_paused",
+        "_slips",
+        "_started",
+        "_timers",
+        "baud",
+        "bytes_in",
+        "bytes_out",
+        "centre",
+        "loop",
+        "modem",
+        "name",
+        "net",
+        "paced",
+        "powered_down",
+        "saved",
+        "serial",
+        "serial_high",
+        "serial_low",
+        "sim_store",
+        "store",
+        "switch",
+        "traffic",
+        "watchers",
+    )
 
     def __init__(
         self,
@@ -185,11 +222,12 @@ class ModemRunner:
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
         self.paced: PacedLine | None = None
+        self.serial_high, self.serial_low = SERIAL_HIGH, SERIAL_LOW
         if baud:
             # a UART at ``baud`` (or the rate AT+IPR fixes): the module's
             # few kilobytes of serial buffer, not the host's 256 KiB
             self.paced = serial = PacedLine(serial, self.loop, baud)
-            self.serial_high, self.serial_low = self.paced_high, self.paced_low
+            self.serial_high, self.serial_low = PACED_HIGH, PACED_LOW
         self.baud = baud
         self.sim_store = sim_store  # the SIM's messages (SaveSim), per ICCID
         self.centre = centre
@@ -205,14 +243,16 @@ class ModemRunner:
         self.bytes_out = 0  # serial bytes to the host
         self._on_closed = on_closed
         self._on_power_down = on_power_down
-        self._inbox: collections.deque[bytes | Result] = collections.deque()
+        # inputs that came while a step ran (or while frozen); made on first need
+        self._inbox: collections.deque[bytes | Result] | None = None
         self._busy = False
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._net_paused = False  # we asked the driver to stop reading sockets
         self._serial_paused = False  # we stopped reading the serial line
         self._started = False
         self._closing = False
-        self._closed = asyncio.Event()
+        # set once closed; made when someone waits for it (wait_closed)
+        self._closed: asyncio.Event | None = None
         self._close_task: asyncio.Task[None] | None = None
         self.watchers: list[Watcher] = []
         self._frozen: asyncio.TimerHandle | None = None  # freeze(): until it fires
@@ -239,14 +279,19 @@ class ModemRunner:
     def closing(self) -> bool:
         return self._closing
 
+    def _closed_event(self) -> asyncio.Event:
+        if self._closed is None:
+            self._closed = asyncio.Event()
+        return self._closed
+
     async def wait_closed(self) -> None:
-        await self._closed.wait()
+        await self._closed_event().wait()
 
     async def aclose(self) -> None:
         """Stop: the core closes its links (``shutdown``), its last requests
         and output are passed on, then the driver drops everything."""
         if self._closing:
-            await self._closed.wait()
+            await self._closed_event().wait()
             return
         self._closing = True
         try:
@@ -256,7 +301,7 @@ class ModemRunner:
             except Exception:
                 log.exception("%smodem shutdown failed", self._prefix())
             self._drain()
-            self._inbox.clear()
+            self._inbox = None
             self._cancel_all_timers()
             if self._frozen is not None:
                 self._frozen.cancel()
@@ -269,7 +314,11 @@ class ModemRunner:
             except Exception:
                 log.exception("%snetwork driver close failed", self._prefix())
         finally:
-            self._closed.set()
+            if self.centre is not None:
+                self.centre.unregister(self)
+            if self.switch is not None:
+                self.switch.unregister(self)
+            self._closed_event().set()
             if self._on_closed is not None:
                 self._on_closed(self)
 
@@ -279,8 +328,7 @@ class ModemRunner:
         """A result from the network driver (called from the event loop)."""
         if self._closing:
             return
-        self._inbox.append(result)
-        self._process()
+        self._process(result)
 
     def serial_received(self, data: bytes) -> None:
         if self._closing or not data:
@@ -288,10 +336,13 @@ class ModemRunner:
         if self.traffic is not None:
             self.traffic.host_to_modem(data, self.name)
         self.bytes_in += len(data)
-        self._inbox.append(data)
-        for watcher in self.watchers:  # what they do comes after these bytes
-            watcher.host_bytes(data)
-        self._process()
+        if self.watchers:
+            self._queue(data)
+            for watcher in self.watchers:  # what they do comes after these bytes
+                watcher.host_bytes(data)
+            self._process()
+        else:
+            self._process(data)
 
     def serial_write_progress(self) -> None:
         if self._net_paused and self.serial.write_backlog() <= self.serial_low:
@@ -308,34 +359,46 @@ class ModemRunner:
         self._timers.pop(key, None)
         if self._closing:
             return
-        self._inbox.append(TimerFired(key))
-        self._process()
+        self._process(TimerFired(key))
 
     # ---------------------------------------------------------- the core step
 
-    def _process(self) -> None:
+    def _queue(self, item: bytes | Result) -> None:
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = collections.deque()
+        inbox.append(item)
+
+    def _process(self, item: bytes | Result | None = None) -> None:
+        """Run what waits in the inbox and then ``item`` (if given), one step
+        each, in order; while a step runs (or the modem is frozen) ``item``
+        only queues."""
+        if item is not None and (self._busy or self._frozen is not None or self._inbox):
+            self._queue(item)
+            item = None
         if self._busy or self._frozen is not None:
             return
         self._busy = True
         try:
+            if item is not None:
+                self._step(item)
             inbox = self._inbox
-            modem = self.modem
-            while inbox:
-                item = inbox.popleft()
-                try:
-                    if isinstance(item, bytes):
-                        modem.feed(item, self.loop.time())
-                    else:
-                        modem.handle(item, self.loop.time())
-                except Exception:
-                    log.exception("%smodem failed on %r", self._prefix(), item)
-                self._drain()
-                for watcher in self.watchers:
-                    watcher.stepped()
-                if self._frozen is not None:
-                    break
+            while inbox and self._frozen is None:
+                self._step(inbox.popleft())
         finally:
             self._busy = False
+
+    def _step(self, item: bytes | Result) -> None:
+        try:
+            if isinstance(item, bytes):
+                self.modem.feed(item, self.loop.time())
+            else:
+                self.modem.handle(item, self.loop.time())
+        except Exception:
+            log.exception("%smodem failed on %r", self._prefix(), item)
+        self._drain()
+        for watcher in self.watchers:
+            watcher.stepped()
 
     def _drain(self) -> None:
         """Pass on what the core produced: requests, then serial output.
@@ -442,7 +505,7 @@ class ModemRunner:
             self._hold_serial(req.hold)
         elif isinstance(req, SaveSettings):
             # answered at once: the result follows this step (AT&W's OK/ERROR)
-            self._inbox.append(SettingsSaved(req.settings, self._save(req.settings)))
+            self._queue(SettingsSaved(req.settings, self._save(req.settings)))
         elif isinstance(req, SaveSim):
             self._save_sim(req.data)
         elif isinstance(req, SmsSent):

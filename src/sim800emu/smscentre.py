@@ -49,14 +49,18 @@ class SmsCentre:
     def __init__(self, outbox: Path | None = None) -> None:
         self.outbox_path = outbox
         self.messages: list[dict[str, Any]] = []
-        self._runners: list[ModemRunner] = []
+        # every live modem (the runner's close unregisters it): a dict, so
+        # that a fleet's thousands of reconnections each cost O(1)
+        self._runners: dict[ModemRunner, None] = {}
 
     def register(self, runner: ModemRunner) -> None:
-        self._runners.append(runner)
+        self._runners[runner] = None
+
+    def unregister(self, runner: ModemRunner) -> None:
+        self._runners.pop(runner, None)
 
     def _live(self) -> list[ModemRunner]:
-        self._runners = [r for r in self._runners if not r.closing]
-        return self._runners
+        return [r for r in self._runners if not r.closing]
 
     def submit(self, sender: ModemRunner, msg: SmsSent) -> None:
         now = time.time()

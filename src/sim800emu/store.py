@@ -35,16 +35,29 @@ log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+_SAVING_PID = re.compile(r"(\d+)\.save-")
+
+
 class SettingsStore:
     """The saved settings of one module, keyed by its identity (the IMEI)."""
+
+    # one per modem of a fleet (bench/fleet_memory.py): no __dict__, and the
+    # path is made when used (a fleet's modems share their state_dir)
+    __slots__ = ("filename", "key", "state_dir")
 
     def __init__(self, state_dir: Path | str, key: str) -> None:
         cleaned = _UNSAFE.sub("_", key).lstrip(".")
         if not cleaned:
             raise ValueError(f"unusable settings key {key!r}")
-        self.state_dir = Path(state_dir).expanduser()
+        if not isinstance(state_dir, Path):
+            state_dir = Path(state_dir)
+        self.state_dir = state_dir.expanduser()  # itself when there is no ~
         self.key = key
-        self.path = self.state_dir / f"{cleaned}.json"
+        self.filename = f"{cleaned}.json"
+
+    @property
+    def path(self) -> Path:
+        return self.state_dir / self.filename
 
     def ensure_dir(self) -> None:
         """Create the state directory if missing and check that it is writable.
@@ -59,22 +72,24 @@ class SettingsStore:
         os.unlink(probe)
 
     def _temp_prefix(self) -> str:
-        return f".{self.path.name}.{os.getpid()}.save-"
+        return f".{self.filename}.{os.getpid()}.save-"
 
     def clean_stale(self) -> list[Path]:
         """Remove the temporary files of saves that never finished (their
         process is gone, or is this one); return what was removed."""
-        pattern = re.compile(rf"\.{re.escape(self.path.name)}\.(?:(\d+)\.save-)?[^/]*\.tmp")
+        # .<filename>.[<pid>.save-]<anything>.tmp
+        prefix = f".{self.filename}."
         removed: list[Path] = []
         try:
             names = os.listdir(self.state_dir)
         except OSError:
             return removed
         for name in names:
-            match = pattern.fullmatch(name)
-            if match is None:
+            if not (name.startswith(prefix) and name.endswith(".tmp")
+                    and len(name) >= len(prefix) + 4):
                 continue
-            pid = int(match.group(1)) if match.group(1) else None
+            match = _SAVING_PID.match(name, len(prefix))
+            pid = int(match.group(1)) if match else None
             if pid is not None and pid != os.getpid() and _alive(pid):
                 continue  # another emulator is saving right now
             path = self.state_dir / name
@@ -86,7 +101,7 @@ class SettingsStore:
                     continue
                 removed.append(path)
         if removed:
-            log.info("removed %d unfinished save(s) of %s", len(removed), self.path.name)
+            log.info("removed %d unfinished save(s) of %s", len(removed), self.filename)
         return removed
 
     def load(self) -> dict[str, object] | None:

@@ -41,7 +41,7 @@ class lazy(Generic[O, T]):  # noqa: N801 (used like a decorator-made attribute)
         if obj is None:
             return self
         value = self.make(obj)
-        obj.__dict__[self.name] = value  # a non-data descriptor: this wins from now on
+        setattr(obj, self.name, value)  # an instance attribute: it wins from now on
         return value
 
 

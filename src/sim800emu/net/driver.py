@@ -391,6 +391,22 @@ class NetDriver:
     request.
     """
 
+    __slots__ = (
+        "_all_paused",
+        "_config",
+        "_deliver",
+        "_draining",
+        "_generation",
+        "_links",
+        "_listeners",
+        "_loop_arg",
+        "_next_accepted",
+        "_resolver_made",
+        "_shut",
+        "_ssl",
+        "_tasks",
+    )
+
     def __init__(
         self,
         config: NetConfig,
@@ -400,12 +416,14 @@ class NetDriver:
         self._config = config
         self._deliver = deliver
         self._loop_arg = loop
-        self._resolver = Resolver(config)
+        self._resolver_made: Resolver | None = None  # made on first use: _resolver
         self._links: dict[int, _Link] = {}
-        self._draining: set[_Link] = set()  # closed by the core, still flushing
+        # (dicts used as sets: an empty dict is 64 bytes, an empty set 216,
+        # and a fleet has one driver per modem)
+        self._draining: dict[_Link, None] = {}  # closed by the core, still flushing
         self._listeners: dict[int, _Listener] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._resolves: set[asyncio.Task[None]] = set()
+        # running tasks -> whether close_all cancels it (resolves, pings, NTP)
+        self._tasks: dict[asyncio.Task[None], bool] = {}
         self._next_accepted = -1
         self._all_paused = False
         self._generation = 0
@@ -433,9 +451,9 @@ class NetDriver:
             case Resolve():
                 self._resolve(req)
             case Ping():
-                self._resolves.add(self._spawn(self._run_ping(req)))
+                self._spawn(self._run_ping(req), cancel_on_close=True)
             case NtpSync():
-                self._resolves.add(self._spawn(self._run_ntp(req)))
+                self._spawn(self._run_ntp(req), cancel_on_close=True)
             case ReadCredit():
                 self._credit(req.sock, req.size)
             case PauseReading():
@@ -483,8 +501,9 @@ class NetDriver:
             if listener.transport is not None:
                 listener.transport.abort()
         self._listeners.clear()
-        for task in self._resolves:
-            task.cancel()
+        for task, cancel in self._tasks.items():
+            if cancel:
+                task.cancel()
 
     async def aclose(self) -> None:
         """:meth:`close_all`, refuse further requests, and wait until every
@@ -502,15 +521,23 @@ class NetDriver:
             self._loop_arg = asyncio.get_running_loop()
         return self._loop_arg
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    @property
+    def _resolver(self) -> Resolver:
+        resolver = self._resolver_made
+        if resolver is None:
+            resolver = self._resolver_made = Resolver(self._config)
+        return resolver
+
+    def _spawn(
+        self, coro: Coroutine[Any, Any, None], cancel_on_close: bool = False
+    ) -> asyncio.Task[None]:
         task = self._get_loop().create_task(coro)
-        self._tasks.add(task)
+        self._tasks[task] = cancel_on_close
         task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._resolves.discard(task)
+        self._tasks.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             _log.error("network task failed", exc_info=task.exception())
 
@@ -858,12 +885,12 @@ class NetDriver:
             transport.close()
             if _write_buffer_size(transport):
                 # Flushing to a peer that may never read: give up after a while.
-                self._draining.add(link)
+                self._draining[link] = None
                 self._get_loop().call_later(DRAIN_TIMEOUT, self._drain_expired, link)
 
     def _drain_expired(self, link: _Link) -> None:
         if link in self._draining:
-            self._draining.discard(link)
+            self._draining.pop(link, None)
             if link.transport is not None:
                 _log.info(
                     "link %d: unsent data dropped %.0f s after close", link.sock, DRAIN_TIMEOUT
@@ -880,7 +907,7 @@ class NetDriver:
 
     def _on_lost(self, link: _Link) -> None:
         self._on_peer_closed(link)
-        self._draining.discard(link)
+        self._draining.pop(link, None)
         if link.lost:
             return
         link.lost = True
@@ -1051,7 +1078,7 @@ class NetDriver:
         self._emit(None, PingDone(req.query))
 
     def _resolve(self, req: Resolve) -> None:
-        self._resolves.add(self._spawn(self._run_resolve(req)))
+        self._spawn(self._run_resolve(req), cancel_on_close=True)
 
     async def _run_resolve(self, req: Resolve) -> None:
         try:

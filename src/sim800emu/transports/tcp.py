@@ -31,6 +31,10 @@ class StreamLine(asyncio.Protocol):
     write_high = 64 * 1024
     write_low = 16 * 1024
 
+    # one per modem of a fleet (bench/fleet_memory.py): no __dict__
+    __slots__ = ("_lost", "_lost_exc", "_on_connected", "_paused", "_pending", "_sink",
+                 "peer", "transport")
+
     def __init__(self, on_connected: Callable[[StreamLine], None] | None = None) -> None:
         self.transport: asyncio.Transport | None = None
         self.peer: str = ""
@@ -40,7 +44,6 @@ class StreamLine(asyncio.Protocol):
         self._paused = False
         self._lost = False
         self._lost_exc: BaseException | None = None
-        self.closed = asyncio.Event()
 
     # ------------------------------------------------------ asyncio protocol
 
@@ -73,7 +76,6 @@ class StreamLine(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self._lost_exc = exc
-        self.closed.set()
         sink = self._sink
         if sink is not None:
             sink.serial_closed(exc)
