@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
-O = TypeVar("O")
+Owner = TypeVar("Owner")
 T = TypeVar("T")
 
 
-class lazy(Generic[O, T]):  # noqa: N801 (used like a decorator-made attribute)
+class lazy(Generic[Owner, T]):
     __slots__ = ("make", "name")
 
-    def __init__(self, make: Callable[[O], T]) -> None:
+    def __init__(self, make: Callable[[Owner], T]) -> None:
         self.make = make
         self.name = ""
 
@@ -33,11 +33,11 @@ class lazy(Generic[O, T]):  # noqa: N801 (used like a decorator-made attribute)
         self.name = name
 
     @overload
-    def __get__(self, obj: None, owner: type[Any]) -> lazy[O, T]: ...
+    def __get__(self, obj: None, owner: type[Any]) -> lazy[Owner, T]: ...
     @overload
-    def __get__(self, obj: O, owner: type[Any]) -> T: ...
+    def __get__(self, obj: Owner, owner: type[Any]) -> T: ...
 
-    def __get__(self, obj: O | None, owner: type[Any]) -> lazy[O, T] | T:
+    def __get__(self, obj: Owner | None, owner: type[Any]) -> lazy[Owner, T] | T:
         if obj is None:
             return self
         value = self.make(obj)
