@@ -240,6 +240,9 @@ class _Fsm:
     def this_layer_down(self) -> None:
         pass
 
+    def this_layer_started(self) -> None:
+        pass
+
     def this_layer_finished(self) -> None:
         pass
 
@@ -311,7 +314,10 @@ class _Fsm:
         s = self.state
         if s == State.CLOSED or s == State.CLOSING:
             self.set_state(State.INITIAL)
-        elif s in (State.STOPPED, State.STOPPING, State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT):
+        elif s == State.STOPPED:
+            self.set_state(State.STARTING)
+            self.this_layer_started()
+        elif s in (State.STOPPING, State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT):
             self.set_state(State.STARTING)
         elif s == State.OPENED:
             self.set_state(State.STARTING)
@@ -321,6 +327,7 @@ class _Fsm:
         s = self.state
         if s == State.INITIAL:
             self.set_state(State.STARTING)
+            self.this_layer_started()
         elif s == State.CLOSED:
             self.irc()
             self.scr()
