@@ -686,3 +686,58 @@ def test_code_reject_of_a_vital_code_ends_the_link() -> None:
     link, peer, _ = up_pppd()
     peer.lcp(7, 1, pkt(9, 1, MAGIC))
     assert peer.take() == [] and link.opened
+
+
+def test_dns_options_without_servers_are_rejected() -> None:
+    host = FakeHost()
+    link = PppLink(host, client_ip=CLIENT, dns=("0.0.0.0", "not-an-address"))
+    peer = Peer(link)
+    pppd_lcp(link, peer)
+    pap(peer)
+    peer.take()
+    zero = b"\0\0\0\0"
+    peer.ipcp(1, 1, opts((3, ip4(CLIENT)), (129, zero), (131, zero)))
+    assert peer.expect(IPCP, 4) == (1, opts((129, zero), (131, zero)))
+    # one server only: both options get it
+    link = PppLink(FakeHost(), client_ip=CLIENT, dns=("9.9.9.9", ""))
+    peer = Peer(link)
+    pppd_lcp(link, peer)
+    pap(peer)
+    peer.take()
+    peer.ipcp(1, 1, opts((129, zero), (131, zero)))
+    assert peer.expect(IPCP, 3) == (1, opts((129, ip4("9.9.9.9")), (131, ip4("9.9.9.9"))))
+
+
+def test_a_configured_mru_is_asked_for() -> None:
+    link, peer, _ = make(mru=1000)
+    link.start()
+    _, data = peer.expect(LCP, 1)
+    assert data == opts((1, b"\x03\xe8")) + SIM800_LCP
+
+
+def test_scapy_cross_checks_chap_echo_and_protocol_reject() -> None:
+    ppp = pytest.importorskip("scapy.layers.ppp")
+    link, peer, _ = make(auth=("alice", "s3cret"))
+    link.start()
+    ident, data = peer.expect(LCP, 1)
+    peer.lcp(3, ident, opts((3, b"\xc2\x23\x05")))
+    ident, data = peer.expect(LCP, 1)
+    peer.lcp(2, ident, data)
+    peer.lcp(1, 1, opts((7, b""), (8, b"")))
+    frames = peer.take_frames()
+    assert not frames[1].startswith(b"\xff\x03")  # ACFC: scapy's PPP layer, not HDLC
+    challenge = ppp.PPP(frames[1])[ppp.PPP_CHAP_ChallengeResponse]
+    assert challenge.code == 1 and challenge.value_size == 16 and challenge.optional_name == b"SIM800"
+    value = hashlib.md5(bytes((challenge.id,)) + b"s3cret" + challenge.value).digest()
+    response = ppp.PPP() / ppp.PPP_CHAP_ChallengeResponse(
+        code=2, id=challenge.id, value=value, optional_name=b"alice")
+    link.feed(encode(b"\xff\x03" + bytes(response)))
+    frames = peer.take_frames()
+    assert ppp.PPP(frames[0])[ppp.PPP_CHAP].code == 3
+    # LCP echo and a Protocol-Reject of IPV6CP, decoded by scapy
+    link.feed(encode(bytes(ppp.HDLC() / ppp.PPP() / ppp.PPP_LCP_Echo(code=9, id=5, magic_number=7, data=b"ping"))))
+    echo = ppp.HDLC(peer.take_frames()[0])[ppp.PPP_LCP_Echo]
+    assert (echo.code, echo.id, echo.magic_number, echo.data) == (10, 5, 0, b"ping")
+    link.feed(encode(b"\xff\x03\x80\x57" + pkt(1, 1, b"")))
+    rej = ppp.HDLC(peer.take_frames()[0])[ppp.PPP_LCP_Protocol_Reject]
+    assert rej.rejected_protocol == 0x8057
