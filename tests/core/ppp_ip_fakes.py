@@ -374,3 +374,63 @@ class Client:
     def close(self) -> None:
         self.send_raw(self.snd_nxt, self.rcv_nxt, FIN | ACK)
         self.snd_nxt = (self.snd_nxt + 1) & MASK
+
+
+def slow_line_downloads(
+    baud: int, size: int, n: int = 1, *, line_rate: bool = True, window: int = 65535
+) -> tuple[Terminator, float, list[Client]]:
+    """``n`` downloads of ``size`` bytes at once over a serial line of
+    ``baud`` (10 bits a byte, 8 bytes of framing a packet) to clients that
+    acknowledge every second segment or after 200 ms (delayed ACK), on the
+    fake clock. Returns the terminator, the time taken and the clients."""
+    rate = baud / 10.0
+    host, term, wire = make()
+    if line_rate:
+        term.line_rate = rate
+    clients = [Client(host, term, wire, sport=4000 + i, window=window) for i in range(n)]
+    for c in clients:
+        c.connect()
+    by_port = {c.sport: c for c in clients}
+    line: list[tuple[float, bytes]] = []
+    busy = [0.0]
+
+    def out(raw: bytes) -> None:
+        busy[0] = max(host.now, busy[0]) + (len(raw) + 8) / rate
+        line.append((busy[0], raw))
+
+    term.on_packet = out
+    data = bytes(size)
+    fed = dict.fromkeys((c.sock for c in clients), 0)
+    unacked = dict.fromkeys(by_port, 0)
+    delack: dict[int, float | None] = dict.fromkeys(by_port)
+    start = host.now
+    while any(len(c.received) < size for c in clients):
+        assert host.now - start < 3600, "stuck"
+        for c in clients:
+            fed[c.sock] += host.feed(c.sock, data[fed[c.sock] : fed[c.sock] + 65536])
+        events = [t for t, _ in line] + [at for at, _ in host.timers.values()]
+        events += [d for d in delack.values() if d is not None] + [host.now + 10]
+        host.advance(max(0.0, min(events) - host.now))
+        due = [r for t, r in line if t <= host.now + 1e-9]
+        line[:] = [(t, r) for t, r in line if t > host.now + 1e-9]
+        for raw in due:
+            seg = parse_out(raw).tcp
+            assert seg is not None
+            c = by_port[seg.dport]
+            if seg.payload and seg.seq == c.rcv_nxt:
+                c.received += seg.payload
+                c.rcv_nxt = (c.rcv_nxt + len(seg.payload)) & MASK
+                unacked[c.sport] += 1
+                if delack[c.sport] is None:
+                    delack[c.sport] = host.now + 0.2
+                if unacked[c.sport] >= 2:
+                    unacked[c.sport], delack[c.sport] = 0, None
+                    c.send_raw(c.snd_nxt, c.rcv_nxt, ACK)
+            elif seg.payload:
+                c.send_raw(c.snd_nxt, c.rcv_nxt, ACK)
+        for c in clients:
+            when = delack[c.sport]
+            if when is not None and when <= host.now + 1e-9:
+                unacked[c.sport], delack[c.sport] = 0, None
+                c.send_raw(c.snd_nxt, c.rcv_nxt, ACK)
+    return term, host.now - start, clients

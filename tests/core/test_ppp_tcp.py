@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from ppp_ip_fakes import SERVER, Client, FakeHost, make, tcp_packet
+from ppp_ip_fakes import SERVER, Client, FakeHost, make, slow_line_downloads, tcp_packet
 
 from sim800emu.core.events import (
     Close,
@@ -510,3 +510,20 @@ def test_fin_wait_2_is_forgotten_after_a_while() -> None:
     host.advance(2)
     assert term.connections() == []
     assert not wire.out
+
+
+def test_slow_line_full_rate_and_no_spurious_retransmission() -> None:
+    """At 9600 and 115200 baud, one or several downloads at once fill the
+    line (>= 95% of its rate in payload) and never time out, although a
+    full window waits in the line's queue far longer than the RTO: the
+    timers start when a segment has left the line (``line_rate``)."""
+    for baud, size, n in ((9600, 16 * 1024, 4), (115200, 128 * 1024, 1), (115200, 32 * 1024, 8)):
+        term, took, _clients = slow_line_downloads(baud, size, n)
+        assert term.stats.get("tcp_retransmits", 0) == 0, (baud, n)
+        assert size * n / took >= 0.95 * baud / 10, (baud, n)
+
+
+def test_slow_line_without_a_rate_still_completes() -> None:
+    term, _took, clients = slow_line_downloads(9600, 8 * 1024, 2, line_rate=False)
+    assert all(len(c.received) == 8 * 1024 for c in clients)
+    assert term.stats.get("tcp_rst_out", 0) == 0

@@ -37,6 +37,7 @@ requests and one timer) and ``emit`` (a segment for the client).
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,7 @@ class TcpConn:
         emit: Emit,
         forget: Callable[[TcpConn], None],
         stats: dict[str, int],
+        departure: Callable[[], float] | None = None,
     ) -> None:
         self.host = host
         self.flow = flow  # client address, client port, destination, port
@@ -120,6 +122,9 @@ class TcpConn:
         self.emit = emit
         self.forget = forget
         self.stats = stats
+        # when the segment just emitted will have left the serial line
+        # (the terminator's model of the line's queue; now when unknown)
+        self.departure: Callable[[], float] = departure or (lambda: host.now)
         self.state = State.CONNECTING
         self.created = host.now
         # receive side
@@ -150,7 +155,8 @@ class TcpConn:
         self.srtt = 0.0
         self.rttvar = 0.0
         self.rto = RTO_INITIAL
-        self.timed: tuple[int, float] | None = None  # (end seq, sent at)
+        self.timed: tuple[int, float] | None = None  # (end seq, left the line at)
+        self.sent: deque[tuple[int, float]] = deque()  # (end seq, left the line at)
         self.retries = 0
         self.owed = 0  # acknowledged bytes not yet granted back
         # one timer: retransmission, persist, TIME_WAIT
@@ -218,11 +224,25 @@ class TcpConn:
     # ------------------------------------------------------------ timer
 
     def _arm(self, delay: float) -> None:
-        now = self.host.now
-        self.deadline = now + delay
-        if self.timer_at is None or self.timer_at > self.deadline + 1e-6:
-            self.timer_at = self.deadline
-            self.host.start_timer(self.timer_key, delay, self._fire)
+        self._arm_at(self.host.now + delay)
+
+    def _arm_at(self, at: float) -> None:
+        self.deadline = at
+        if self.timer_at is None or self.timer_at > at + 1e-6:
+            self.timer_at = at
+            self.host.start_timer(self.timer_key, max(0.0, at - self.host.now), self._fire)
+
+    def _arm_rto(self) -> None:
+        """The retransmission timer: RTO after the first unacknowledged
+        segment left the serial line (not while it waits in its queue)."""
+        sent = self.sent
+        una = self.snd_una
+        while sent and seq_le(sent[0][0], una):
+            sent.popleft()
+        base = self.host.now
+        if sent and sent[0][1] > base:
+            base = sent[0][1]
+        self._arm_at(base + self.rto)
 
     def _disarm(self) -> None:
         self.deadline = None  # the running timer finds nothing to do
@@ -305,10 +325,11 @@ class TcpConn:
 
     def _send_syn_ack(self) -> None:
         self.snd_nxt = self.snd_max = (self.iss + 1) & MASK
-        if self.timed is None:
-            self.timed = (self.snd_nxt, self.host.now)
         self._send(SYN | ACK, self.iss, mss=self.mss)
-        self._arm(self.rto)
+        left = self.departure()
+        if self.timed is None:
+            self.timed = (self.snd_nxt, left)
+        self._arm_at(left + self.rto)
 
     def _retransmit_syn(self) -> None:
         self.retries += 1
@@ -384,7 +405,7 @@ class TcpConn:
         if self.snd_una != self.snd_max:
             if self.persisting or self.deadline is None:
                 self.persisting = False
-                self._arm(self.rto)
+                self._arm_rto()
         elif self.buf and self.snd_wnd == 0 and not self.persisting:
             self.persisting = True
             self.persist_backoff = 0
@@ -396,11 +417,14 @@ class TcpConn:
         end = (seq + len(payload) + (1 if flags & FIN else 0)) & MASK
         if flags & FIN:
             self.fin_sent = True
-        if seq_lt(seq, self.snd_max):
+        again = seq_lt(seq, self.snd_max)
+        if again:
             self.stats["tcp_retransmits"] = self.stats.get("tcp_retransmits", 0) + 1
-        elif self.timed is None:
-            self.timed = (end, self.host.now)
         self._send(flags, seq, payload)
+        left = self.departure()
+        self.sent.append((end, left))
+        if not again and self.timed is None:
+            self.timed = (end, left)
         self.snd_nxt = end
         if seq_lt(self.snd_max, end):
             self.snd_max = end
@@ -418,8 +442,9 @@ class TcpConn:
         self.recover = None
         self.fin_sent = False  # (a FIN acknowledged leaves nothing to time out)
         self.dupacks = 0
-        self._arm(self.rto)
-        self._output_one()
+        self.sent.clear()
+        self._disarm()
+        self._output_one()  # arms the timer again
 
     def _output_one(self) -> None:
         """After a time-out: whatever ``_output`` sends within one MSS, even
@@ -439,7 +464,8 @@ class TcpConn:
         self.stats["tcp_probes"] = self.stats.get("tcp_probes", 0) + 1
         self._send(ACK, (self.snd_una - 1) & MASK)
         self.persist_backoff += 1
-        self._arm(min(self.rto * (1 << min(self.persist_backoff, 6)), PERSIST_MAX))
+        interval = min(self.rto * (1 << min(self.persist_backoff, 6)), PERSIST_MAX)
+        self._arm_at(self.departure() + interval)
 
     # ------------------------------------------------------------ client side
 
@@ -645,7 +671,7 @@ class TcpConn:
                 self.recover = None
         timed = self.timed
         if timed is not None and seq_le(timed[0], ack):
-            self._sample(now - timed[1])
+            self._sample(max(0.0, now - timed[1]))
             self.timed = None
         if self.cwnd < self.ssthresh:
             self.cwnd += min(max(n, 1), self.mss)
@@ -654,8 +680,9 @@ class TcpConn:
         self.cwnd = min(self.cwnd, 1 << 20)
         if self.snd_una == self.snd_max:
             self._disarm()
+            self.sent.clear()
         else:
-            self._arm(self.rto)
+            self._arm_rto()
         self._grant()
 
     def _sample(self, rtt: float) -> None:
@@ -682,3 +709,5 @@ class TcpConn:
             payload = bytes(self.buf[off : off + self.mss])
             self.stats["tcp_retransmits"] = self.stats.get("tcp_retransmits", 0) + 1
             self._send(ACK, self.snd_una, payload)
+            if self.sent:  # the timer now waits for this copy
+                self.sent[0] = (self.sent[0][0], self.departure())

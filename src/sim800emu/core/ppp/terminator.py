@@ -82,6 +82,8 @@ DNS_TTL = 60  # the TTL of the answers given
 DNS_CACHE_SECONDS = 5.0  # an answer is reused that long (A then AAAA of one name)
 DNS_CACHE_SIZE = 256
 MAX_PING_SIZE = 1472
+LINE_OVERHEAD = 1.15  # HDLC escaping of the worst ACCM (32 of 256 values) and then some
+LINE_FRAME = 8  # flags, address, control, protocol, FCS
 
 
 @dataclass(slots=True, eq=False)
@@ -131,6 +133,11 @@ class Terminator:
         self._dns_set = {ip_bytes(d) for d in self.dns_servers}
         self.host_alias = host_alias
         self.mss = mss  # the session may lower it to the client's MRU - 40
+        # bytes per second of the serial line to the client (0: fast, not
+        # modelled); the session sets it from --baud so that the TCP timers
+        # start when a segment has left the line, not while it is queued
+        self.line_rate = 0.0
+        self._line_free = 0.0  # when what was sent so far has left the line
         self.max_flows = max_flows
         self.key = key
         self.udp_idle = udp_idle
@@ -191,7 +198,17 @@ class Terminator:
     def _send_ip(self, src: bytes, dst: bytes, proto: int, payload: bytes) -> None:
         self._ident = (self._ident + 1) & 0xFFFF
         self._count("ip_out")
+        if self.line_rate > 0:
+            now = self.host.now
+            start = self._line_free if self._line_free > now else now
+            size = (20 + len(payload)) * LINE_OVERHEAD + LINE_FRAME
+            self._line_free = start + size / self.line_rate
         self.on_packet(build_ipv4(src, dst, proto, payload, self._ident))
+
+    def _departure(self) -> float:
+        """When the packet sent last will have left the serial line."""
+        now = self.host.now
+        return self._line_free if self.line_rate > 0 and self._line_free > now else now
 
     def _guard(self, fn: Callable[[Result], None]) -> Callable[[Result], None]:
         def run(res: Result) -> None:
@@ -267,6 +284,7 @@ class Terminator:
             emit=self._emit_tcp,
             forget=self._forget_tcp,
             stats=self.stats,
+            departure=self._departure,
         )
         self._tcp[flow] = conn
         self._count("tcp_connections")
