@@ -203,6 +203,15 @@ def test_dns_a_record_from_resolve() -> None:
     assert not host.queries  # disowned
 
 
+def test_dns_answers_the_host_loopback_as_the_alias() -> None:
+    host, term, wire = make()
+    term.packet(dns_query("local.test"))
+    (resolve,) = host.of(Resolve)
+    host.result(Resolved(resolve.query, ("127.0.0.1",)))
+    reply = answer(wire.take())
+    assert [r.address for r in reply.answer[0]] == ["10.0.2.2"]
+
+
 def test_dns_nxdomain_servfail_and_aaaa() -> None:
     host, term, wire = make()
     term.packet(dns_query("nowhere.invalid"))

@@ -501,7 +501,13 @@ class Terminator:
             if rcode == dns.rcode.NOERROR and query.question:
                 question = query.question[0]
                 if question.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
-                    ips = [a for a in addresses if a.count(".") == 3]
+                    # the host's loopback is the alias for the client (its
+                    # own 127.0.0.1 is itself): --host name=127.0.0.1 works
+                    ips = [
+                        self.host_alias if a == "127.0.0.1" else a
+                        for a in addresses
+                        if a.count(".") == 3
+                    ]
                     if ips:
                         reply.answer.append(
                             dns.rrset.from_text_list(
