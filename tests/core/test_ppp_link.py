@@ -604,6 +604,8 @@ def test_property_feed_never_raises_and_state_stays_bounded(
             link.start()
         assert link._deframer.pending <= 2 * (1600 + 2)
         assert len(host.timers) <= 3
+        # never wedged: a link that is up but not yet opened always waits on a timer
+        assert link.opened or not link.running or host.timers, (link.lcp_state, link.ipcp_state)
         assert len(peer.downs) <= chunks.count("start") + 1
     host.advance(1000)  # every negotiation ends one way or the other
     assert link.opened or not link.running or link.lcp_state == State.OPENED
