@@ -357,6 +357,11 @@ class Driver:
             if m.mode is Mode.OFF:
                 self.note("recover: power-on")
                 self.handle(ev.Fault("power-on"))
+            elif getattr(m, "mux", None) is not None:
+                # AT+CMUX: flags to end any frame the receiver is inside, then
+                # CLD (27.010 close-down) back to plain AT
+                self.note("recover: CMUX close-down")
+                self.feed(b"\xf9" * (m.mux.params.n1 + 8) + bytes.fromhex("f903ef05c301f2f9"))
             elif m.mode is Mode.FIXED:
                 self.note("recover: the rest of a fixed-length entry")
                 left = m.line.entry_left

@@ -236,6 +236,8 @@ class ModemRunner:
         self.serial = serial
         self.store = store
         self.traffic = traffic
+        if traffic is not None and hasattr(modem, "notes"):
+            setattr(modem, "notes", [])  # noqa: B010  (the core decodes CMUX frames for the log)
         self.name = name
         self.saved: dict[str, object] | None = None  # last settings saved (also without a store)
         self.powered_down = False
@@ -421,6 +423,11 @@ class ModemRunner:
             output = self._slip(output)
         if output:
             self._write(output)
+        notes = getattr(self.modem, "notes", None)
+        if notes and self.traffic is not None:
+            for note in notes:
+                self.traffic.note(note, self.name)
+            notes.clear()
         if self.paced is not None:
             self._follow_ipr(self.paced)
 

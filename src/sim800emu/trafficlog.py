@@ -113,6 +113,23 @@ class TrafficLog:
                 # A full disk or a closed stderr must not take the modem down.
                 self._stream = None
 
+    def note(self, text: str, tag: str = "") -> None:
+        """A decoded line (a CMUX frame) beside the raw chunks::
+
+            2026-11-26T10:00:00.123456 cmux <- DLCI 1 UIH len 3 'AT\\r'
+        """
+        stamp = datetime.datetime.now().isoformat(timespec="microseconds")
+        head = f"{stamp} [{tag}]" if tag else stamp
+        with self._lock:
+            stream = self._stream
+            if stream is None:
+                return
+            try:
+                stream.write(f"{head} {text}\n")
+                stream.flush()
+            except (OSError, ValueError):
+                self._stream = None
+
     def host_to_modem(self, data: bytes, tag: str = "") -> None:
         self.record(HOST_TO_MODEM, data, tag)
 

@@ -69,6 +69,7 @@ GENERAL: list[tuple[str, Form, str, str, bytes | re.Pattern[bytes]]] = [
     ("+CMUX", T, "fresh", "AT+CMUX=?",
      info_ok("+CMUX: (0),(0),(1-6),(16-1510),(1-255),(0-100),(2-255),(1-255),(1-7)")),
     ("+CMUX", R, "fresh", "AT+CMUX?", info_ok("+CMUX: 0,0,5,127,10,3,30,10,2")),
+    ("+CMUX", W, "fresh", "AT+CMUX=0", OK),  # then 27.010: tests/core/test_cmux.py
     ("+COPN", T, "fresh", "AT+COPN=?", OK),
     ("+COPN", X, "fresh", "AT+COPN", info_ok('+COPN: "46000","CHINA MOBILE"')),
     ("+CPOL", T, "fresh", "AT+CPOL=?", info_ok("+CPOL: (1-50),(0-2)")),
@@ -188,7 +189,7 @@ BAD_GENERAL: list[tuple[str, str]] = [
     ("fresh", "AT+CR=2"),
     ("fresh", "AT+CRLP=62"),
     ("fresh", "AT+CSSN=2"),
-    ("fresh", "AT+CMUX=0"),  # multiplexing is not emulated
+    ("fresh", "AT+CMUX=1"),  # basic option only (tests/core/test_cmux.py)
     ("fresh", "AT+CPOL=51"),
     ("fresh", 'AT+CPOL=1,,"46001"'),
     ("fresh", 'AT+CLCK="XX",2'),

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from .datamode import TransparentStream
 from .events import Send
@@ -74,14 +74,6 @@ class Mode(Enum):
 
 
 Deferred = bytes | Callable[[], None]
-
-
-class Multiplexer(Protocol):
-    """What the modem asks of the multiplexer that runs the line (core/cmux.py)."""
-
-    def feed(self, data: bytes) -> None: ...  # serial bytes from the host
-    def urc_channel(self) -> Channel: ...  # where unsolicited output goes
-    def close_all(self) -> None: ...  # every DLC closes (no output)
 
 
 class Channel:

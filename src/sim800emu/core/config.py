@@ -132,6 +132,9 @@ PUSH_WINDOW = 16 * 1024
 
 @dataclass(frozen=True, slots=True)
 class ModemConfig:
+    # AT+CMUX: the MSC command a real SIM800 sends right after a DLC opens
+    # (docs/cmux.md; --no-cmux-msc for clients that cannot take it)
+    cmux_msc: bool = True
     identity: Identity = field(default_factory=Identity)
     radio: Radio = field(default_factory=Radio)
     timing: Timing = field(default_factory=Timing)

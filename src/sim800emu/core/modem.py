@@ -30,8 +30,9 @@ from . import commands as _commands  # noqa: F401  (registers every command)
 from .apps.bearer import Bearers
 from .apps.ftp import FtpClient
 from .apps.http import HttpClient
-from .channel import NUMERIC_CODES, Channel, Deferred, Mode, Multiplexer
+from .channel import NUMERIC_CODES, Channel, Deferred, Mode
 from .charset import TeCharset
+from .cmux import Mux, MuxParams
 from .config import ModemConfig
 from .events import (
     CALL_EVENTS,
@@ -84,7 +85,7 @@ from .timing import Pace
 from .ussd import UssdService
 from .voice import Voice
 
-__all__ = ["NUMERIC_CODES", "Channel", "Mode", "Modem", "Multiplexer"]
+__all__ = ["NUMERIC_CODES", "Channel", "Mode", "Modem"]
 
 MAX_ROUTES = 1024  # sockets and queries whose results go back to a DLC
 
@@ -159,7 +160,8 @@ class Modem:
         self.line = Channel(self, self._out.append, hold=self._hold_serial)
         self.ch = self.line
         self.channels: list[Channel] = [self.line]  # those that take input
-        self.mux: Multiplexer | None = None
+        self.mux: Mux | None = None
+        self.notes: list[str] | None = None  # decoded frames, for a traffic log (None: off)
         # sockets and queries of a DLC's commands: their results go back to it
         self._routes: dict[int, Channel] = {}
         self._serial_held = False  # HoldSerial(True) is in force
@@ -289,9 +291,13 @@ class Modem:
             del self._routes[next(iter(self._routes))]
         self._routes[key] = self.ch
 
-    def start_mux(self, mux: Multiplexer) -> None:
-        """AT+CMUX answered OK: from now on the line speaks 27.010."""
+    def start_mux(self, params: MuxParams) -> None:
+        """AT+CMUX answered OK: from now on the line speaks 27.010, its
+        bytes go to the multiplexer (core/cmux.py), which opens the DLCs."""
+        mux = Mux(self, params, self._out.append, msc_after_open=self.config.cmux_msc)
         self.mux = mux
+        self.line.begin_stream(mux.feed)
+        self.line.open = False  # nothing may print on the raw line now
         self.channels = []
 
     def end_mux(self) -> None:
@@ -301,6 +307,8 @@ class Modem:
             return
         self.use(self.line)
         mux.close_all()
+        self.line.open = True
+        self.line.end_stream()
         self.channels = [self.line]
         self._routes.clear()
 
@@ -672,6 +680,8 @@ class Modem:
                 )
         if self.ip.server.on:
             parts.append(f"server {self.ip.server.proto} :{self.ip.server.port} {self.ip.server.state.value}")
+        if self.mux is not None:
+            parts.append(self.mux.status())
         return "; ".join(parts)
 
     def power_down(self, notice: bool = True) -> None:

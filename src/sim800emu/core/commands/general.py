@@ -1,7 +1,7 @@
 """27.007 odds and ends (manual V1.12 chapter 3) that belong to no other
 family: phone activity, service reporting, radio link protocol, type of
-address, supplementary service notifications, the multiplexer's test and
-read forms, and AT+CLAC, the list of every command (from the registry)."""
+address, supplementary service notifications, and AT+CLAC, the list of
+every command (from the registry)."""
 
 from __future__ import annotations
 
@@ -101,10 +101,3 @@ command("+CSSN", "Supplementary service notifications (+CSSI, +CSSU switches; ke
         read=F(lambda m, v, c: m.info(
             f"+CSSN: {m.switches.get('cssn_n', 0)},{m.switches.get('cssn_m', 0)}")),
         write=F(_cssn_write, sig=(Int(0, 1), Int(0, 1, optional=True))))
-
-# AT+CMUX: the test and read forms only; the write form (starting the
-# multiplexer) answers ERROR until multiplexing is emulated.
-command("+CMUX", "Multiplexer: test and read forms (the defaults); starting it answers ERROR",
-        MAN + "3.2.38",
-        test=F(text("+CMUX: (0),(0),(1-6),(16-1510),(1-255),(0-100),(2-255),(1-255),(1-7)")),
-        read=F(text("+CMUX: 0,0,5,127,10,3,30,10,2")))
