@@ -18,6 +18,7 @@ from sim800emu.core.events import (
     ReadCredit,
     Send,
     SendFailed,
+    Shutdown,
 )
 from sim800emu.core.ppp.packets import ACK, FIN, PSH, RST, SYN
 from sim800emu.core.ppp.tcp import HOST_WINDOW, MAX_RETRIES, RCV_WINDOW, SYN_RETRIES, State
@@ -286,11 +287,11 @@ def test_fin_from_host_after_the_data_then_time_wait() -> None:
     assert not host.timers
 
 
-def test_fin_from_client_closes_the_host_after_the_data() -> None:
+def test_fin_from_client_half_closes_the_host_after_the_data() -> None:
     host, term, wire = make()
     c = Client(host, term, wire)
     c.connect()
-    host.feed(c.sock, b"x" * 3000)  # the client has not read yet (dropped)
+    host.feed(c.sock, b"x" * 3000)  # the client loses these
     c.drop_next = 10
     c.pump()
     c.drop_next = 0
@@ -298,16 +299,22 @@ def test_fin_from_client_closes_the_host_after_the_data() -> None:
     c.close()
     reqs = host.take()
     sends = [r for r in reqs if isinstance(r, Send)]
-    closes = [r for r in reqs if isinstance(r, Close)]
-    assert sends and closes and reqs.index(sends[-1]) < reqs.index(closes[0])
-    assert not closes[0].quick
+    shuts = [r for r in reqs if isinstance(r, Shutdown)]
+    assert sends and shuts and reqs.index(sends[-1]) < reqs.index(shuts[0])
+    assert not [r for r in reqs if isinstance(r, Close)]  # the far end may still answer
     (conn,) = term.connections()
-    assert conn.state is State.LAST_ACK
-    host.advance(1.1)  # what the client lost is retransmitted, then FIN
-    for _ in range(5):
+    assert conn.state is State.CLOSE_WAIT
+    host.feed(c.sock, b"y" * 5000)  # it does
+    for _ in range(6):
+        host.advance(1.0)  # what the client lost is retransmitted
         c.pump()
-        host.advance(1.0)
-    assert c.received == b"x" * 3000 and c.fin
+    assert c.received == b"x" * 3000 + b"y" * 5000 and not c.fin
+    host.result(PeerClosed(c.sock))  # now it closes: our FIN
+    close = host.closed(c.sock)
+    assert close is not None and not close.quick
+    assert conn.state is State.LAST_ACK
+    c.pump()
+    assert c.fin
     assert term.connections() == []
 
 

@@ -83,10 +83,14 @@ def namespace(ns: str, dev: str) -> Iterator[int]:
 
 
 async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """HTTP/1.0: GET answers the payload, POST the SHA-256 of the body."""
+    """HTTP/1.0: GET answers the payload, POST the SHA-256 of the body;
+    HASH: the SHA-256 of everything up to the client's half-close."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
-        if head.startswith(b"GET"):
+        if head.startswith(b"HASH"):
+            body = await reader.read()
+            writer.write(hashlib.sha256(body).hexdigest().encode())
+        elif head.startswith(b"GET"):
             writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PAYLOAD))
             writer.write(PAYLOAD)
         else:
@@ -153,6 +157,18 @@ while chunk := s.recv(65536):
 print(data.split(b"\\r\\n\\r\\n", 1)[1].decode())
 """
 
+HALF_CLOSE = """
+import socket, sys
+body = sys.stdin.buffer.read()
+s = socket.create_connection(({host!r}, {port}), timeout=20)
+s.sendall(b"HASH\\r\\n\\r\\n" + body)
+s.shutdown(socket.SHUT_WR)
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+print(data.decode())
+"""
+
 CONNECT = """
 import socket
 try:
@@ -202,6 +218,11 @@ async def test_linux_tcp_ip_through_the_terminator() -> None:
             assert (rc, out) == (0, SHA)
             rc, out = await inside.run(
                 sys.executable, "-c", TCP_POST.format(host="10.0.2.2", port=port), stdin=PAYLOAD
+            )
+            assert (rc, out) == (0, SHA)
+            # the client half-closes and still gets the answer
+            rc, out = await inside.run(
+                sys.executable, "-c", HALF_CLOSE.format(host="10.0.2.2", port=port), stdin=PAYLOAD
             )
             assert (rc, out) == (0, SHA)
             # four downloads at once

@@ -18,7 +18,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
 
 from ppp_ip_fakes import Client, Wire, udp_packet
 
-from sim800emu.core.events import Request, Result
+from sim800emu.core.events import (
+    Close,
+    Connect,
+    Connected,
+    PeerClosed,
+    Received,
+    Request,
+    Result,
+    Send,
+    SendFailed,
+    Shutdown,
+)
 from sim800emu.core.ppp.terminator import Terminator
 from sim800emu.net.config import NetConfig, parse_network
 from sim800emu.net.driver import NetDriver
@@ -228,3 +239,75 @@ async def test_udp_echo_and_dns_through_real_sockets() -> None:
         term.close_all()
         await host.driver.aclose()
         transport.close()
+
+
+@aio
+async def test_driver_shutdown_is_a_half_close() -> None:
+    """``Shutdown``: the far end reads EOF, still answers, and the answer
+    comes; a later Send fails."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.read()  # until EOF
+        writer.write(b"got " + data)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    results: list[Result] = []
+    changed = asyncio.Event()
+
+    def deliver(res: Result) -> None:
+        results.append(res)
+        changed.set()
+
+    driver = NetDriver(NetConfig(), deliver)
+
+    async def until(cond: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not cond():
+                changed.clear()
+                await changed.wait()
+
+    try:
+        driver.submit(Connect(1, "TCP", "127.0.0.1", port))
+        await until(lambda: any(isinstance(r, Connected) for r in results))
+        driver.submit(Send(1, b"question"))
+        driver.submit(Shutdown(1))
+        await until(lambda: any(isinstance(r, PeerClosed) for r in results))
+        got = b"".join(r.data for r in results if isinstance(r, Received))
+        assert got == b"got question"
+        driver.submit(Send(1, b"late"))
+        await until(lambda: any(isinstance(r, SendFailed) for r in results))
+        driver.submit(Close(1))
+    finally:
+        await driver.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+@aio
+async def test_client_half_close_gets_the_answer() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.read()  # until the client's FIN
+        writer.write(b"got " + data)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    host, term, wire = setup(NetConfig())
+    try:
+        c = Client(host, term, wire, dst=ALIAS, dport=port)  # type: ignore[arg-type]
+        c.syn()
+        await host.until(lambda: c.peer_mss > 0, c.pump)
+        c.send(b"question")
+        c.close()
+        await host.until(lambda: c.fin, c.pump)
+        assert c.received == b"got question"
+        await host.until(lambda: term.flows == 0, c.pump)
+    finally:
+        term.close_all()
+        await host.driver.aclose()
+        server.close()
+        await server.wait_closed()

@@ -59,6 +59,15 @@ class Close:
 
 
 @dataclass(frozen=True, slots=True)
+class Shutdown:
+    """TCP half-close: the core sends nothing more on ``sock`` (FIN after
+    what was sent), but the link stays open: ``Received`` and ``PeerClosed``
+    still come, and ``Close`` still ends it. (TLS links and UDP: no-op.)"""
+
+    sock: int
+
+
+@dataclass(frozen=True, slots=True)
 class Listen:
     """Open the module's server (CIPSERVER) on ``port`` (before any port
     mapping the driver applies)."""
@@ -223,6 +232,7 @@ Request = (
     Connect
     | Send
     | Close
+    | Shutdown
     | Listen
     | StopListen
     | Resolve

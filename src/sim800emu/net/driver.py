@@ -95,6 +95,7 @@ from sim800emu.core.events import (
     ResumeReading,
     Send,
     SendFailed,
+    Shutdown,
     StopListen,
 )
 from sim800emu.net import ntp, ping
@@ -159,6 +160,7 @@ class _Link(_Owner):
         "peer_port",
         "reading",
         "remote",
+        "shut",
         "sock",
         "task",
         "transport",
@@ -180,6 +182,7 @@ class _Link(_Owner):
         self.task: asyncio.Task[None] | None = None
         self.connected = False
         self.peer_closed = False
+        self.shut = False  # Shutdown: nothing more is sent (half-close)
         self.lost = False  # the transport is gone
         self.paused = False  # PauseReading from the core
         self.reading = True  # the transport's actual state
@@ -444,6 +447,8 @@ class NetDriver:
                 self._send(req)
             case Close():
                 self._close(req)
+            case Shutdown():
+                self._shutdown(req.sock)
             case Listen():
                 self._listen(req)
             case StopListen():
@@ -839,6 +844,7 @@ class NetDriver:
             or transport is None
             or not link.connected
             or link.peer_closed
+            or link.shut
             or transport.is_closing()
         ):
             self._emit(link, SendFailed(req.sock))
@@ -855,6 +861,17 @@ class NetDriver:
                 datagrams.sendto(req.data)
         else:
             cast(asyncio.WriteTransport, transport).write(req.data)
+
+    def _shutdown(self, sock: int) -> None:
+        """Half-close: FIN once what was sent is flushed; reading goes on."""
+        link = self._links.get(sock)
+        transport = link.transport if link is not None else None
+        if link is None or link.udp or link.shut or transport is None or transport.is_closing():
+            return
+        writer = cast(asyncio.WriteTransport, transport)
+        if writer.can_write_eof():
+            link.shut = True
+            writer.write_eof()
 
     def _close(self, req: Close) -> None:
         link = self._links.pop(req.sock, None)

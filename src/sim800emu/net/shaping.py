@@ -43,6 +43,7 @@ from ..core.events import (
     Result,
     ResumeReading,
     Send,
+    Shutdown,
     StopListen,
 )
 from ..runtime import Deliver, NetFactory, NetLike
@@ -255,7 +256,7 @@ class ShapedNet:
         if isinstance(req, Send) and self._lose(req.sock):
             return  # the datagram never reaches the network
         idle = not self.shape.active and sock not in self._up
-        if idle or not isinstance(req, Connect | Send | Close | Listen | StopListen):
+        if idle or not isinstance(req, Connect | Send | Close | Shutdown | Listen | StopListen):
             self.inner.submit(req)
             return
         size = len(req.data) if isinstance(req, Send) else 0

@@ -52,6 +52,7 @@ from ..events import (
     Result,
     Send,
     SendFailed,
+    Shutdown,
 )
 from .packets import ACK, FIN, PSH, RST, SYN, TcpSegment
 
@@ -88,7 +89,8 @@ class State(enum.Enum):
     FIN_WAIT_1 = "fin-wait-1"  # host closed: FIN queued or sent
     FIN_WAIT_2 = "fin-wait-2"  # our FIN acknowledged, the client's not yet
     CLOSING = "closing"  # both FINs sent, ours not yet acknowledged
-    LAST_ACK = "last-ack"  # the client closed first: our FIN queued or sent
+    CLOSE_WAIT = "close-wait"  # the client's FIN came first: the host half-closed
+    LAST_ACK = "last-ack"  # both closed, our FIN queued or sent
     TIME_WAIT = "time-wait"
     CLOSED = "closed"
 
@@ -201,7 +203,7 @@ class TcpConn:
     def _ack(self) -> None:
         self._send(ACK, self.snd_nxt)
 
-    def _request(self, req: Send | Close | ReadCredit) -> None:
+    def _request(self, req: Send | Close | Shutdown | ReadCredit) -> None:
         self.host.request(req)
 
     def _close_host(self, quick: bool = False) -> None:
@@ -358,6 +360,8 @@ class TcpConn:
         self.fin_queued = True
         if self.state in (State.SYN_RCVD, State.ESTABLISHED):
             self.state = State.FIN_WAIT_1
+        elif self.state is State.CLOSE_WAIT:
+            self.state = State.LAST_ACK
         elif self.state is State.CONNECTING:
             self.abort("tcp_refused")
             return
@@ -591,11 +595,11 @@ class TcpConn:
     def _on_client_fin(self) -> None:
         state = self.state
         if state is State.ESTABLISHED:
-            # the client is done: the host gets the data then the close;
-            # our FIN follows what is buffered (nothing more is read)
-            self.state = State.LAST_ACK
-            self.fin_queued = True
-            self._close_host()
+            # the client is done sending: the host socket half-closes after
+            # the data (FIN); what the far end still sends goes on to the
+            # client until it closes too (PeerClosed: our FIN)
+            self.state = State.CLOSE_WAIT
+            self._request(Shutdown(self.sock))
         elif state is State.FIN_WAIT_1:
             self.state = State.CLOSING
         elif state is State.FIN_WAIT_2:
