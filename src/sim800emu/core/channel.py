@@ -83,6 +83,41 @@ class Channel:
     a transparent link cannot take more (a plain line: ``HoldSerial``; a
     DLC: 27.010 flow control)."""
 
+    # one per modem of a fleet (bench/fleet_memory.py): no __dict__
+    __slots__ = (
+        "_busy_rest",
+        "_deferred",
+        "_entry",
+        "_entry_feed",
+        "_entry_len",
+        "_entry_link",
+        "_entry_sink",
+        "_executing",
+        "_held",
+        "_hold",
+        "_last_body",
+        "_line",
+        "_line_overflow",
+        "_partial_expired",
+        "_serial_held",
+        "_skip_lf",
+        "_stream_closed",
+        "_stream_feed",
+        "_transparent",
+        "_tx_dropping",
+        "busy",
+        "cmee",
+        "echo",
+        "key",
+        "m",
+        "mode",
+        "name",
+        "open",
+        "out",
+        "quiet",
+        "verbose",
+    )
+
     def __init__(
         self,
         modem: Modem,
@@ -119,11 +154,25 @@ class Channel:
         self._entry_feed: Callable[[bytes, int], int] | None = None  # begin_line_entry
         self._stream_feed: Callable[[bytes], None] | None = None  # begin_stream
         self._stream_closed: Callable[[], None] | None = None
-        # transparent data mode
-        self._stream = TransparentStream(self, self._send_transparent, self._escape)
+        # transparent data mode (the stream is made on first use: _stream)
+        self._transparent: TransparentStream | None = None
         self._serial_held = False  # hold(True) is in force
         self._tx_dropping = False  # the peer stalled past the guard: drop, keep reading
-        self._deferred: deque[Deferred] = deque()
+        # URCs and pushed data waiting for the line to be idle (made on first need)
+        self._deferred: deque[Deferred] | None = None
+
+    @property
+    def _stream(self) -> TransparentStream:
+        stream = self._transparent
+        if stream is None:
+            stream = self._transparent = TransparentStream(
+                self, self._send_transparent, self._escape
+            )
+        return stream
+
+    def _reset_stream(self) -> None:
+        if self._transparent is not None:  # (a stream never made has nothing to drop)
+            self._transparent.reset()
 
     # ------------------------------------------------ what the stream needs
 
@@ -194,11 +243,11 @@ class Channel:
         closed, self._stream_closed = self._stream_closed, None
         if closed is not None and self.mode is Mode.STREAM:
             closed()
-        self._stream.reset()
+        self._reset_stream()
         for key in ("partial", "command", "result", "cipats", "entry", "stall"):
             self.cancel_timer(key)
         self._held.clear()
-        self._deferred.clear()
+        self._deferred = None
         self._line.clear()
         self.busy = False
         self._busy_rest = []
@@ -251,6 +300,8 @@ class Channel:
             else:
                 data()
             return
+        if self._deferred is None:
+            self._deferred = deque()
         self._deferred.append(data)
 
     def idle(self) -> bool:
@@ -280,7 +331,7 @@ class Channel:
 
     @property
     def deferred(self) -> deque[Deferred]:
-        return self._deferred
+        return self._deferred if self._deferred is not None else deque()
 
     # ============================================================ command line
 
@@ -447,7 +498,7 @@ class Channel:
     def power_reset(self) -> None:
         """Reboot or power loss: nothing pending survives."""
         self.mode = Mode.COMMAND
-        self._deferred.clear()
+        self._deferred = None
         self._held.clear()
         self.busy = False  # a command pending at a power loss never completes
         self._busy_rest = []
@@ -644,12 +695,12 @@ class Channel:
 
     def end_data_mode(self) -> None:
         """The link of transparent mode is gone: CLOSED, back to commands."""
-        self._stream.reset()
+        self._reset_stream()
         self.mode = Mode.COMMAND
         self.out(b"\r\nCLOSED\r\n")
 
     def reset_stream(self) -> None:
-        self._stream.reset()
+        self._reset_stream()
 
     def _escape(self) -> None:
         """``+++`` with its guard times: back to command mode, link open."""
