@@ -397,6 +397,13 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         help="print the boot URCs (RDY, +CFUN: 1, +CPIN: READY, Call Ready, SMS Ready) "
         "and go through the SIM-busy period at start, like a module just powered on",
     )
+    g.add_argument(
+        "--no-cmux-msc",
+        dest="cmux_msc",
+        action="store_false",
+        help="AT+CMUX: do not send the MSC command a real SIM800 sends right after a DLC "
+        "opens (for clients that cannot take it, e.g. esp_modem 1.0.2; docs/cmux.md)",
+    )
     timing = Timing()
     g.add_argument(
         "--activation-delay",
@@ -751,6 +758,7 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
         services=services,
         cold_boot=args.cold_boot,
         rx_buffer=args.rx_buffer,
+        cmux_msc=getattr(args, "cmux_msc", True),
     )
 
 

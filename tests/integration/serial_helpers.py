@@ -345,6 +345,15 @@ class Emulator:
             sink(data)
             n -= len(data)
 
+    def read_some(self, timeout: float) -> bytes:
+        """Whatever is unread, waiting at most ``timeout`` for something
+        (a byte pipe for protocol peers such as tests/integration/cmuxpeer.py)."""
+        if not self.buf:
+            self._fill(timeout)
+        got = bytes(self.buf)
+        self.buf.clear()
+        return got
+
     def expect_silence(self, seconds: float) -> None:
         """Nothing may arrive for ``seconds`` (and nothing may be unread now)."""
         deadline = time.monotonic() + seconds

@@ -347,14 +347,15 @@ class Channel:
         cr = data.find(b"\r", i)
         lf = data.find(b"\n", i)
         end = cr if lf < 0 else lf if cr < 0 else min(cr, lf)
-        piece = data[i:] if end < 0 else data[i:end]
-        if echo and piece:
-            self.out(piece)
-        self._add_to_line(piece)
         if end < 0:
+            piece = data[i:]
+            if echo and piece:
+                self.out(piece)
+            self._add_to_line(piece)
             return n
         if echo:
-            self.out(data[end : end + 1])
+            self.out(data[i : end + 1])  # one piece: one frame on a DLC
+        self._add_to_line(data[i:end])
         nxt = end + 1
         if data[end] == CR:
             if nxt < n and data[nxt] == LF:
