@@ -367,16 +367,19 @@ class Driver:
                 left = m.line.entry_left
                 self.feed(b"\x00" * max(MAX_ENTRY, left))  # HTTPDATA may want more
                 self.feed(b"\r")
-            elif m.mode is not Mode.COMMAND and m.mode is not Mode.DATA:
+            elif m.mode not in (Mode.COMMAND, Mode.DATA, Mode.STREAM):
                 # the CIPSEND prompt, SMS text/PDU entry, any other entry
                 self.note(f"recover: ESC in {m.mode}")
                 self.feed(b"\x1b")
-            elif m.mode is Mode.DATA:
+            elif m.mode in (Mode.DATA, Mode.STREAM):
                 if m.settings.ccfg_esc == 1:
                     self.note("recover: +++ with guard times")
                     self.advance_to(self.now + GUARD + 0.1)
                     self.feed(b"+++")
                     self.advance_to(self.now + GUARD + 0.1)
+                elif m.mode is Mode.STREAM:
+                    self.note("recover: escape disabled, the network ends the dial-up call")
+                    self.handle(ev.CallerHangup())
                 else:
                     self.note("recover: escape disabled, the peer closes")
                     self.handle(ev.PeerClosed(m.ip.links[0].sock))

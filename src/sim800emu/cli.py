@@ -30,6 +30,7 @@ from .core.config import (
     TIMING_PROFILES,
     Identity,
     ModemConfig,
+    PppConfig,
     Radio,
     Services,
     Timing,
@@ -152,6 +153,25 @@ def _ipv4(text: str) -> str:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from None
+
+
+def _ppp_auth(text: str) -> tuple[str, str]:
+    """``USER:PASS`` (the password may hold colons; neither may be empty)."""
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"expected USER:PASS, got {text!r}")
+    return user, password
+
+
+def _guard(text: str) -> float:
+    """The +++ guard time in seconds: 0.02 to 10."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.02 <= value <= 10.0:
+        raise argparse.ArgumentTypeError(f"the guard time must be 0.02-10 s, got {text}")
+    return value
 
 
 def _timezone(text: str) -> int:
@@ -560,6 +580,57 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         + " (repeatable; other numbers answer)",
     )
 
+    g = p.add_argument_group("dial-up data: ATD*99#, AT+CGDATA (docs/ppp.md)")
+    ppp = PppConfig()
+    g.add_argument(
+        "--ppp-auth",
+        metavar="USER:PASS",
+        type=_ppp_auth,
+        default=None,
+        help="PAP/CHAP accept only these credentials (default: any, as most networks)",
+    )
+    g.add_argument(
+        "--ppp-host-alias",
+        metavar="IP",
+        type=_ipv4,
+        default=ppp.host_alias,
+        help="the address a PPP client reaches the host's 127.0.0.1 at (like slirp's "
+        f"10.0.2.2; subject to --allow/--deny as 127.0.0.1) (default: {ppp.host_alias})",
+    )
+    g.add_argument(
+        "--ppp-dns",
+        metavar="IP",
+        type=_ipv4,
+        default=ppp.dns_fallback,
+        help="the DNS server IPCP announces in place of one a client cannot reach "
+        "(0.0.0.0, 127.x); queries to it are answered by the emulator's resolver "
+        f"(default: {ppp.dns_fallback})",
+    )
+    g.add_argument(
+        "--connect-text",
+        metavar="TEXT",
+        type=_text("connect text"),
+        default=None,
+        help="with ATX1-4 (ATX4 is the default) answer 'CONNECT TEXT' instead of "
+        "'CONNECT' (e.g. 115200)",
+    )
+    g.add_argument(
+        "--ppp-restart",
+        metavar="S",
+        type=_seconds,
+        default=ppp.restart,
+        help="the PPP restart timer: how long LCP/IPCP wait before repeating a request "
+        f"(RFC 1661; default: {ppp.restart})",
+    )
+    g.add_argument(
+        "--escape-guard",
+        metavar="S",
+        type=_guard,
+        default=Timing().escape_guard,
+        help="the +++ guard time of transparent and PPP data mode (manual: 1 s); "
+        "never scaled by --time-scale",
+    )
+
     g = p.add_argument_group("network")
     g.add_argument(
         "--host",
@@ -751,6 +822,14 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
     )
     timing = build_timing(args)
     services = Services(ussd=tuple(args.ussd), dial=tuple(args.dial))
+    defaults = PppConfig()
+    ppp = PppConfig(
+        auth=getattr(args, "ppp_auth", None),
+        host_alias=getattr(args, "ppp_host_alias", defaults.host_alias),
+        dns_fallback=getattr(args, "ppp_dns", defaults.dns_fallback),
+        connect_text=getattr(args, "connect_text", None) or defaults.connect_text,
+        restart=getattr(args, "ppp_restart", defaults.restart),
+    )
     return ModemConfig(
         identity=identity,
         radio=radio,
@@ -759,6 +838,7 @@ def build_modem_config(args: argparse.Namespace, host_dns: Sequence[str] = ()) -
         cold_boot=args.cold_boot,
         rx_buffer=args.rx_buffer,
         cmux_msc=getattr(args, "cmux_msc", True),
+        ppp=ppp,
     )
 
 
@@ -772,6 +852,9 @@ def build_timing(args: argparse.Namespace) -> Timing:
         changes["spread"] = tuple(item for item in base.spread if item[0] != "ciicr")
     if args.sim_busy is not None:
         changes["sim_busy"] = max(args.sim_busy, base.boot_urcs)
+    guard = getattr(args, "escape_guard", None)
+    if guard is not None:
+        changes["escape_guard"] = guard
     timing = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
     scale: float = getattr(args, "time_scale", 1.0)
     return timing if scale == 1.0 else timing.scaled(scale)

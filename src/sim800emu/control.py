@@ -8,7 +8,8 @@ line sent to it is one command, answered by one line (``ok ...`` or
 Commands (for every modem of the process; ``@N command`` for modem N of a
 ``--count`` fleet only):
 
-    status               the IP state and every used link
+    status               the IP state and every used link, the dial-up (PPP) call, DTR
+                         and DCD (DCD per AT&C)
     pdp-deact            the network deactivates the PDP context (+PDP: DEACT)
     register <0-5>       GSM/GPRS registration (1 home, 5 roaming, 2 searching ...)
     signal <0-31|99>     what AT+CSQ reports
@@ -17,7 +18,10 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     power-on             a powered-down modem (AT+CPOWD, power-off) boots
     ring <number>        someone calls the modem (RING, +CLIP ...)
     hangup               the far end of the call hangs up (NO CARRIER; calls between
-                         modems of the process end with either modem's ATH)
+                         modems of the process end with either modem's ATH); a dial-up
+                         (PPP) call: the network ends it (LCP Terminate, NO CARRIER)
+    dtr off|on           the host's DTR line (a pty has none): off in data mode acts
+                         per AT&D (1: command mode, call kept; 2: hang up)
     dtmf <keys>          the far end presses keys (+DTMF with AT+DDET=1)
     latency <ms>         one-way delay of the radio link (slow GPRS)
     bandwidth <bytes/s>  per link and direction; 0 = unlimited
@@ -94,6 +98,8 @@ def parse(line: str) -> Result | str:
         return IncomingCall(args[0])
     if name == "hangup" and not args:
         return CallerHangup()
+    if name == "dtr" and len(args) == 1 and args[0].lower() in ("on", "off"):
+        return Fault("dtr", 1 if args[0].lower() == "on" else 0)
     if name == "dtmf" and len(args) == 1 and _KEYS.fullmatch(args[0]):
         return CallerDtmf(args[0])
     if name in _RANGES and len(args) == 1 and args[0].isdigit():
@@ -144,7 +150,13 @@ def summary(runners: Sequence[ModemRunner]) -> str:
 def describe(runner: ModemRunner) -> str:
     status: Callable[[], str] | None = getattr(runner.modem, "status", None)
     text = status() if status is not None else "running"
+    ppp = getattr(runner.modem, "ppp", None)  # the dial-up call, DTR, DCD
+    powered = getattr(getattr(runner.modem, "mode", None), "value", "") != "off"
+    more = str(ppp.status_text()) if ppp is not None and powered else ""
+    if more:
+        text += "; " + more
     return f"{runner.name or 'modem'}: {text}"
+
 
 
 def _open_links(runner: ModemRunner) -> set[int]:
@@ -225,7 +237,7 @@ class ControlServer:
         if what == "help":
             return (
                 "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5, "
-                "power-off, power-on, ring NUMBER, hangup, dtmf KEYS, latency MS, "
+                "power-off, power-on, ring NUMBER, hangup, dtr off|on, dtmf KEYS, latency MS, "
                 "bandwidth BYTES/S, sms FROM TEXT, outbox, freeze D, slip TEXT, garbage N, "
                 "under-voltage, under-voltage-off, dns-outage D, refuse HOST, "
                 "timeout HOST [D], nat-idle D; prefix @N for one modem"

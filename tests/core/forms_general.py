@@ -166,6 +166,8 @@ GENERAL: list[tuple[str, Form, str, str, bytes | re.Pattern[bytes]]] = [
     ("+CGSMS", R, "fresh", "AT+CGSMS?", info_ok("+CGSMS: 1")),
     ("+CGSMS", W, "fresh", "AT+CGSMS=2", OK),
     ("+CGDATA", T, "fresh", "AT+CGDATA=?", info_ok('+CGDATA: ("PPP")')),
+    # CONNECT, then PPP (test_ppp_session.py)
+    ("+CGDATA", W, "fresh", 'AT+CGDATA="PPP",1', re.compile(rb"\r\nCONNECT\r\n~[^~]+~", re.S)),
 ]
 
 # S-registers (manual 2.2.16-2.2.23): three digits; S3 and S4 hold only
@@ -214,7 +216,7 @@ BAD_GENERAL: list[tuple[str, str]] = [
     ("fresh", 'AT+CGCLASS="A"'),
     ("fresh", "AT+CGEREP=2"),
     ("fresh", "AT+CGSMS=4"),
-    ("fresh", 'AT+CGDATA="PPP",1'),
+    ("fresh", 'AT+CGDATA="X25",1'),  # PPP only (manual 7.2.6)
     ("fresh", 'AT+CGDCONT=1,"PPP","apn"'),
     ("fresh", "AT+CLTS=2"),
     ("fresh", 'AT+CCLK="21/05/06,12:00:00"'),  # the zone is required

@@ -22,7 +22,7 @@ SERVICES = Services(
     dial=(("1", "busy"), ("2", "no-answer"), ("3", "no-carrier")),
 )
 COMMANDS = [
-    "ATD1;", "ATD2;", "ATD3;", "ATD+4930999;", "ATD*100#;", "ATD*99#", "ATDL;", "ATD;", "ATDxyz;",
+    "ATD1;", "ATD2;", "ATD3;", "ATD+4930999;", "ATD*100#;", "ATD0301234", "ATDL;", "ATD;", "ATDxyz;",
     "ATA", "ATH", "AT+CHUP", "AT+CLCC", "AT+CLCC=1", "AT+CLCC=0", "AT+CLIP=1", "AT+CRC=1",
     "AT+COLP=1", "AT+COLP=0", "AT+MORING=1", "AT+CDRIND=1", "AT+CVHU=1", "AT+CVHU=0",
     "AT+CEER", "AT+CEER=1", "AT+VTS=1", 'AT+VTS="1,{2,5}"', 'AT+VTS="{"', "AT+DDET=1,0,1",

@@ -120,6 +120,26 @@ class Services:
     dial: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class PppConfig:
+    """Dial-up data (ATD*99#, AT+CGDATA; docs/ppp.md).
+
+    ``auth``: the only PAP/CHAP credentials accepted (``--ppp-auth
+    USER:PASS``; None accepts any); ``host_alias``: the address a PPP client
+    reaches the host's loopback at (``--ppp-host-alias``, like slirp's
+    10.0.2.2); ``dns_fallback``: announced by IPCP in place of a DNS server
+    a client could not route to (0.0.0.0, 127/8), answered by the emulator's
+    resolver all the same; ``connect_text``: what follows ``CONNECT`` with
+    ATX>0 (``--connect-text``; empty: plain ``CONNECT``, which every client
+    matches); ``restart``: the LCP/IPCP restart timer (``--ppp-restart``)."""
+
+    auth: tuple[str, str] | None = None
+    host_alias: str = "10.0.2.2"
+    dns_fallback: str = "10.0.2.3"
+    connect_text: str = ""
+    restart: float = 3.0  # the link's restart timer (RFC 1661: 3 s)
+
+
 # The module's receive buffer per link (docs/buffers.md): what waits for
 # AT+CIPRXGET=2 never exceeds it, and the socket is not read beyond it.
 RX_BUFFER = 2920
@@ -141,6 +161,7 @@ class ModemConfig:
     services: Services = field(default_factory=Services)
     cold_boot: bool = False  # print the boot URCs at start
     rx_buffer: int = RX_BUFFER
+    ppp: PppConfig = field(default_factory=PppConfig)
 
 
 def luhn_digit(body: str) -> str:

@@ -410,7 +410,8 @@ class SimContents:
 
 
 FaultKind = Literal[
-    "pdp-deact", "register", "signal", "drop-link", "power-off", "power-on", "under-voltage"
+    "pdp-deact", "register", "signal", "drop-link", "power-off", "power-on", "under-voltage",
+    "dtr",
 ]
 
 
@@ -433,6 +434,8 @@ class Fault:
     * ``under-voltage``: the supply sags: ``UNDER-VOLTAGE WARNNING`` (the
       module's spelling), or with ``value`` 1 ``UNDER-VOLTAGE POWER DOWN``
       and the module switches off (as ``power-off``).
+    * ``dtr``: the TE's DTR line goes off (``value`` 0) or on (1); off acts
+      per AT&D in data mode (a pty has no modem lines: ``ctl dtr off``).
     """
 
     kind: FaultKind

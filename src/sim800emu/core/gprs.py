@@ -14,7 +14,7 @@ CLASSES = ("B", "CG", "CC")
 
 
 class GprsState:
-    __slots__ = ("cgerep", "cgsms", "mobile_class", "qos_min", "qos_req")
+    __slots__ = ("apns", "cgerep", "cgsms", "mobile_class", "qos_min", "qos_req")
 
     def __init__(self) -> None:
         self.qos_req: dict[int, tuple[int, ...]] = {cid: DEFAULT_QOS for cid in CIDS}
@@ -22,3 +22,10 @@ class GprsState:
         self.mobile_class = "B"
         self.cgerep = 0
         self.cgsms = 1  # circuit switched
+        # contexts 2 and 3 once AT+CGDCONT defines them (cid -> APN); context
+        # 1 is always defined, its APN is ``Modem.pdp_apn``
+        self.apns: dict[int, str] = {}
+
+    def defined(self, cid: int) -> bool:
+        """Is PDP context ``cid`` defined (ATD*99***<cid>#, AT+CGDATA)?"""
+        return cid == 1 or cid in self.apns

@@ -43,6 +43,7 @@ from .events import (
     SendFailed,
     StopListen,
 )
+from .lazy import made
 from .registry import CommandError
 from .state import (
     Ctx,
@@ -187,7 +188,10 @@ class IpStack:
 
     def lose_context(self) -> None:
         """The network dropped the PDP context (+PDP: DEACT); a SAPBR bearer
-        goes with it (reference 6: AT+CFUN=0)."""
+        goes with it (reference 6: AT+CFUN=0), and so does a dial-up call
+        (NO CARRIER)."""
+        if made(self.m, "ppp"):
+            self.m.ppp.context_lost()
         self.lose_bearer()
         if self.ctx in (Ctx.INITIAL, Ctx.START, Ctx.DEACT):
             return

@@ -65,6 +65,7 @@ from .gprs import GprsState
 from .ip import IpStack
 from .lazy import lazy, made
 from .parser import Command, Form
+from .ppp.session import PppSession
 from .radio import RadioState
 from .registry import (
     DATA,
@@ -128,6 +129,7 @@ class Modem:
     ip: lazy[Modem, IpStack] = lazy(IpStack)  # IP context, links, server (core/ip.py)
     http: lazy[Modem, HttpClient] = lazy(HttpClient)
     ftp: lazy[Modem, FtpClient] = lazy(FtpClient)
+    ppp: lazy[Modem, PppSession] = lazy(PppSession)  # dial-up data (core/ppp/session.py)
 
     def __init__(
         self,
@@ -208,7 +210,8 @@ class Modem:
             return
         if isinstance(result, CALL_EVENTS):
             self.use(self.urc_channel)
-            self.voice.handle(result)
+            if not (made(self, "ppp") and self.ppp.far_end(result)):  # ctl hangup of a PPP call
+                self.voice.handle(result)
             return
         if isinstance(result, (SmsIncoming, SmsStatus, SimContents)):
             self.use(self.urc_channel)
@@ -516,6 +519,8 @@ class Modem:
             self.http.stop()
         if made(self, "ftp"):
             self.ftp.stop()
+        if made(self, "ppp"):
+            self.ppp.abort()
 
     def delay(self, name: str) -> float:
         """The simulated delay ``name`` (a ``Timing`` field), with the
@@ -661,6 +666,8 @@ class Modem:
             self.mode = Mode.COMMAND
             self.line.clear_line()
             self.reboot()
+        elif fault.kind == "dtr":
+            self.ppp.set_dtr(bool(fault.value))
         elif fault.kind == "drop-link" and 0 <= fault.value < len(self.ip.links):
             link = self.ip.links[fault.value]
             self.ip.drop_link(link)

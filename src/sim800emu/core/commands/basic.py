@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..events import SaveSettings
 from ..parser import Command
 from ..registry import (
+    DATA,
     PENDING,
     F,
     FormSpec,
@@ -138,18 +139,21 @@ def _andv(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 command("&V", "Display the current configuration (the AT&W settings)", MAN + "2.2.31",
         exec=F(_andv), write=F(_andv, sig=(Int(0, 0),)))
 
-TRANSPARENT_LINK_UP = Rule(
-    "transparent mode with the link connected",
-    lambda m, v: m.transparent and m.ip.links[0].state is LinkState.CONNECTED,
+CAN_RESUME = Rule(
+    "a dial-up call held after +++, or transparent mode with the link connected",
+    lambda m, v: m.ppp.can_resume() or (m.transparent and m.ip.links[0].state is LinkState.CONNECTED),
 )
 
 
 def _ato(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
+    if m.ppp.can_resume():
+        m.ppp.resume()
+        return DATA
     return m.resume_data_mode()
 
 
-command("O", "Back to transparent data mode (answers CONNECT)", MAN + "2.2.13; reference 5",
-        exec=F(_ato, TRANSPARENT_LINK_UP))
+command("O", "Back to data mode, transparent or PPP (answers CONNECT)",
+        MAN + "2.2.13; reference 5", exec=F(_ato, CAN_RESUME))
 
 def _basic_setting(letter: str, attr: str, lo: int, hi: int, what: str, source: str) -> None:
     """AT&C<n>, ATX<n> ...: a bare letter means 0 (V.25ter)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..gprs import CIDS, CLASSES, DEFAULT_QOS
+from ..lazy import made
 from ..parser import Command
 from ..registry import (
     PENDING,
@@ -67,13 +68,25 @@ command("+CGATT", "Attach to (1) or detach from (0) GPRS; detach tears the conte
 def _cgdcont_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     if values[1] is not None and str(values[1]).upper() != "IP":
         raise syntax_error()
-    m.pdp_apn = str(values[2] or "")
+    cid = int(values[0] or 1)
+    if cid == 1:
+        m.pdp_apn = str(values[2] or "")
+    elif all(v is None for v in values[1:]):
+        m.gprs.apns.pop(cid, None)  # AT+CGDCONT=<cid>: undefined again (27.007 10.1.1)
+    else:
+        m.gprs.apns[cid] = str(values[2] or "")
+
+
+def _cgdcont_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    apns = {1: m.pdp_apn, **m.gprs.apns}
+    m.info(*(f'+CGDCONT: {cid},"IP","{apn}","0.0.0.0",0,0' for cid, apn in sorted(apns.items())))
 
 
 command(
-    "+CGDCONT", "Define the PDP context (type IP; the APN is kept)", MAN + "7.2.2; " + REF,
+    "+CGDCONT", "Define the PDP context (type IP; the APN is kept; context 1 is always "
+    "defined, 2 and 3 once written)", MAN + "7.2.2; " + REF,
     test=F(text('+CGDCONT: (1-3),"IP",,,(0,1),(0,1)')),
-    read=F(lambda m, v, c: m.info(f'+CGDCONT: 1,"IP","{m.pdp_apn}","0.0.0.0",0,0')),
+    read=F(_cgdcont_read),
     write=F(_cgdcont_write, sig=(Int(1, 3), Str(10, optional=True), Str(64, optional=True),
                                  Str(20, optional=True), Int(0, 1, optional=True),
                                  Int(0, 1, optional=True))),
@@ -91,6 +104,8 @@ def _cgact_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome |
 
             m.start_timer("cgact", wait, done)
             return PENDING
+    if values[0] == 0 and made(m, "ppp"):
+        m.ppp.context_lost("AT+CGACT=0")  # a held dial-up call ends (NO CARRIER)
     m.pdp_active = values[0] == 1
     if m.pdp_active:
         m.radio.attached = True
@@ -179,6 +194,3 @@ command("+CGSMS", "Service for outgoing SMS (kept; the SMS centre ignores it)", 
         test=F(text("+CGSMS: (0-3)")),
         read=F(lambda m, v, c: m.info(f"+CGSMS: {m.gprs.cgsms}")),
         write=F(_cgsms_write, sig=(Int(0, 3),)))
-
-command("+CGDATA", "Enter data state: only the test form (PPP is not emulated; the write "
-        "form answers ERROR)", MAN + "7.2.6", test=F(text('+CGDATA: ("PPP")')))

@@ -23,6 +23,7 @@ from ..registry import (
     text,
 )
 from ..voice import DTMF_KEYS, parse_dial
+from .ppp import gprs_dial
 
 if TYPE_CHECKING:
     from ..modem import Modem
@@ -42,10 +43,14 @@ def _ussd_code(number: str) -> bool:
 # ---------------------------------------------------------------- ATD
 
 
-def _data_dial(m: Modem, dial: str) -> Outcome:
-    """ATD without ';': a data call (CSD) or the GPRS dial (``*99#``) that a
-    PPP session starts with. Neither is offered here (yet): NO CARRIER, as
-    for a connection that cannot be established (manual 2.2.3)."""
+def _data_dial(m: Modem, dial: str) -> Outcome | None:
+    """ATD without ';': the GPRS dial (``*99#``, ``*99***<cid>#``) that a
+    PPP session starts with (commands/ppp.py), or a data call (CSD), which
+    is not offered: NO CARRIER, as for a connection that cannot be
+    established (manual 2.2.3)."""
+    outcome = gprs_dial(m, dial)
+    if outcome is not None:
+        return outcome
     m.final("NO CARRIER")
     return FAILED
 
@@ -83,8 +88,9 @@ def _atd(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
     return PENDING if m.voice.dial(number) else None
 
 
-command("D", "Dial: ATD<number>; a voice call (outcome per --dial); without ';' a data "
-        "call: NO CARRIER", f"{V25}.3", write=F(_atd, sig=None))
+command("D", "Dial: ATD<number>; a voice call (outcome per --dial); ATD*99[***<cid>]# "
+        "dial-up data (CONNECT, PPP; docs/ppp.md); other data calls: NO CARRIER",
+        f"{V25}.3; manual V1.12 19.8", write=F(_atd, sig=None))
 
 
 # ---------------------------------------------------------------- ATA, ATH, AT+CHUP
@@ -103,11 +109,13 @@ command("A", "Answer the ringing call (OK; no call: NO CARRIER)", f"{V25}.2", ex
 
 
 def _ath(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.ppp.hang_up()  # a dial-up call held after +++ (docs/ppp.md)
     if m.voice.cvhu != 1:
         m.voice.hang_up()
 
 
-command("H", "Hang up the call (AT+CVHU=1: ignored; OK either way)", f"{V25}.8",
+command("H", "Hang up the call (AT+CVHU=1: ignored; OK either way) and a dial-up call held "
+        "after +++", f"{V25}.8",
         exec=F(_ath), write=F(_ath, sig=(Int(0, 0),)))
 
 
