@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -239,6 +240,9 @@ class ModemRunner:
         if traffic is not None and hasattr(modem, "notes"):
             setattr(modem, "notes", [])  # noqa: B010  (the core decodes CMUX frames for the log)
         self.name = name
+        if traffic is not None and getattr(modem, "ppp", None) is not None:
+            # dial-up data: each PPP frame decoded on a line of the log
+            modem.ppp.tap = functools.partial(traffic.ppp, tag=name)  # type: ignore[attr-defined]
         self.saved: dict[str, object] | None = None  # last settings saved (also without a store)
         self.powered_down = False
         self.bytes_in = 0  # serial bytes from the host (live status)

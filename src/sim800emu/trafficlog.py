@@ -16,6 +16,11 @@ as a header line followed by indented lines of ``wrap`` bytes each::
         0020 'aaaaaaaa' | 61 61 ...
 
 A tag (``[conn 3]``) follows the timestamp when several modems share a log.
+
+In dial-up data mode each PPP frame is also decoded on a line of its own
+(``core/ppp/describe.py``), after the chunk that completed it::
+
+    2026-11-26T10:00:01.000000 modem->host PPP LCP Configure-Request id=1 asyncmap=0x000a0000 auth=pap pfc acfc
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import datetime
 import sys
 import threading
 from typing import TextIO
+
+from .core.ppp.describe import FrameLog
 
 HOST_TO_MODEM = "modem<-host"
 MODEM_TO_HOST = "modem->host"
@@ -89,6 +96,8 @@ class TrafficLog:
         self._close_stream = close_stream
         self._wrap = wrap
         self._lock = threading.Lock()
+        self._frames: dict[str, FrameLog] = {}  # per tag: PPP frames being read
+        self._pending: dict[str, list[str]] = {}  # decoded output, after its chunk
 
     @classmethod
     def open(cls, target: str, *, wrap: int = 32) -> TrafficLog:
@@ -135,6 +144,43 @@ class TrafficLog:
 
     def modem_to_host(self, data: bytes, tag: str = "") -> None:
         self.record(MODEM_TO_HOST, data, tag)
+        if not self._pending:
+            return
+        with self._lock:
+            lines = self._pending.pop(tag, None)
+        if lines:
+            self._lines(MODEM_TO_HOST, lines, tag)
+
+    def ppp(self, to_host: bool, data: bytes, tag: str = "") -> None:
+        """PPP bytes as the modem's PPP session passed them: one line per
+        complete frame (a dropped frame says why). The host's are written at
+        once (after their chunk, already recorded); the modem's wait for the
+        chunk they go out in."""
+        with self._lock:
+            frames = self._frames.get(tag)
+            if frames is None:
+                frames = self._frames[tag] = FrameLog()
+            if to_host:
+                self._pending.setdefault(tag, []).extend(frames.modem_to_host(data))
+                return
+            lines = frames.host_to_modem(data)
+        self._lines(HOST_TO_MODEM, lines, tag)
+
+    def _lines(self, direction: str, lines: list[str], tag: str) -> None:
+        if not lines:
+            return
+        stamp = datetime.datetime.now().isoformat(timespec="microseconds")
+        head = f"{stamp} [{tag}] {direction}" if tag else f"{stamp} {direction}"
+        text = "".join(f"{head} PPP {line}\n" for line in lines)
+        with self._lock:
+            stream = self._stream
+            if stream is None:
+                return
+            try:
+                stream.write(text)
+                stream.flush()
+            except (OSError, ValueError):
+                self._stream = None
 
     def close(self) -> None:
         with self._lock:

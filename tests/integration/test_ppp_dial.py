@@ -127,3 +127,23 @@ def test_debian_chat_with_stock_gprs_script(tmp_path: Path) -> None:
         emu.send("AT+CGDCONT?")
         emu.expect(b'+CGDCONT: 1,"IP","internet","0.0.0.0",0,0\r\n\r\nOK\r\n')
         emu.command("ATH")
+
+
+def test_traffic_log_decodes_ppp_frames(tmp_path: Path) -> None:
+    """``--log``: each PPP frame on a line of its own, both ways."""
+    log = tmp_path / "traffic.log"
+    emu, _ = modem(tmp_path, "--log", str(log))
+    with emu:
+        emu.init()
+        emu.send("ATD*99#")
+        emu.expect(CONNECT)
+        emu.expect(b"\x7e", timeout=5)  # the module's Configure-Request has begun
+        # the client's LCP Terminate-Request: Terminate-Ack, NO CARRIER
+        emu.write_all(bytes.fromhex("7eff7d23c0217d257d297d207d24ff7d217e"))
+        emu.expect(NO_CARRIER)
+        emu.command("AT")
+    text = log.read_text()
+    assert "modem->host PPP LCP Configure-Request id=1" in text, text
+    assert "modem<-host PPP LCP Terminate-Request id=9" in text, text
+    assert "modem->host PPP LCP Terminate-Ack id=9" in text, text
+    assert "PPP" not in text.split("modem<-host 'AT\\r'")[-1]  # command mode again: text only

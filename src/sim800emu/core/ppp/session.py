@@ -127,6 +127,8 @@ class PppSession:
         self.held_dropped = 0  # link output lost while held (over HELD_LIMIT)
         self._closing = False  # close() sent, on_down awaited
         self._filter = _EscapeFilter(_FilterHost(m), self._from_serial, self._escape)
+        # the PPP bytes as they pass, for the traffic log: (to_host, bytes)
+        self.tap: Callable[[bool, bytes], None] | None = None
 
     # ------------------------------------------------------------ state
 
@@ -236,8 +238,11 @@ class PppSession:
         self.ch.begin_stream(self.feed, self._channel_gone)
         self._filter.start()
         if self._held:
-            held, self._held, self._held_size = self._held, [], 0
-            self.ch.out(b"".join(held))
+            data = b"".join(self._held)
+            self._held, self._held_size = [], 0
+            self.ch.out(data)
+            if self.tap is not None:
+                self.tap(True, data)
 
     # ------------------------------------------------------------ the line
 
@@ -247,11 +252,15 @@ class PppSession:
 
     def _from_serial(self, data: bytes) -> None:
         if self.link is not None:
+            if self.tap is not None:
+                self.tap(False, data)
             self.link.feed(data)
 
     def _to_serial(self, data: bytes) -> None:
         if self.online:
             self.ch.out(data)  # whichever channel is in context now
+            if self.tap is not None:
+                self.tap(True, data)
             return
         if self.link is None:
             return
