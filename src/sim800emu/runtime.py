@@ -243,6 +243,8 @@ class ModemRunner:
         if traffic is not None and getattr(modem, "ppp", None) is not None:
             # dial-up data: each PPP frame decoded on a line of the log
             modem.ppp.tap = functools.partial(traffic.ppp, tag=name)  # type: ignore[attr-defined]
+        if baud:
+            self._ppp_line_rate(baud)
         self.saved: dict[str, object] | None = None  # last settings saved (also without a store)
         self.powered_down = False
         self.bytes_in = 0  # serial bytes from the host (live status)
@@ -500,6 +502,13 @@ class ModemRunner:
         rate = ipr if isinstance(ipr, int) and ipr > 0 else self.baud
         if rate != (line.pending_rate or line.bps):
             line.set_rate(rate)
+            self._ppp_line_rate(rate)
+
+    def _ppp_line_rate(self, bps: int) -> None:
+        """Dial-up data: the PPP session's model of the line (8N1)."""
+        ppp = getattr(self.modem, "ppp", None)
+        if ppp is not None:
+            ppp.line_rate = bps / 10
 
     def _dispatch(self, req: Request) -> None:
         if isinstance(req, StartTimer):

@@ -79,6 +79,8 @@ class FakeTerminator:
         self.client_ip, self.dns_servers, self.host_alias = client_ip, dns_servers, host_alias
         self.on_packet: Callable[[bytes], None] = _drop
         self.stats: dict[str, int] = {}
+        self.mss = 1460
+        self.line_rate = 0.0
         self.packets: list[bytes] = []
         self.closed_all = False
         FakeTerminator.made.append(self)
@@ -478,3 +480,20 @@ def test_cgdcont_contexts() -> None:
 def test_config_is_frozen_dataclass() -> None:
     cfg = PppConfig()
     assert dataclasses.replace(cfg, auth=("a", "b")).auth == ("a", "b")
+
+
+def test_line_rate_reaches_the_terminator() -> None:
+    h = Harness()
+    h.m.ppp.line_rate = 11520.0  # --baud 115200 (the runtime sets it)
+    dialled(h)
+    assert term().line_rate == 11520.0
+    h.m.ppp.line_rate = 960.0  # AT+IPR changed the rate
+    assert term().line_rate == 960.0
+
+
+def test_terminator_mss_follows_the_client_mru() -> None:
+    dialled()
+    term().mss = 1460
+    link().client_mru = 576
+    link().on_up()
+    assert term().mss == 536

@@ -70,6 +70,7 @@ class TerminatorLike(Protocol):
     on_packet: Callable[[bytes], None]
     stats: dict[str, int]
     mss: int  # lowered to the client's MRU - 40 once IPCP is up
+    line_rate: float  # bytes/s of the serial line (0: not modelled)
 
     def packet(self, data: bytes) -> None: ...
     def close_all(self) -> None: ...
@@ -129,6 +130,7 @@ class PppSession:
         self._filter = _EscapeFilter(_FilterHost(m), self._from_serial, self._escape)
         # the PPP bytes as they pass, for the traffic log: (to_host, bytes)
         self.tap: Callable[[bool, bytes], None] | None = None
+        self._line_rate = 0.0
 
     # ------------------------------------------------------------ state
 
@@ -170,6 +172,19 @@ class PppSession:
             call = "ppp idle"
         lines = f"DTR {'on' if self.dtr else 'off'} (&D{s.dtr}), DCD {'on' if self.dcd else 'off'} (&C{s.dcd})"
         return f"{call}; {lines}"
+
+    @property
+    def line_rate(self) -> float:
+        """Bytes per second of the serial line (``--baud``, AT+IPR; 0: a
+        fast pty): the terminator's TCP timers start when a segment has
+        left the line (docs/ppp-ip.md). The runtime sets it."""
+        return self._line_rate
+
+    @line_rate.setter
+    def line_rate(self, rate: float) -> None:
+        self._line_rate = rate
+        if self.term is not None:
+            self.term.line_rate = rate
 
     def stats(self) -> dict[str, int]:
         out: dict[str, int] = {"calls": self.calls, "held_dropped": self.held_dropped}
@@ -222,6 +237,7 @@ class PppSession:
             m, client_ip=m.local_ip, dns_servers=dns2, host_alias=cfg.host_alias,
             key="ppp.ip",
         )
+        term.line_rate = self._line_rate
         return link, term
 
     def connect_code(self) -> str:
