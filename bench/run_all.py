@@ -20,6 +20,7 @@ import download_throughput
 import fleet_memory
 import http_throughput
 import links_throughput
+import ppp
 import transparent_throughput
 from common import SOCAT_HINT, BenchError, Figure, have_socat, machine, table
 
@@ -33,6 +34,8 @@ BENCHES: list[tuple[str, ModuleType, list[str]]] = [
     ("fleet_memory", fleet_memory, ["--counts", "100,1000"]),
     ("http_throughput", http_throughput, ["--size", "307200", "--rounds", "5"]),
     ("baud_accuracy", baud_accuracy, ["--seconds", "10"]),
+    # needs root (a network namespace and a TUN device for the kernel's PPP client)
+    ("ppp", ppp, ["--size", "8", "--rounds", "3", "--baud-size", "128", "--connects", "200"]),
 ]
 
 
