@@ -161,6 +161,7 @@ class Bridge:
         self.stop = False
         self.up = False
         self.tun_dropped = 0
+        self.tail = b""  # the last serial bytes (NO CARRIER may follow the last frame at once)
         log = (lambda text: print(f"ppp: {text}", file=sys.stderr, flush=True)) if args.verbose else None
         self.client = PppClient(
             user=args.user, password=args.password, auth_mode=args.auth, accm=args.accm,
@@ -242,6 +243,7 @@ class Bridge:
                     say("down serial line closed")
                     break
                 if data:
+                    self.tail = (self.tail + data)[-256:]
                     client.feed(data)
             if self.tun in readable:
                 for _ in range(64):
@@ -265,7 +267,9 @@ class Bridge:
         return 0 if self.up else 1
 
     def _wait_no_carrier(self) -> bool:
-        buf = b""
+        buf = self.tail[self.tail.rfind(b"\x7e") + 1 :]
+        if b"NO CARRIER" in buf:
+            return True
         deadline = time.monotonic() + self.args.no_carrier_wait
         while time.monotonic() < deadline:
             try:
