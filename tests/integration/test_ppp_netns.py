@@ -21,6 +21,7 @@ Root only (namespaces, TUN): skipped otherwise, saying why. CI runs as root.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import socket
 import subprocess
@@ -292,3 +293,44 @@ def test_hang_up_ends_with_no_carrier(world: World) -> None:
     world.emu.open_line()
     world.emu.send("AT")
     world.emu.expect(b"OK\r\n", timeout=5)
+
+
+def test_redial_like_lwip(world: World) -> None:
+    """After the hang-up, dial again as lwIP without credentials would:
+    authentication Configure-Rejected, no PFC/ACFC, every control character
+    escaped both ways; the link still carries a checked download."""
+    world.bridge.stop()  # (already hung up when the tests run in order)
+    world.emu.close_line()
+    bridge = Bridge(world.ns, world.emu.link, "--auth", "reject", "--no-pfc", "--no-acfc",
+                    "--accm", "0xffffffff")  # fmt: skip
+    try:
+        settings = bridge.wait_up(30)
+        assert settings["local"] != "0.0.0.0"
+        got = fetch(world, world.url(f"/big?n={MiB}"))
+        assert got.returncode == 0, (got.stderr, bridge.output())
+        assert hashlib.sha256(got.stdout).hexdigest() == SHA
+    finally:
+        status = bridge.stop()
+    assert status == 0 and "bridge: modem NO CARRIER" in bridge.output(), bridge.output()
+
+
+def test_pap_credentials_are_checked() -> None:
+    """``--ppp-auth USER:PASS``: a wrong password ends the link (the bridge
+    reports the PAP Nak), the right one brings it up."""
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    with Emulator("--ppp-auth", "alice:secret") as emu:
+        emu.close_line()
+        with NetNs() as ns:
+            wrong = Bridge(ns, emu.link, "--user", "alice", "--password", "guess", "--no-carrier-wait", "3")
+            try:
+                wrong.wait_line(re.compile(r"bridge: down PAP"), 20)
+                assert wrong.proc.wait(10) == 1, wrong.output()
+            finally:
+                wrong.stop()
+            right = Bridge(ns, emu.link, "--user", "alice", "--password", "secret")
+            try:
+                assert right.wait_up(20)["local"] != "0.0.0.0"
+            finally:
+                assert right.stop() == 0, right.output()
