@@ -17,9 +17,10 @@ Commands (for every modem of the process; ``@N command`` for modem N of a
     power-off            the supply fails: links gone, the modem silent
     power-on             a powered-down modem (AT+CPOWD, power-off) boots
     ring <number>        someone calls the modem (RING, +CLIP ...)
-    hangup               the far end of the call hangs up (NO CARRIER; calls between
-                         modems of the process end with either modem's ATH); a dial-up
-                         (PPP) call: the network ends it (LCP Terminate, NO CARRIER)
+    hangup [number]      the far end of the newest call (or of the call with that
+                         number) hangs up (NO CARRIER; calls between modems of the
+                         process end with either modem's ATH); a dial-up (PPP) call:
+                         the network ends it (LCP Terminate, NO CARRIER)
     dtr off|on           the host's DTR line (a pty has none): off in data mode acts
                          per AT&D (1: command mode, call kept; 2: hang up)
     dtmf <keys>          the far end presses keys (+DTMF with AT+DDET=1)
@@ -98,6 +99,8 @@ def parse(line: str) -> Result | str:
         return IncomingCall(args[0])
     if name == "hangup" and not args:
         return CallerHangup()
+    if name == "hangup" and len(args) == 1 and _PHONE.fullmatch(args[0]):
+        return CallerHangup(number=args[0])
     if name == "dtr" and len(args) == 1 and args[0].lower() in ("on", "off"):
         return Fault("dtr", 1 if args[0].lower() == "on" else 0)
     if name == "dtmf" and len(args) == 1 and _KEYS.fullmatch(args[0]):
@@ -237,7 +240,7 @@ class ControlServer:
         if what == "help":
             return (
                 "ok commands: status, pdp-deact, register 0-5, signal 0-31|99, drop 0-5, "
-                "power-off, power-on, ring NUMBER, hangup, dtr off|on, dtmf KEYS, latency MS, "
+                "power-off, power-on, ring NUMBER, hangup [NUMBER], dtr off|on, dtmf KEYS, latency MS, "
                 "bandwidth BYTES/S, sms FROM TEXT, outbox, freeze D, slip TEXT, garbage N, "
                 "under-voltage, under-voltage-off, dns-outage D, refuse HOST, "
                 "timeout HOST [D], nat-idle D; prefix @N for one modem"

@@ -151,9 +151,10 @@ class Sim800Process:
         """Someone calls the modem from ``number`` (RING, +CLIP with AT+CLIP=1)."""
         return self.fault("ring", number)
 
-    def hangup(self) -> str:
-        """The far end of the current call hangs up (the modem prints NO CARRIER)."""
-        return self.fault("hangup")
+    def hangup(self, number: str = "") -> str:
+        """The far end of the newest call (or of the call with ``number``)
+        hangs up (the modem prints NO CARRIER)."""
+        return self.fault("hangup", number) if number else self.fault("hangup")
 
     def dtmf(self, keys: str) -> str:
         """The far end presses ``keys`` (+DTMF: <key> with AT+DDET=1)."""

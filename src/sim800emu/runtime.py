@@ -43,6 +43,7 @@ from .core.events import (
     CallAnswered,
     CallEnded,
     CallOut,
+    CallTransfer,
     CancelTimer,
     HoldSerial,
     PowerDown,
@@ -531,7 +532,7 @@ class ModemRunner:
         elif isinstance(req, SmsSent):
             if self.centre is not None:
                 self.centre.submit(self, req)
-        elif isinstance(req, (CallOut, CallAnswered, CallEnded)):
+        elif isinstance(req, (CallOut, CallAnswered, CallEnded, CallTransfer)):
             if self.switch is not None:
                 self.switch.handle(self, req)
         elif isinstance(req, Reboot):

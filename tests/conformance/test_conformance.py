@@ -60,6 +60,7 @@ NEEDS: dict[str, str] = {
     "app-http-sim800l-driver.txt": APPS,
     "app-sapbr.txt": APPS,
     "cmd-calls.txt": VOICE,
+    "cmd-calls-waiting.txt": VOICE,
     "cmd-forms-calls.txt": VOICE,
     "cmd-ussd.txt": VOICE,
     "cmd-forms-gprs.txt": GENERAL,

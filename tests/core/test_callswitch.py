@@ -13,6 +13,7 @@ from sim800emu.core.events import (
     CallEnded,
     CallerHangup,
     CallOut,
+    CallTransfer,
     FarEndAnswered,
     FarEndBusy,
     FarEndRinging,
@@ -39,12 +40,12 @@ class Runner:
     loop: Loop
     got: list[object] = field(default_factory=list)
     closing: bool = False
-    busy: bool = False
+    busy: bool = False  # the modem's voice cannot take another call
 
     @property
     def modem(self) -> Any:
         return SimpleNamespace(config=SimpleNamespace(identity=SimpleNamespace(msisdn=self.msisdn)),
-                               voice=SimpleNamespace(busy=self.busy))
+                               voice=SimpleNamespace(can_take_call=not self.busy))
 
     def deliver(self, result: object) -> None:
         self.got.append(result)
@@ -59,42 +60,62 @@ def fleet(*numbers: str) -> tuple[CallSwitch, Loop, list[Runner]]:
     return switch, loop, runners
 
 
+def handle(switch: CallSwitch, runner: Runner, req: object) -> None:
+    switch.handle(runner, req)  # type: ignore[arg-type]
+    runner.loop.run()
+
+
 def test_a_call_between_two_modems() -> None:
-    switch, loop, (a, b) = fleet("+8613800000001", "+8613800000002")
-    switch.handle(a, CallOut("8613800000002"))  # type: ignore[arg-type]
-    loop.run()
-    assert b.got == [IncomingCall("+8613800000001")]
-    assert a.got == [FarEndRinging()]
-    switch.handle(b, CallAnswered())  # type: ignore[arg-type]
-    loop.run()
-    assert a.got[-1] == FarEndAnswered()
-    switch.handle(b, CallEnded())  # type: ignore[arg-type]
-    loop.run()
-    assert a.got[-1] == CallerHangup()
-    switch.handle(a, CallEnded())  # type: ignore[arg-type]  (a's end after the NO CARRIER)
-    loop.run()
-    assert b.got[-1] == IncomingCall("+8613800000001")  # nothing more for b
+    switch, _loop, (a, b) = fleet("+8613800000001", "+8613800000002")
+    handle(switch, a, CallOut("8613800000002", 1))
+    assert b.got == [IncomingCall("+8613800000001", -1)]  # the switch names b's end
+    assert a.got == [FarEndRinging(1)]
+    handle(switch, b, CallAnswered(-1))
+    assert a.got[-1] == FarEndAnswered(1)
+    handle(switch, b, CallEnded(-1))
+    assert a.got[-1] == CallerHangup(1)
+    handle(switch, a, CallEnded(1))  # a's end after the NO CARRIER
+    assert b.got == [IncomingCall("+8613800000001", -1)]  # nothing more for b
 
 
 def test_busy_unknown_and_closing() -> None:
-    switch, loop, (a, b, c) = fleet("+1001", "+1002", "+1003")
-    switch.handle(a, CallOut("+1002"))  # type: ignore[arg-type]
-    switch.handle(c, CallOut("+1002"))  # type: ignore[arg-type]
-    loop.run()
-    assert c.got == [FarEndBusy()]
-    switch.handle(c, CallOut("+9999"))  # type: ignore[arg-type]  (not a modem: left alone)
-    loop.run()
-    assert c.got == [FarEndBusy()]
-    c.closing = True
-    switch.handle(a, CallEnded())  # type: ignore[arg-type]
-    switch.handle(b, CallOut("+1003"))  # type: ignore[arg-type]
-    loop.run()
-    assert b.got == [IncomingCall("+1001"), CallerHangup()]
-
-
-def test_a_modem_in_a_simulated_call_is_busy() -> None:
-    switch, loop, (a, b) = fleet("+1001", "+1002")
+    switch, _loop, (_a, b, c) = fleet("+1001", "+1002", "+1003")
     b.busy = True
-    switch.handle(a, CallOut("+1002"))  # type: ignore[arg-type]
+    handle(switch, c, CallOut("+1002", 4))
+    assert c.got == [FarEndBusy(4)] and b.got == []
+    handle(switch, c, CallOut("+9999", 5))  # not a modem: left alone
+    assert c.got == [FarEndBusy(4)]
+    c.closing = True
+    handle(switch, b, CallOut("+1003", 1))  # a closing modem is no longer found
+    assert b.got == [] and c.got == [FarEndBusy(4)]
+
+
+def test_the_callee_rejects_the_call() -> None:
+    switch, _loop, (a, b) = fleet("+1001", "+1002")
+    handle(switch, a, CallOut("+1002", 3))
+    handle(switch, b, CallEnded(-1, busy=True))  # AT+CHLD=0 on a waiting call
+    assert a.got == [FarEndRinging(3), FarEndBusy(3)]
+
+
+def test_a_waiting_call_and_a_transfer() -> None:
+    switch, _loop, (a, b, c) = fleet("+1001", "+1002", "+1003")
+    handle(switch, a, CallOut("+1002", 1))
+    handle(switch, b, CallAnswered(-1))
+    handle(switch, c, CallOut("+1002", 1))  # b is in a call: its voice takes a waiting call
+    assert b.got == [IncomingCall("+1001", -1), IncomingCall("+1003", -2)]
+    assert c.got == [FarEndRinging(1)]
+    handle(switch, b, CallAnswered(-2))
+    assert c.got[-1] == FarEndAnswered(1)
+    handle(switch, b, CallTransfer(-1, -2))  # AT+CHLD=4: a and c talk to each other
+    handle(switch, a, CallEnded(1))
+    assert c.got[-1] == CallerHangup(1)
+    assert len(b.got) == 2
+
+
+def test_a_modem_that_goes_away_hangs_up_its_calls() -> None:
+    switch, loop, (a, b, c) = fleet("+1001", "+1002", "+1003")
+    handle(switch, a, CallOut("+1002", 1))
+    handle(switch, c, CallOut("+1002", 2))
+    switch.unregister(b)  # type: ignore[arg-type]
     loop.run()
-    assert a.got == [FarEndBusy()] and b.got == []
+    assert a.got[-1] == CallerHangup(1) and c.got[-1] == CallerHangup(2)

@@ -433,17 +433,17 @@ def test_dial_asks_the_switch_and_follows_the_other_modem() -> None:
     h = modem()
     h.at("AT+MORING=1")
     assert h.at("ATD+8613800000002;") == OK
-    assert CallOut("+8613800000002") in h.requests
-    assert h.handle(FarEndRinging()) == crlf("MO RING")
+    assert CallOut("+8613800000002", 1) in h.requests
+    assert h.handle(FarEndRinging(1)) == crlf("MO RING")
     assert h.advance(5.0) == b""  # no simulated answer: the other modem decides
     assert h.at("AT+CLCC") == block(clcc(3, "+8613800000002", mo=True)) + OK
-    assert h.handle(FarEndAnswered()) == crlf("MO CONNECTED")
+    assert h.handle(FarEndAnswered(1)) == crlf("MO CONNECTED")
     assert h.at("ATH") == OK
-    assert CallEnded() in h.requests
-    # the answering side tells the switch
-    h.handle(IncomingCall("+8613800000002"))
+    assert CallEnded(1) in h.requests
+    # the answering side tells the switch, naming the call as the switch did
+    h.handle(IncomingCall("+8613800000002", -7))
     h.at("ATA")
-    assert CallAnswered() in h.requests
+    assert CallAnswered(-7) in h.requests
 
 
 def test_switch_busy_and_no_answer() -> None:
@@ -451,12 +451,12 @@ def test_switch_busy_and_no_answer() -> None:
 
     h = modem()
     h.at("ATD+8613800000002;")
-    assert h.handle(FarEndBusy()) == crlf("BUSY")
+    assert h.handle(FarEndBusy(1)) == crlf("BUSY")
     h.at("ATD+8613800000002;")
-    h.handle(FarEndRinging())
+    h.handle(FarEndRinging(2))
     before = len(h.requests)
     assert h.advance(6.0) == crlf("NO ANSWER")  # the network gives up: the callee is told
-    assert CallEnded() in h.requests[before:]
+    assert CallEnded(2) in h.requests[before:]
 
 
 def test_far_end_hangup_is_not_reported_back() -> None:

@@ -14,7 +14,7 @@ import pytest
 from serial_helpers import Emulator
 
 from sim800emu.control import parse
-from sim800emu.core.events import Fault
+from sim800emu.core.events import CallerHangup, Fault
 
 
 def ctl(sock: Path, *words: str) -> tuple[int, str]:
@@ -66,7 +66,9 @@ def test_parse() -> None:
     assert parse("register 5") == Fault("register", 5)
     assert parse("drop 3") == Fault("drop-link", 3)
     assert parse(" status ") == "status"
-    for bad in ("", "register", "register 9", "drop x", "explode", "pdp-deact now"):
+    assert parse("hangup") == CallerHangup()
+    assert parse("hangup +4930777") == CallerHangup(number="+4930777")
+    for bad in ("", "register", "register 9", "drop x", "explode", "pdp-deact now", "hangup a b"):
         with pytest.raises(ValueError):
             parse(bad)
 

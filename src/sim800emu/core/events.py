@@ -213,19 +213,39 @@ class SmsSent:
 @dataclass(frozen=True, slots=True)
 class CallOut:
     """The module dials ``number`` (ATD): the call switch of the process puts
-    it through to the modem with that number, if there is one."""
+    it through to the modem with that number, if there is one. ``ref`` names
+    the call in the switch's answers (``FarEndRinging`` ...) and in this
+    modem's later requests; the module draws it (positive)."""
 
     number: str
+    ref: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CallAnswered:
-    """The module answered its incoming call (ATA, ATS0)."""
+    """The module answered its incoming call (ATA, ATS0, AT+CHLD=1/2 for a
+    waiting call); ``ref`` as the call switch gave it in ``IncomingCall``."""
+
+    ref: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CallEnded:
-    """The module's call ended on this side (ATH, AT+CHUP, no answer)."""
+    """The module's call ``ref`` ended on this side (ATH, AT+CHUP, AT+CHLD,
+    no answer); ``busy``: the module rejected it (AT+CHLD=0 for a waiting
+    call, no room for it): the caller hears busy."""
+
+    ref: int = 0
+    busy: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransfer:
+    """AT+CHLD=4 (explicit call transfer): the module leaves its calls
+    ``ref`` and ``other``, and their far ends talk to each other."""
+
+    ref: int
+    other: int
 
 
 Request = (
@@ -252,6 +272,7 @@ Request = (
     | CallOut
     | CallAnswered
     | CallEnded
+    | CallTransfer
 )
 
 
@@ -444,14 +465,22 @@ class Fault:
 
 @dataclass(frozen=True, slots=True)
 class IncomingCall:
-    """Someone (``number``) calls the modem (``sim800emu ctl SOCK ring FROM``)."""
+    """Someone (``number``) calls the modem (``sim800emu ctl SOCK ring FROM``);
+    ``ref`` names the call when the call switch put it through (negative:
+    drawn by the switch), 0 for a simulated caller."""
 
     number: str
+    ref: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CallerHangup:
-    """The far end of the current call hangs up (``ctl SOCK hangup``)."""
+    """The far end of a call hangs up (``ctl SOCK hangup [NUMBER]``): the call
+    ``ref`` (from the call switch), else the call with ``number``, else the
+    newest call."""
+
+    ref: int = 0
+    number: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,17 +492,24 @@ class CallerDtmf:
 
 @dataclass(frozen=True, slots=True)
 class FarEndRinging:
-    """The number the module dialled belongs to another modem, which rings."""
+    """The number the module dialled belongs to another modem, which rings
+    (``ref`` of the ``CallOut``; 0: the call being set up)."""
+
+    ref: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class FarEndAnswered:
     """That modem answered."""
 
+    ref: int = 0
+
 
 @dataclass(frozen=True, slots=True)
 class FarEndBusy:
-    """That modem is in a call already."""
+    """That modem cannot take the call (or rejected it while it waited)."""
+
+    ref: int = 0
 
 
 CallEvent = (

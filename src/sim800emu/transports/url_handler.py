@@ -270,9 +270,10 @@ class Serial(SerialBase):
         """Someone calls the modem from ``number`` (``sim800emu ctl SOCK ring``)."""
         self._deliver(IncomingCall(number))
 
-    def hangup(self) -> None:
-        """The other party of the current call hangs up (NO CARRIER)."""
-        self._deliver(CallerHangup())
+    def hangup(self, number: str = "") -> None:
+        """The other party of the newest call (or of the call with
+        ``number``) hangs up (NO CARRIER)."""
+        self._deliver(CallerHangup(number=number))
 
     def dtmf(self, keys: str) -> None:
         """The other party presses ``keys`` (+DTMF with AT+DDET=1)."""

@@ -1,6 +1,6 @@
-"""Voice calls without audio: ATD, ATA, ATH, AT+CHUP, AT+CLCC, AT+CLIP,
-AT+COLP, AT+CRC, AT+CVHU, AT+VTS, AT+DDET, AT+CEER, AT+MORING, AT+CDRIND
-(manual V1.12 chapters 2, 3, 6 and 15). The calls and their transitions live
+"""Voice calls without audio: ATD, ATA, ATH, AT+CHUP, AT+CLCC, AT+CCWA,
+AT+CHLD, AT+CLIP, AT+COLP, AT+CRC, AT+CVHU, AT+VTS, AT+DDET, AT+CEER,
+AT+MORING, AT+CDRIND (manual V1.12 chapters 2, 3, 6 and 15). The calls and their transitions live
 in ``core/voice.py``; this module parses, checks and calls it.
 """
 
@@ -80,8 +80,8 @@ def _atd(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
             raise CommandError(3)
         m.ussd.request(number, _network(m), show=True)
         return None
-    if m.voice.busy:
-        raise CommandError(3)  # one call at a time: no hold or multiparty here
+    if not m.voice.can_dial:
+        raise CommandError(3)  # a second call only beside held calls (AT+CHLD=2 first)
     if not _network(m):
         m.final("NO CARRIER")
         return FAILED
@@ -192,6 +192,51 @@ def _ceer_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
 command("+CEER", "Why the last call ended (0: text, 1: Cause:<number>)", "manual V1.12 3.2.7",
         test=F(text("+CEER: (0,1)")), read=F(_ceer_read), write=F(_ceer_write, sig=(Int(0, 1),)),
         exec=F(_ceer_exec))
+
+
+# ---------------------------------------------------------------- call waiting, hold
+
+
+def _ccwa_read(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    m.info(f"+CCWA: {m.voice.ccwa}")
+
+
+def _ccwa_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    n, mode, classes = values
+    v = m.voice
+    if mode is not None and not _network(m):
+        raise CommandError(30)  # the network is interrogated: no network service
+    v.ccwa = int(n or 0)
+    klass = 7 if classes is None else int(classes)
+    if mode == 0:
+        v.ccwa_classes &= ~klass
+    elif mode == 1:
+        v.ccwa_classes |= klass
+    elif mode == 2:
+        active = [bit for bit in (1, 2, 4) if v.ccwa_classes & bit]
+        m.info(*([f"+CCWA: 1,{bit}" for bit in active] or ["+CCWA: 0,7"]))
+
+
+command("+CCWA", "Call waiting: +CCWA: <number> for a second call (n=1); the network's "
+        "service on/off/query (mode 1/0/2)", "manual V1.12 3.2.6",
+        test=F(text("+CCWA: (0,1)")), read=F(_ccwa_read),
+        write=F(_ccwa_write, sig=(Int(0, 1), Int(0, 2, optional=True),
+                                  Int(1, 7, optional=True))))
+
+CHLD_FORMS = frozenset(["0", "1", "2", "3", "4"] + [f"{op}{x}" for op in "12" for x in "1234567"])
+
+
+def _chld(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+    n = cmd.raw.strip()
+    if n not in CHLD_FORMS:
+        raise syntax_error()
+    if not m.voice.chld(n):
+        raise CommandError(3)
+
+
+command("+CHLD", "Call hold and multiparty: release, hold, swap, join, transfer calls",
+        "manual V1.12 3.2.14", test=F(text("+CHLD: (0,1,1x,2,2x,3,4)")),
+        write=F(_chld, sig=None))
 
 
 # ---------------------------------------------------------------- DTMF
