@@ -50,6 +50,7 @@ VOICE = "issue 11 (USSD and calls)"
 GENERAL = "issue 11 (the general command set)"
 SMS = "issue 11 (SMS and the SMS centre)"
 PPP = "issue 16 (dial-up data, PPP)"
+CMUX = "issue 17 (the multiplexer)"
 
 NEEDS: dict[str, str] = {
     "app-ftp.txt": APPS,
@@ -76,6 +77,8 @@ NEEDS: dict[str, str] = {
     "cmd-sms-tinygsm.txt": SMS,
     "ppp-dial.txt": PPP,
     "ppp-dial-errors.txt": PPP,
+    "cmux-esp-modem.txt": CMUX,
+    "cmux-forms.txt": CMUX,
     "4.2.1-single-step-single-link.txt": CORE,
     "4.2.10-dns.txt": CORE,
     "4.2.11-udp.txt": CORE,
@@ -237,7 +240,8 @@ def test_expected_failures_name_existing_transcripts() -> None:
 def test_needs_matches_the_readme_index() -> None:
     """NEEDS must classify every transcript exactly as README section 4 does."""
     issue = {"core": CORE, "links": LINKS, "transparent": TRANSPARENT, "clients": CLIENTS,
-             "apps": APPS, "voice": VOICE, "general": GENERAL, "sms": SMS, "ppp": PPP}
+             "apps": APPS, "voice": VOICE, "general": GENERAL, "sms": SMS, "ppp": PPP,
+             "cmux": CMUX}
     index: dict[str, str] = {}
     for line in (TRANSCRIPTS / "README.md").read_text().splitlines():
         match = re.match(r"\|\s*`([^`]+\.txt)`\s*\|\s*(\w+)\s*\|", line)
