@@ -709,8 +709,9 @@ class TcpConn:
     def _resend_first(self) -> None:
         """The first unacknowledged segment again (snd_nxt unchanged)."""
         off = (self.snd_una - self.buf_seq) & MASK
-        if off < len(self.buf):
-            payload = bytes(self.buf[off : off + self.mss])
+        sent = min((self.snd_max - self.buf_seq) & MASK, len(self.buf))  # never past snd_max
+        if off < sent:
+            payload = bytes(self.buf[off : min(off + self.mss, sent)])
             self.stats["tcp_retransmits"] = self.stats.get("tcp_retransmits", 0) + 1
             self._send(ACK, self.snd_una, payload)
             if self.sent:  # the timer now waits for this copy

@@ -1,0 +1,192 @@
+"""The terminator's TCP against a client over a channel that loses,
+duplicates and reorders packets both ways (the serial link never does, but
+client stacks short of buffers drop, and the state machine must hold up):
+both directions' bytes arrive intact and in order, the connection closes
+cleanly, buffers stay within their bounds."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ppp_ip_fakes import MASK, SERVER, Client, make, parse_out, tcp_packet
+
+from sim800emu.core.events import Connected, PeerClosed
+from sim800emu.core.ppp.packets import ACK, FIN, RST, SYN
+from sim800emu.core.ppp.tcp import HOST_WINDOW
+
+
+def lt(a: int, b: int) -> bool:
+    return a != b and ((b - a) & MASK) < 0x80000000
+
+
+class LossyRun:
+    def __init__(self, seed: int, loss: float, dup: float, swap: float, window: int) -> None:
+        self.rng = random.Random(seed)
+        self.loss, self.dup, self.swap = loss, dup, swap
+        self.host, self.term, self.wire = make()
+        self.term.on_packet = self.to_client
+        self.window = window
+        self.upload = self.rng.randbytes(self.rng.randint(0, 40_000))
+        self.download = self.rng.randbytes(self.rng.randint(0, 40_000))
+        self.iss = self.rng.randint(0, MASK)
+        # client state
+        self.snd_una = self.snd_nxt = self.snd_max = self.iss
+        self.rcv_nxt = 0
+        self.peer_wnd = 0
+        self.received = bytearray()
+        self.got_fin = False
+        self.fin_sent = False
+        self.fin_acked = False
+        self.reset = False
+        self.synced = False
+        self.inbox: list[bytes] = []  # packets on their way to the client
+        self.rto_at = 0.0
+
+    # the channel
+    def chaos(self, packets: list[bytes]) -> list[bytes]:
+        out: list[bytes] = []
+        for p in packets:
+            if self.rng.random() < self.loss:
+                continue
+            out.append(p)
+            if self.rng.random() < self.dup:
+                out.append(p)
+        for i in range(len(out) - 1):
+            if self.rng.random() < self.swap:
+                out[i], out[i + 1] = out[i + 1], out[i]
+        return out
+
+    def to_client(self, raw: bytes) -> None:
+        self.inbox.append(raw)
+
+    def to_term(self, packets: list[bytes]) -> None:
+        for p in self.chaos(packets):
+            self.term.packet(p)
+
+    def seg(self, seq: int, flags: int, payload: bytes = b"") -> bytes:
+        ack = self.rcv_nxt if self.synced else 0
+        return tcp_packet(40000, 80, seq, ack, flags, self.window, payload, 1460 if flags & SYN else 0)
+
+    # the client: go-back-N on its own timer, in-order receiver
+    def client_output(self, again: bool = False) -> list[bytes]:
+        out: list[bytes] = []
+        if not self.synced:
+            return [self.seg(self.iss, SYN)] if again else []
+        if again:
+            self.snd_nxt = self.snd_una
+        base = (self.iss + 1) & MASK
+        while True:
+            off = (self.snd_nxt - base) & MASK
+            inflight = (self.snd_nxt - self.snd_una) & MASK
+            room = min(self.peer_wnd, 8000) - inflight
+            if off < len(self.upload) and room > 0:
+                n = min(536, room, len(self.upload) - off)
+                out.append(self.seg(self.snd_nxt, ACK, self.upload[off : off + n]))
+                self.snd_nxt = (self.snd_nxt + n) & MASK
+                if lt(self.snd_max, self.snd_nxt):
+                    self.snd_max = self.snd_nxt
+                continue
+            if off == len(self.upload) and (not self.fin_sent or again):
+                out.append(self.seg(self.snd_nxt, FIN | ACK))
+                self.fin_sent = True
+                self.snd_nxt = (self.snd_nxt + 1) & MASK
+                if lt(self.snd_max, self.snd_nxt):
+                    self.snd_max = self.snd_nxt
+            break
+        return out
+
+    def client_input(self) -> list[bytes]:
+        packets, self.inbox = self.chaos(self.inbox), []
+        out: list[bytes] = []
+        for raw in packets:
+            seg = parse_out(raw).tcp
+            assert seg is not None
+            if seg.flags & RST:
+                self.reset = True
+                continue
+            if seg.flags & SYN:
+                if not self.synced:
+                    self.synced = True
+                    self.rcv_nxt = (seg.seq + 1) & MASK
+                    self.snd_una = self.snd_nxt = self.snd_max = seg.ack
+                    self.peer_wnd = seg.window
+                out.append(self.seg(self.snd_nxt, ACK))
+                continue
+            if not self.synced:
+                continue
+            if seg.flags & ACK and lt(self.snd_una, seg.ack) and not lt(self.snd_max, seg.ack):
+                self.snd_una = seg.ack
+                if lt(self.snd_nxt, seg.ack):
+                    self.snd_nxt = seg.ack
+                if self.fin_sent and self.snd_una == self.snd_max:
+                    self.fin_acked = True
+            self.peer_wnd = seg.window
+            if seg.payload or seg.flags & FIN:
+                if seg.seq == self.rcv_nxt and len(seg.payload) <= self.window:
+                    self.received += seg.payload
+                    self.rcv_nxt = (self.rcv_nxt + len(seg.payload)) & MASK
+                    if seg.flags & FIN:
+                        self.rcv_nxt = (self.rcv_nxt + 1) & MASK
+                        self.got_fin = True
+                out.append(self.seg(self.snd_nxt, ACK))
+        return out
+
+    def run(self) -> None:
+        host, term = self.host, self.term
+        self.to_term([self.seg(self.iss, SYN)])
+        sock = None
+        fed = 0
+        closed_host = False
+        for step in range(20_000):
+            assert host.now < 3000, "no progress"
+            if sock is None and host.requests:
+                sock = host.requests[0].sock  # type: ignore[union-attr]
+                host.result(Connected(sock, SERVER, 80))
+            if sock is not None:
+                fed += host.feed(sock, self.download[fed : fed + 3000])
+                # the far end closes once it has sent all and read all (a
+                # far end that half-closes first cannot be told from one that
+                # closed: the driver ends the link at its FIN)
+                done = bytes(host.sent.get(sock, b"")) == self.upload
+                if fed == len(self.download) and done and not closed_host:
+                    host.result(PeerClosed(sock))
+                    closed_host = True
+            replies = self.client_input()
+            replies += self.client_output()
+            self.to_term(replies)
+            for conn in term.connections():
+                assert len(conn.buf) <= HOST_WINDOW
+            if self.reset:
+                break
+            if self.got_fin and self.fin_acked and not term.connections():
+                break
+            if not self.inbox:
+                host.advance(0.25)
+                if host.now >= self.rto_at:
+                    self.rto_at = host.now + 1.5
+                    self.to_term(self.client_output(again=True))
+        assert not self.reset, term.stats
+        sent = bytes(host.sent.get(sock, b"")) if sock is not None else b""
+        assert sent == self.upload
+        assert bytes(self.received) == self.download
+        assert self.got_fin and self.fin_acked
+        host.advance(10)
+        assert not term.connections()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    loss=st.sampled_from([0.0, 0.05, 0.15]),
+    dup=st.sampled_from([0.0, 0.1]),
+    swap=st.sampled_from([0.0, 0.1]),
+    window=st.sampled_from([536, 2000, 8192, 65535]),
+)
+def test_lossy_channel_both_ways(seed: int, loss: float, dup: float, swap: float, window: int) -> None:
+    LossyRun(seed, loss, dup, swap, window).run()
+
+
+def test_lossy_channel_example() -> None:
+    LossyRun(7, 0.15, 0.1, 0.1, 2000).run()
