@@ -282,7 +282,7 @@ def test_fin_from_host_after_the_data_then_time_wait() -> None:
     c.send_raw(c.snd_nxt - 1, c.rcv_nxt, FIN | ACK)  # our ACK was lost: FIN again
     (ack,) = wire.take()
     assert ack.tcp is not None and ack.tcp.ack == c.snd_nxt
-    host.advance(2.5)
+    host.advance(10.5)
     assert term.connections() == []
     assert not host.timers
 
@@ -330,7 +330,7 @@ def test_simultaneous_close() -> None:
     assert conn.state is State.CLOSING
     c.send_raw(c.snd_nxt, fin.tcp.seq + 1, ACK)
     assert conn.state is State.TIME_WAIT
-    host.advance(3)
+    host.advance(11)
     assert term.connections() == []
 
 

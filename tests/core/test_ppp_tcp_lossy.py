@@ -10,7 +10,7 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ppp_ip_fakes import MASK, SERVER, Client, make, parse_out, tcp_packet
+from ppp_ip_fakes import MASK, SERVER, make, parse_out, tcp_packet
 
 from sim800emu.core.events import Connected, PeerClosed
 from sim800emu.core.ppp.packets import ACK, FIN, RST, SYN
@@ -67,7 +67,9 @@ class LossyRun:
 
     def seg(self, seq: int, flags: int, payload: bytes = b"") -> bytes:
         ack = self.rcv_nxt if self.synced else 0
-        return tcp_packet(40000, 80, seq, ack, flags, self.window, payload, 1460 if flags & SYN else 0)
+        return tcp_packet(
+            40000, 80, seq, ack, flags, self.window, payload, 1460 if flags & SYN else 0
+        )
 
     # the client: go-back-N on its own timer, in-order receiver
     def client_output(self, again: bool = False) -> list[bytes]:
@@ -172,7 +174,7 @@ class LossyRun:
         assert sent == self.upload
         assert bytes(self.received) == self.download
         assert self.got_fin and self.fin_acked
-        host.advance(10)
+        host.advance(11)
         assert not term.connections()
 
 
@@ -184,7 +186,9 @@ class LossyRun:
     swap=st.sampled_from([0.0, 0.1]),
     window=st.sampled_from([536, 2000, 8192, 65535]),
 )
-def test_lossy_channel_both_ways(seed: int, loss: float, dup: float, swap: float, window: int) -> None:
+def test_lossy_channel_both_ways(
+    seed: int, loss: float, dup: float, swap: float, window: int
+) -> None:
     LossyRun(seed, loss, dup, swap, window).run()
 
 
