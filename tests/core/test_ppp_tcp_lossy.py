@@ -141,7 +141,7 @@ class LossyRun:
         sock = None
         fed = 0
         closed_host = False
-        for step in range(20_000):
+        for _step in range(20_000):
             assert host.now < 3000, "no progress"
             if sock is None and host.requests:
                 sock = host.requests[0].sock  # type: ignore[union-attr]
