@@ -165,10 +165,12 @@ class Out:
 
 
 def parse_out(raw: bytes) -> Out:
-    ip = parse_ipv4(raw)  # raises on a bad header checksum
+    ip = parse_ipv4(raw, fragments=True)  # raises on a bad header checksum
     assert naive_checksum(raw[:20]) == 0
     out = Out(ip, raw=raw)
-    if ip.proto == PROTO_TCP:
+    if ip.more or ip.offset:
+        pass  # a fragment: the test puts them together
+    elif ip.proto == PROTO_TCP:
         out.tcp = parse_tcp(ip.src, ip.dst, ip.payload)
     elif ip.proto == PROTO_UDP:
         out.udp = parse_udp(ip.src, ip.dst, ip.payload)

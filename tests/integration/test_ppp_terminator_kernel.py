@@ -134,6 +134,9 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(5)
 s.sendto(b"hi", ("10.0.2.2", {port}))
 print(s.recvfrom(100)[0].decode())
+big = bytes(range(256)) * 16  # 4096 bytes: fragments both ways
+s.sendto(big, ("10.0.2.2", {port}))
+print(s.recvfrom(10000)[0] == b"echo:" + big)
 """
 
 TCP_GET = """
@@ -231,7 +234,8 @@ async def test_linux_tcp_ip_through_the_terminator() -> None:
             )
             assert results == [(0, SHA)] * 4
             # UDP echo, a name that does not exist, a refused and a denied port
-            assert await inside.python(UDP_CLIENT.format(port=uport)) == (0, "echo:hi")
+            assert await inside.python(UDP_CLIENT.format(port=uport)) == (0, "echo:hi\nTrue")
+            assert term.stats["reassembled"] >= 1 and term.stats["fragmented_out"] >= 1
             assert (await inside.run("getent", "hosts", "nope.test"))[0] != 0
             closed = socket_port_closed()
             refused = await inside.python(CONNECT.format(host="10.0.2.2", port=closed))

@@ -69,14 +69,18 @@ class IpPacket(NamedTuple):
     proto: int
     ttl: int
     payload: bytes
+    ident: int = 0
+    offset: int = 0  # of a fragment's payload, in bytes
+    more: bool = False  # MF: more fragments follow
 
 
-def parse_ipv4(data: bytes) -> IpPacket:
+def parse_ipv4(data: bytes, fragments: bool = False) -> IpPacket:
     """The header of an IPv4 datagram, checked (version, lengths, header
-    checksum, no fragments); options are skipped."""
+    checksum); options are skipped. A fragment raises unless
+    ``fragments`` (then ``offset``/``more`` say where it belongs)."""
     if len(data) < 20:
         raise PacketError("ip_short")
-    vihl, _tos, total, _ident, frag, ttl, proto, _csum, src, dst = _IP.unpack_from(data)
+    vihl, _tos, total, ident, frag, ttl, proto, _csum, src, dst = _IP.unpack_from(data)
     if vihl >> 4 != 4:
         raise PacketError("ip_version")
     ihl = (vihl & 0x0F) * 4
@@ -84,18 +88,40 @@ def parse_ipv4(data: bytes) -> IpPacket:
         raise PacketError("ip_length")
     if checksum_sum(data[:ihl]) != 0:
         raise PacketError("bad_checksum")
-    if frag & 0x3FFF:  # MF set or an offset: a fragment
+    more = bool(frag & 0x2000)
+    offset = (frag & 0x1FFF) * 8
+    if (more or offset) and not fragments:
         raise PacketError("fragment")
-    return IpPacket(src, dst, proto, ttl, bytes(data[ihl:total]))
+    return IpPacket(src, dst, proto, ttl, bytes(data[ihl:total]), ident, offset, more)
 
 
 def build_ipv4(
-    src: bytes, dst: bytes, proto: int, payload: bytes, ident: int, ttl: int = 64
+    src: bytes,
+    dst: bytes,
+    proto: int,
+    payload: bytes,
+    ident: int,
+    ttl: int = 64,
+    frag: int = 0x4000,  # DF, no offset
 ) -> bytes:
     total = 20 + len(payload)
-    header = _IP.pack(0x45, 0, total, ident & 0xFFFF, 0x4000, ttl, proto, 0, src, dst)
+    header = _IP.pack(0x45, 0, total, ident & 0xFFFF, frag, ttl, proto, 0, src, dst)
     csum = checksum(header)
     return header[:10] + csum.to_bytes(2, "big") + header[12:] + payload
+
+
+def build_fragments(
+    src: bytes, dst: bytes, proto: int, payload: bytes, ident: int, mtu: int
+) -> list[bytes]:
+    """``payload`` in IPv4 fragments of at most ``mtu`` bytes each (RFC 791:
+    every fragment but the last carries a multiple of 8 bytes)."""
+    step = max(8, (mtu - 20) // 8 * 8)
+    out = []
+    for start in range(0, len(payload), step):
+        more = start + step < len(payload)
+        frag = (0x2000 if more else 0) | (start // 8)
+        out.append(build_ipv4(src, dst, proto, payload[start : start + step], ident, frag=frag))
+    return out
 
 
 class TcpSegment(NamedTuple):

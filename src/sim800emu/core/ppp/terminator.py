@@ -57,6 +57,7 @@ from .packets import (
     SYN,
     IpPacket,
     PacketError,
+    build_fragments,
     build_icmp,
     build_ipv4,
     build_tcp,
@@ -82,6 +83,9 @@ DNS_TTL = 60  # the TTL of the answers given
 DNS_CACHE_SECONDS = 5.0  # an answer is reused that long (A then AAAA of one name)
 DNS_CACHE_SIZE = 256
 MAX_PING_SIZE = 1472
+MAX_REASSEMBLY = 16  # datagrams being reassembled from fragments at a time
+REASSEMBLY_BYTES = 256 * 1024  # ... holding at most this much
+REASSEMBLY_TIMEOUT = 15.0  # seconds a datagram's fragments may take
 LINE_OVERHEAD = 1.15  # HDLC escaping of the worst ACCM (32 of 256 values) and then some
 LINE_FRAME = 8  # flags, address, control, protocol, FCS
 
@@ -95,6 +99,14 @@ class _UdpFlow:
     last: float = 0.0
     queue: list[bytes] = field(default_factory=list)
     first: bytes = b""  # the first datagram (quoted by ICMP unreachable)
+
+
+@dataclass(slots=True, eq=False)
+class _Reassembly:
+    started: float
+    parts: dict[int, bytes] = field(default_factory=dict)  # offset -> payload
+    end: int = -1  # the payload's length, once the last fragment came
+    size: int = 0
 
 
 @dataclass(slots=True, eq=False)
@@ -152,6 +164,7 @@ class Terminator:
         self._dns_cache: dict[str, tuple[float, tuple[str, ...], int]] = {}
         self._ident = 0
         self._serial = 0
+        self._reassembly: dict[tuple[bytes, bytes, int, int], _Reassembly] = {}
 
     # ------------------------------------------------------------ public
 
@@ -197,13 +210,20 @@ class Terminator:
 
     def _send_ip(self, src: bytes, dst: bytes, proto: int, payload: bytes) -> None:
         self._ident = (self._ident + 1) & 0xFFFF
-        self._count("ip_out")
-        if self.line_rate > 0:
-            now = self.host.now
-            start = self._line_free if self._line_free > now else now
-            size = (20 + len(payload)) * LINE_OVERHEAD + LINE_FRAME
-            self._line_free = start + size / self.line_rate
-        self.on_packet(build_ipv4(src, dst, proto, payload, self._ident))
+        mtu = self.mss + 40  # the client's MRU, as the session set mss
+        if 20 + len(payload) > mtu:
+            packets = build_fragments(src, dst, proto, payload, self._ident, mtu)
+            self._count("fragmented_out")
+        else:
+            packets = [build_ipv4(src, dst, proto, payload, self._ident)]
+        for packet in packets:
+            self._count("ip_out")
+            if self.line_rate > 0:
+                now = self.host.now
+                start = self._line_free if self._line_free > now else now
+                size = len(packet) * LINE_OVERHEAD + LINE_FRAME
+                self._line_free = start + size / self.line_rate
+            self.on_packet(packet)
 
     def _departure(self) -> float:
         """When the packet sent last will have left the serial line."""
@@ -220,8 +240,13 @@ class Terminator:
         return run
 
     def _packet(self, data: bytes) -> None:
-        ip = parse_ipv4(data)
+        ip = parse_ipv4(data, fragments=True)
         self._count("ip_in")
+        if ip.more or ip.offset:
+            reassembled = self._reassemble(ip)
+            if reassembled is None:
+                return
+            ip = reassembled
         dst = ip.dst
         if dst[0] == 0 or dst[0] >= 224 or dst[0] == 127:
             raise PacketError("bad_destination")  # multicast, broadcast, "this" net, loopback
@@ -233,6 +258,54 @@ class Terminator:
             self._icmp_in(ip)
         else:
             self._count("unsupported_protocol")
+
+    def _reassemble(self, ip: IpPacket) -> IpPacket | None:
+        """RFC 791 reassembly, bounded: at most ``MAX_REASSEMBLY`` datagrams
+        (the oldest goes), ``REASSEMBLY_BYTES`` in all, 15 s each;
+        overlapping fragments drop the datagram (RFC 5722's rule)."""
+        self._count("fragments_in")
+        now = self.host.now
+        table = self._reassembly
+        for key in [k for k, r in table.items() if now - r.started > REASSEMBLY_TIMEOUT]:
+            del table[key]
+            self._count("reassembly_timeouts")
+        key = (ip.src, ip.dst, ip.proto, ip.ident)
+        entry = table.get(key)
+        if entry is None:
+            if len(table) >= MAX_REASSEMBLY:
+                del table[next(iter(table))]
+                self._count("reassembly_dropped")
+            entry = table[key] = _Reassembly(now)
+        start, stop = ip.offset, ip.offset + len(ip.payload)
+        held = sum(r.size for r in table.values())
+        parts = entry.parts
+        overlap = any(start < off + len(part) and off < stop for off, part in parts.items())
+        end = entry.end if ip.more else stop
+        if entry.end >= 0 and end != entry.end:
+            end = -2  # two different last fragments
+        beyond = end != -1 and (
+            end < 0 or stop > end or any(off + len(p) > end for off, p in parts.items())
+        )
+        if (
+            overlap
+            or beyond
+            or stop > 65535 - 20
+            or (ip.more and len(ip.payload) % 8)
+            or held + len(ip.payload) > REASSEMBLY_BYTES
+        ):
+            del table[key]
+            self._count("reassembly_dropped")
+            return None
+        entry.parts[start] = ip.payload
+        entry.size += len(ip.payload)
+        if not ip.more:
+            entry.end = stop
+        if entry.end < 0 or entry.size != entry.end:
+            return None
+        del table[key]  # no overlaps and every byte there: complete
+        payload = b"".join(part for _, part in sorted(entry.parts.items()))
+        self._count("reassembled")
+        return IpPacket(ip.src, ip.dst, ip.proto, ip.ttl, payload)
 
     def _full(self) -> bool:
         """No room for another flow? A connection in TIME_WAIT makes room."""
