@@ -190,6 +190,7 @@ class Terminator:
         self._pings.clear()
         self._dns.clear()
         self._dns_names.clear()
+        self._reassembly.clear()
 
     @property
     def flows(self) -> int:
