@@ -148,7 +148,7 @@ class TcpConn:
         self.fin_queued = False
         self.fin_sent = False
         self.host_open = True  # the host socket is ours (no Close sent yet)
-        self.mss = max(64, min(mss, syn.mss or DEFAULT_MSS))
+        self.mss = max(48, min(mss, syn.mss or DEFAULT_MSS))  # 48: as Linux, against tiny MSS
         self.cwnd = INITIAL_CWND_SEGMENTS * self.mss
         self.ssthresh = 1 << 30
         self.dupacks = 0
