@@ -166,7 +166,7 @@ class Bridge:
         self.client = PppClient(
             user=args.user, password=args.password, auth_mode=args.auth, accm=args.accm,
             pfc=not args.no_pfc, acfc=not args.no_acfc, restart=args.restart, log=log,
-            address=args.address, request_dns=not args.no_dns,
+            address=args.address, request_dns=not args.no_dns, mru=args.mru,
         )  # fmt: skip
         self.client.echo_interval = args.echo_interval
         self.client.on_output = self.out.extend
@@ -290,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="0.0.0.0", help="the address IPCP asks for (default: %(default)s)")
     p.add_argument("--no-dns", action="store_true", help="do not ask for DNS servers")
     p.add_argument("--tun", default="ppp%d", help="TUN device name (default: %(default)s)")
-    p.add_argument("--mtu", type=int, default=1500)
+    p.add_argument("--mtu", type=int, default=1500, help="the TUN MTU (at most the peer's MRU)")
+    p.add_argument("--mru", type=int, default=1500, help="the MRU LCP asks for (default: %(default)s)")
     p.add_argument("--user", default="user")
     p.add_argument("--password", default="pass")
     p.add_argument("--auth", choices=("accept", "reject"), default="accept",

@@ -682,7 +682,8 @@ class PppClient:
         self.echo_deadline: float | None = None
         self.counts: dict[str, int] = dict.fromkeys(
             ("frames_in", "frames_out", "ip_in", "ip_out", "ip_dropped", "unknown_protocols",
-             "code_rejects", "protocol_rejects", "echo_replies", "echo_answered", "looped_back"),
+             "code_rejects", "protocol_rejects", "echo_replies", "echo_answered", "looped_back",
+             "over_mru"),
             0,
         )  # fmt: skip
 
@@ -743,6 +744,8 @@ class PppClient:
                 continue
             self.counts["frames_in"] += 1
             protocol, info = parsed
+            if len(info) > self.mru:
+                self.counts["over_mru"] += 1  # the peer ignored our MRU (kept all the same)
             self._dispatch(protocol, info)
 
     def next_timeout(self) -> float | None:
