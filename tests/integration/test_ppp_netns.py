@@ -298,11 +298,13 @@ def test_hang_up_ends_with_no_carrier(world: World) -> None:
 def test_redial_like_lwip(world: World) -> None:
     """After the hang-up, dial again as lwIP without credentials would:
     authentication Configure-Rejected, no PFC/ACFC, every control character
-    escaped both ways; the link still carries a checked download."""
+    escaped both ways, and a small MRU (576): the link still carries a
+    checked download, in frames no larger than the MRU (the terminator's
+    MSS follows it)."""
     world.bridge.stop()  # (already hung up when the tests run in order)
     world.emu.close_line()
     bridge = Bridge(world.ns, world.emu.link, "--auth", "reject", "--no-pfc", "--no-acfc",
-                    "--accm", "0xffffffff")  # fmt: skip
+                    "--accm", "0xffffffff", "--mru", "576", "--mtu", "576")  # fmt: skip
     try:
         settings = bridge.wait_up(30)
         assert settings["local"] != "0.0.0.0"
@@ -312,6 +314,8 @@ def test_redial_like_lwip(world: World) -> None:
     finally:
         status = bridge.stop()
     assert status == 0 and "bridge: modem NO CARRIER" in bridge.output(), bridge.output()
+    stats = bridge.wait_line(re.compile(r"bridge: stats .*"), 5)[0]
+    assert "over_mru" not in stats and "bad_fcs=0" in stats, stats
 
 
 def test_pap_credentials_are_checked() -> None:
