@@ -10,9 +10,9 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ppp_ip_fakes import MASK, SERVER, make, parse_out, tcp_packet
+from ppp_ip_fakes import MASK, SERVER, Client, make, parse_out, tcp_packet
 
-from sim800emu.core.events import Connected, PeerClosed
+from sim800emu.core.events import Congestion, Connected, PeerClosed
 from sim800emu.core.ppp.packets import ACK, FIN, RST, SYN
 from sim800emu.core.ppp.tcp import HOST_WINDOW
 
@@ -194,3 +194,60 @@ def test_lossy_channel_both_ways(
 
 def test_lossy_channel_example() -> None:
     LossyRun(7, 0.15, 0.1, 0.1, 2000).run()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-3, 3),  # seq: rcv_nxt plus this many 100-byte steps
+            st.integers(-3, 3),  # ack: snd_una plus this many 500-byte steps
+            st.integers(0, 0x3F),  # flags
+            st.integers(0, 300),  # payload size
+            st.integers(0, 65535),  # window
+            st.sampled_from(["none", "feed", "close", "congest", "relieve", "time"]),
+        ),
+        max_size=60,
+    )
+)
+def test_random_segments_keep_the_invariants(
+    steps: list[tuple[int, int, int, int, int, str]],
+) -> None:
+    """Segments with sequence and acknowledgement numbers near the
+    connection's own (random flags, sizes, windows) and host events in
+    between: never an exception, the windows and buffers keep their bounds,
+    the host gets the client's bytes at most once and in order."""
+
+    host, term, wire = make()
+    c = Client(host, term, wire)
+    c.connect()
+    conn = term.connections()[0]
+    sock = c.sock
+    sent_seq: dict[int, int] = {}  # stream offset -> byte, what the client sent
+    base = c.snd_nxt
+    for dseq, dack, flags, size, window, event in steps:
+        if event == "feed":
+            host.feed(sock, bytes(5000))
+        elif event == "close":
+            host.result(PeerClosed(sock))
+        elif event in ("congest", "relieve"):
+            host.result(Congestion(sock, event == "congest"))
+        elif event == "time":
+            host.advance(7)
+        if conn.closed:
+            break
+        seq = (conn.rcv_nxt + 100 * dseq) & MASK
+        ack = (conn.snd_una + 500 * dack) & MASK
+        offset = (seq - base) & MASK
+        payload = bytes((offset + i) & 0xFF for i in range(size))  # the stream's own bytes
+        term.packet(tcp_packet(c.sport, 80, seq, ack, flags, window, payload))
+        wire.take()
+        assert term.stats.get("errors", 0) == 0
+        if conn.closed:
+            break
+        assert len(conn.buf) <= HOST_WINDOW
+        assert not lt(conn.snd_max, conn.snd_nxt) and not lt(conn.snd_nxt, conn.snd_una)
+        for i in range(size):
+            sent_seq.setdefault((offset + i) & MASK, (offset + i) & 0xFF)
+    got = bytes(host.sent.get(sock, b""))
+    assert got == bytes(i & 0xFF for i in range(len(got)))  # in order, each byte once

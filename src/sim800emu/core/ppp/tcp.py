@@ -524,18 +524,6 @@ class TcpConn:
                 self.stats["tcp_out_of_window"] = self.stats.get("tcp_out_of_window", 0) + 1
                 self._ack()
             return
-        # trim what was received already, and what is beyond the window
-        if seq_lt(seq, nxt):
-            skip = (nxt - seq) & MASK
-            if flags & SYN:
-                flags &= ~SYN
-                skip -= 1
-            payload = payload[skip:]
-            seq = nxt
-            self.stats["tcp_duplicates"] = self.stats.get("tcp_duplicates", 0) + 1
-        if len(payload) > wnd:
-            payload = payload[:wnd]
-            flags &= ~FIN
         # 2. RST (RFC 5961 3.2)
         if flags & RST:
             if seq == nxt:
@@ -545,10 +533,18 @@ class TcpConn:
             else:
                 self._challenge()
             return
-        # 4. SYN in a synchronized state (RFC 5961 4.2)
+        # 4. SYN in a synchronized state (RFC 5961 4.2), old or new
         if flags & SYN:
             self._challenge()
             return
+        # trim what was received already, and what is beyond the window
+        if seq_lt(seq, nxt):
+            payload = payload[(nxt - seq) & MASK :]
+            seq = nxt
+            self.stats["tcp_duplicates"] = self.stats.get("tcp_duplicates", 0) + 1
+        if len(payload) > wnd:
+            payload = payload[:wnd]
+            flags &= ~FIN
         # 5. ACK
         if not flags & ACK:
             return
