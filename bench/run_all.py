@@ -16,6 +16,7 @@ from types import ModuleType
 
 import at_latency
 import baud_accuracy
+import cmux
 import download_throughput
 import fleet_memory
 import http_throughput
@@ -36,6 +37,8 @@ BENCHES: list[tuple[str, ModuleType, list[str]]] = [
     ("baud_accuracy", baud_accuracy, ["--seconds", "10"]),
     # needs root (a network namespace and a TUN device for the kernel's PPP client)
     ("ppp", ppp, ["--size", "8", "--rounds", "3", "--baud-size", "128", "--connects", "200"]),
+    # PPP through AT+CMUX beside plain PPP (root, as ppp)
+    ("cmux", cmux, ["--size", "8", "--rounds", "3", "--baud-size", "64"]),
 ]
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 FLAG = 0xF9
 SABM, UA, DM, DISC, UIH = 0x2F, 0x63, 0x0F, 0x43, 0xEF
@@ -45,6 +46,10 @@ def fcs_bits(data: bytes) -> int:
             if top:
                 reg ^= 0xE0
     return reg ^ 0xFF
+
+
+# UIH headers repeat (same DLC, same length): their checks are remembered
+_header_fcs = lru_cache(maxsize=8192)(fcs_bits)
 
 
 def encode(dlci: int, control: int, info: bytes = b"", *, cr: int = 1, pf: bool = False) -> bytes:
@@ -117,8 +122,8 @@ class Decoder:
             info = bytes(b[3 + hl : 3 + hl + n])
             check = b[3 + hl + n]
             control = b[2] & ~PF
-            covered = header if control == UIH else header + info
-            if b[total - 1] != FLAG or fcs_bits(covered) != check:
+            good = _header_fcs(header) if control == UIH else fcs_bits(header + info)
+            if b[total - 1] != FLAG or good != check:
                 self.bad += 1
                 del self.buf[:1]
                 continue
@@ -143,6 +148,7 @@ class Peer:
         self.data_cr = data_cr  # esp_modem sends its UIH frames with C/R 0
         self.dec = Decoder()
         self.frames: list[Frame] = []  # every frame received, in order
+        self.keep_uih = True  # False: UIH frames of DLCs 1-63 are not kept in ``frames``
         self.text: dict[int, bytearray] = {}  # UIH information per DLC, unread
         self.control: list[tuple[int, bytes]] = []  # (type octet, value) on DLCI 0
         self._seen = 0
@@ -152,7 +158,8 @@ class Peer:
     def pump(self, timeout: float) -> int:
         data = self.read(timeout)
         for f in self.dec.feed(data):
-            self.frames.append(f)
+            if self.keep_uih or f.control != UIH or f.dlci == 0:
+                self.frames.append(f)
             if f.control == UIH and f.dlci == 0:
                 self._parse_control(f.info)
             elif f.control == UIH:

@@ -287,6 +287,7 @@ class Mux:
         self.stopped = False  # FCoff from the host: no DLC may send
         self._fc: set[int] = set()  # DLCs the host stopped with MSC FC=1
         self._held: dict[int, bytearray] = {}  # output waiting for flow control
+        self._heads: dict[int, tuple[bytes, bytes]] = {}  # (DLC, length) -> UIH head, tail
         self.dropped = 0  # output bytes dropped because the host never resumed
         s = modem.settings
         self._line = (s.echo, s.verbose, s.quiet, s.cmee)  # what a new DLC starts with
@@ -359,9 +360,25 @@ class Mux:
             held += data
             return
         n1 = self.params.n1
+        if self.m.notes is not None:
+            for start in range(0, len(data), n1):
+                piece = data[start : start + n1]
+                self._write(frame(dlci, UIH, piece), Frame(dlci, UIH, False, 0, piece))
+            return
+        # the byte path: the flag, header and FCS of a UIH frame depend only
+        # on the DLC and the length, so they are made once
+        heads = self._heads
+        out: list[bytes] = []
         for start in range(0, len(data), n1):
             piece = data[start : start + n1]
-            self._write(frame(dlci, UIH, piece), Frame(dlci, UIH, False, 0, piece))
+            key = (dlci << 16) | len(piece)
+            pair = heads.get(key)
+            if pair is None:
+                whole = frame(dlci, UIH, piece)
+                cut = len(whole) - len(piece) - 2
+                pair = heads[key] = (whole[:cut], whole[-2:])
+            out += (pair[0], piece, pair[1])
+        self._out(b"".join(out))
 
     def _respond(self, dlci: int, control: int, pf: bool) -> None:
         self._write(frame(dlci, control | (PF if pf else 0), cr=1), Frame(dlci, control, pf, 1, b""))
