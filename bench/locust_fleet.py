@@ -65,12 +65,15 @@ def run(args: argparse.Namespace) -> list[Figure]:
                      f"{float(row['Requests/s']):.0f}", row["50%"], row["99%"], row["100%"]])
     print(table(rows, ["phase", "requests", "failures", "per second", "p50 ms", "p99 ms",
                        "max ms"]))
+    print("  target (issue 14): 5,000 devices on 2 workers, a reading every 5 s: 0 failures, "
+          "p99 CIPSEND -> SEND OK < 50 ms")
     send = stats.get("send")
     if send is not None:
         figures.append(Figure("locust_fleet", f"{args.devices} devices, {args.workers} workers: "
-                              "CIPSEND -> SEND OK p99", f"{send['99%']} ms"))
+                              "CIPSEND -> SEND OK p99", f"{send['99%']} ms", "< 50 ms",
+                              "issue 14"))
         figures.append(Figure("locust_fleet", "failures",
-                              stats["Aggregated"]["Failure Count"]))
+                              stats["Aggregated"]["Failure Count"], "0", "issue 14"))
     return figures
 
 

@@ -18,6 +18,7 @@ import at_latency
 import baud_accuracy
 import cmux
 import download_throughput
+import fleet_load
 import fleet_memory
 import http_throughput
 import links_throughput
@@ -32,7 +33,8 @@ BENCHES: list[tuple[str, ModuleType, list[str]]] = [
     ("transparent_throughput", transparent_throughput, ["--size", "64", "--rounds", "5"]),
     ("links_throughput", links_throughput, ["--total", "24", "--sends", "3000", "--rounds", "5"]),
     ("download_throughput", download_throughput, ["--size", "8", "--rounds", "3"]),
-    ("fleet_memory", fleet_memory, ["--counts", "100,1000"]),
+    ("fleet_memory", fleet_memory, ["--counts", "100,1000,19000", "--timeout", "300"]),
+    ("fleet_load", fleet_load, ["--seconds", "10"]),
     ("http_throughput", http_throughput, ["--size", "307200", "--rounds", "5"]),
     ("baud_accuracy", baud_accuracy, ["--seconds", "10"]),
     # needs root (a network namespace and a TUN device for the kernel's PPP client)

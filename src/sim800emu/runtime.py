@@ -430,8 +430,8 @@ class ModemRunner:
             output = self._slip(output)
         if output:
             self._write(output)
-        notes = getattr(self.modem, "notes", None)
-        if notes and self.traffic is not None:
+        notes = getattr(self.modem, "notes", None) if self.traffic is not None else None
+        if notes:
             for note in notes:
                 self.traffic.note(note, self.name)
             notes.clear()
