@@ -430,11 +430,13 @@ class ModemRunner:
             output = self._slip(output)
         if output:
             self._write(output)
-        notes = getattr(self.modem, "notes", None) if self.traffic is not None else None
-        if notes:
-            for note in notes:
-                self.traffic.note(note, self.name)
-            notes.clear()
+        traffic = self.traffic
+        if traffic is not None:
+            notes = getattr(self.modem, "notes", None)
+            if notes:
+                for note in notes:
+                    traffic.note(note, self.name)
+                notes.clear()
         if self.paced is not None:
             self._follow_ipr(self.paced)
 
