@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import gc
 import importlib.util
 import itertools
 import logging
@@ -50,7 +51,7 @@ from typing import Any, ClassVar
 
 import gevent
 from gevent import monkey
-from locust import User
+from locust import User, events
 from locust.env import Environment
 
 from .atclient import AtClient
@@ -148,6 +149,20 @@ class _LoopThread:
             task.add_done_callback(_log_failure)
 
         self.loop.call_soon_threadsafe(create)
+
+
+def _freeze_fleet(**_kwargs: Any) -> None:
+    """Every user is spawned: the fleet's objects (thousands of modems, their
+    users and sockets) move to the collector's permanent generation, so a
+    full collection no longer walks them all (measured: 350 ms pauses with
+    1,000 devices on a loaded machine, each a stall of every device). What
+    the devices allocate from now on is collected as usual; a device stopped
+    before the process ends is not freed (Locust stops them all at the end)."""
+    if _LoopThread._instance is not None and _LoopThread._instance.pid == os.getpid():
+        gc.freeze()
+
+
+events.spawning_complete.add_listener(_freeze_fleet)  # type: ignore[no-untyped-call]
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
