@@ -59,9 +59,10 @@ def lcp_packets(data: bytes) -> list[tuple[int, int]]:
 
 
 def test_ppp_on_dlci_1_at_on_dlci_2() -> None:
-    h, peer, _ = muxed()
+    h, peer, pipe = muxed()
     peer.send(1, b"ATD*99#\r")
     assert peer.wait_text(1, CONNECT) == CONNECT
+    pipe.pending += h.advance(0.06)  # the module's first request follows
     first = peer.wait_text(1, b"\x7e", timeout=1)
     first += peer.wait_text(1, b"\x7e", timeout=1)
     assert lcp_packets(first) == [(1, 1)]  # the module's Configure-Request

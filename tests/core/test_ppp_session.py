@@ -108,9 +108,14 @@ def term() -> FakeTerminator:
     return FakeTerminator.made[-1]
 
 
-def dialled(h: Harness | None = None, dial: str = "ATD*99#") -> Harness:
+def dial(h: Harness, line: str) -> bytes:
+    """``line``, then the module's first LCP request (50 ms after CONNECT)."""
+    return h.at(line) + h.advance(0.06)
+
+
+def dialled(h: Harness | None = None, line: str = "ATD*99#") -> Harness:
     h = h or Harness()
-    assert h.at(dial) == CONNECT + b"~LCP-REQ~"
+    assert dial(h, line) == CONNECT + b"~LCP-REQ~"
     assert h.m.mode is Mode.STREAM
     return h
 
@@ -128,19 +133,19 @@ def escape(h: Harness) -> bytes:
                                   "ATD*99**1*1#", "ATD*99*123**1#", "ATD*99*#", "ATD*88#",
                                   "ATD *99#", "ATDT*99#", "ATDT*99***1#", "ATDP*99#"])
 def test_dial_forms_connect(dial: str) -> None:
-    h = dialled(dial=dial)
+    h = dialled(line=dial)
     assert link().started and link().client_ip == h.m.local_ip
     assert h.m.pdp_active and h.m.radio.attached
 
 
 def test_cgdata_forms() -> None:
     h = Harness()
-    assert h.at('AT+CGDATA="PPP",1') == CONNECT + b"~LCP-REQ~"
+    assert dial(h, 'AT+CGDATA="PPP",1') == CONNECT + b"~LCP-REQ~"
     h = Harness()
-    assert h.at('AT+CGDATA="PPP"') == CONNECT + b"~LCP-REQ~"
+    assert dial(h, 'AT+CGDATA="PPP"') == CONNECT + b"~LCP-REQ~"
     h = Harness()
     assert h.at('AT+CGDCONT=3,"IP","apn3"') == OK
-    assert h.at('AT+CGDATA="ppp",3') == CONNECT + b"~LCP-REQ~"
+    assert dial(h, 'AT+CGDATA="ppp",3') == CONNECT + b"~LCP-REQ~"
     assert h.m.ppp.cid == 3
 
 
@@ -210,7 +215,7 @@ def test_attach_and_activation_delays() -> None:
     h = Harness(config=ModemConfig(timing=timing))
     assert h.at("AT+CGACT=1,1") == b""
     assert h.advance(2.1) == OK
-    assert h.at('AT+CGDATA="PPP",1') == CONNECT + b"~LCP-REQ~"
+    assert dial(h, 'AT+CGDATA="PPP",1') == CONNECT + b"~LCP-REQ~"
 
 
 def test_bytes_typed_while_dialling_go_to_ppp() -> None:
@@ -248,15 +253,15 @@ def test_context_lost_while_dialling() -> None:
 def test_connect_text_with_atx() -> None:
     config = ModemConfig(ppp=PppConfig(connect_text="115200"))
     h = Harness(config=config)
-    assert h.at("ATD*99#") == crlf("CONNECT 115200") + b"~LCP-REQ~"
+    assert dial(h, "ATD*99#") == crlf("CONNECT 115200") + b"~LCP-REQ~"
     escape(h)
     assert h.at("ATO") == crlf("CONNECT 115200")
     h = Harness(config=config)
     assert h.at("ATX0") == OK
-    assert h.at("ATD*99#") == CONNECT + b"~LCP-REQ~"
+    assert dial(h, "ATD*99#") == CONNECT + b"~LCP-REQ~"
     h = Harness(config=config)
     assert h.at("ATV0") == b"0\r"
-    assert h.at("ATD*99#") == b"1\r~LCP-REQ~"
+    assert dial(h, "ATD*99#") == b"1\r~LCP-REQ~"
 
 
 # ---------------------------------------------------------------- data mode
@@ -347,7 +352,7 @@ def test_ath_hangs_up_held_call() -> None:
     assert lk.aborted and tm.closed_all
     assert not h.m.ppp.call and not h.m.pdp_active
     assert h.at("ATO") == ERROR
-    assert h.at("ATD*99#") == CONNECT + b"~LCP-REQ~"
+    assert dial(h, "ATD*99#") == CONNECT + b"~LCP-REQ~"
 
 
 def test_client_terminate_no_carrier() -> None:
@@ -497,3 +502,17 @@ def test_terminator_mss_follows_the_client_mru() -> None:
     link().client_mru = 576
     link().on_up()
     assert term().mss == 536
+
+
+def test_first_lcp_request_comes_in_a_read_of_its_own() -> None:
+    # esp_modem drops PPP bytes read together with CONNECT
+    h = Harness()
+    assert h.at("ATD*99#") == CONNECT
+    assert h.advance(0.04) == b""
+    assert h.advance(0.02) == b"~LCP-REQ~"
+    # a client that does not wait starts the link at once
+    h = Harness()
+    assert h.at("ATD*99#") == CONNECT
+    assert h.feed(b"~client~") == b"~LCP-REQ~"
+    assert bytes(link().fed) == b"~client~"
+    assert h.advance(1.0) == b""

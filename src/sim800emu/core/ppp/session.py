@@ -43,6 +43,11 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 HELD_LIMIT = 64 * 1024  # link output kept for ATO while the call is held
+# The module's first LCP Configure-Request follows CONNECT this much later,
+# in a read of its own: esp_modem drops PPP bytes that come in the same read
+# as CONNECT, and would then wait for our restart timer (docs/ppp.md).
+# Bytes from the client before then start the link at once.
+LCP_START_DELAY = 0.05
 CONNECT = "CONNECT"
 
 
@@ -127,6 +132,7 @@ class PppSession:
         self._held_size = 0
         self.held_dropped = 0  # link output lost while held (over HELD_LIMIT)
         self._closing = False  # close() sent, on_down awaited
+        self._started = False  # link.start() was called for this call
         self._filter = _EscapeFilter(_FilterHost(m), self._from_serial, self._escape)
         # the PPP bytes as they pass, for the traffic log: (to_host, bytes)
         self.tap: Callable[[bool, bytes], None] | None = None
@@ -215,12 +221,19 @@ class PppSession:
         self.calls += 1
         self._closing = False
         self._go_online()
+        self._started = False
         if pending:
             m.complete(code=self.connect_code())
         else:
             m.final(self.connect_code())
-        if self.link is link:
-            link.start()
+        if self.link is link and not self._started:
+            m.start_timer("ppp.start", LCP_START_DELAY, self._start_link)
+
+    def _start_link(self) -> None:
+        if self.link is not None and not self._started:
+            self._started = True
+            self.m.cancel_timer("ppp.start")
+            self.link.start()
 
     def _make(self, cid: int) -> tuple[LinkLike, TerminatorLike]:
         m = self.m
@@ -268,6 +281,8 @@ class PppSession:
 
     def _from_serial(self, data: bytes) -> None:
         if self.link is not None:
+            if not self._started:
+                self._start_link()  # the client did not wait for our request
             if self.tap is not None:
                 self.tap(False, data)
             self.link.feed(data)
@@ -398,6 +413,7 @@ class PppSession:
         self._closing = False
         self._held, self._held_size = [], 0
         self._filter.reset()
+        m.cancel_timer("ppp.start")
         self.last_end = reason
         if term is not None:
             term.close_all()

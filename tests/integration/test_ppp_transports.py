@@ -1,0 +1,190 @@
+"""Dial-up data on every transport the modem has (issue 16, "it works
+everywhere the modem does"): the TCP serial server, where each connection
+is a modem of its own with its own PPP (and its own address: a fleet counts
+the local IP up), and a ``--count`` fleet of ptys. The client is the
+test-side PPP client (``pppclient.py``, independent of the emulator's PPP
+code): LCP, PAP and IPCP up to the addresses it was given.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pppclient import PppClient
+from serial_helpers import make_raw
+
+TIMEOUT = 20.0
+
+
+class Line:
+    """A serial line on a file descriptor (a TCP connection or a pty)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = bytearray()
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            select.select([], [self.fd], [], TIMEOUT)
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                continue
+            view = view[n:]
+
+    def read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            return os.read(self.fd, 65536)
+        except BlockingIOError:
+            return b""
+
+    def expect(self, needle: bytes) -> bytes:
+        deadline = time.monotonic() + TIMEOUT
+        while needle not in self.buf:
+            assert time.monotonic() < deadline, f"no {needle!r}; have {bytes(self.buf)!r}"
+            self.buf += self.read(0.2)
+        at = self.buf.index(needle) + len(needle)
+        got = bytes(self.buf[:at])
+        del self.buf[:at]
+        return got
+
+
+def dial_and_negotiate(line: Line) -> PppClient:
+    """ATE0, ATD*99#, CONNECT, then the client up to IPCP opened."""
+    line.write(b"ATE0\r")
+    line.expect(b"OK\r\n")
+    line.write(b"ATD*99#\r")
+    line.expect(b"\r\nCONNECT\r\n")
+    client = PppClient()
+    client.on_output = line.write
+    client.start()
+    client.feed(bytes(line.buf))
+    line.buf.clear()
+    deadline = time.monotonic() + TIMEOUT
+    while not client.opened:
+        assert time.monotonic() < deadline, f"IPCP did not open: {client.counts}"
+        wait = client.next_timeout()
+        client.feed(line.read(0.2 if wait is None else min(0.2, wait)))
+        client.tick()
+    return client
+
+
+def hang_up(line: Line, client: PppClient) -> None:
+    """The client terminates LCP: the modem answers and says NO CARRIER."""
+    client.close()
+    deadline = time.monotonic() + TIMEOUT
+    while b"NO CARRIER" not in line.buf:
+        assert time.monotonic() < deadline, bytes(line.buf)
+        data = line.read(0.2)
+        client.feed(data)
+        line.buf += data
+        client.tick()
+    line.buf.clear()
+    line.write(b"AT\r")
+    line.expect(b"OK\r\n")
+
+
+def test_each_tcp_connection_dials_its_own_ppp(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim800emu", "serve", "--transport", "tcp", "--state-dir",
+         str(tmp_path / "state"), "--dns-offline"],
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    try:
+        m = re.search(r"tcp://127\.0\.0\.1:(\d+)", proc.stderr.readline().decode())
+        assert m
+        port = int(m.group(1))
+        conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+        try:
+            lines = []
+            for conn in conns:
+                conn.setblocking(False)
+                lines.append(Line(conn.fileno()))
+            clients = [dial_and_negotiate(line) for line in lines]
+            addresses = [c.settings.local for c in clients if c.settings is not None]
+            assert addresses == ["10.78.245.128", "10.78.245.129"], addresses
+            for line, client in zip(lines, clients, strict=True):
+                hang_up(line, client)
+        finally:
+            for conn in conns:
+                conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        proc.stderr.close()
+
+
+def test_a_fleet_of_ptys_each_with_its_own_ppp(tmp_path: Path) -> None:
+    ctl = tmp_path / "fleet.ctl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim800emu", "serve", "--count", "2", "--link",
+         str(tmp_path / "modem{n}"), "--state-dir", str(tmp_path / "state"), "--dns-offline",
+         "--control", str(ctl)],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        links = [tmp_path / f"modem{n}" for n in range(2)]
+        deadline = time.monotonic() + 15
+        while not (all(p.exists() for p in links) and ctl.exists()):
+            assert time.monotonic() < deadline, "the fleet did not come up"
+            time.sleep(0.05)
+        fds = [os.open(p, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK) for p in links]
+        try:
+            lines = []
+            for fd in fds:
+                make_raw(fd)
+                lines.append(Line(fd))
+            clients = [dial_and_negotiate(line) for line in lines]
+            addresses = [c.settings.local for c in clients if c.settings is not None]
+            assert addresses == ["10.78.245.128", "10.78.245.129"], addresses
+            answer = subprocess.run(
+                [sys.executable, "-m", "sim800emu", "ctl", str(ctl), "status"],
+                capture_output=True, text=True, timeout=20,
+            )
+            assert answer.stdout.count("IPCP opened") == 2, answer.stdout
+            for line, client in zip(lines, clients, strict=True):
+                hang_up(line, client)
+        finally:
+            for fd in fds:
+                os.close(fd)
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+
+
+def test_in_process_url_port() -> None:
+    """``sim800://`` (pyserial, no pty): the same dial and negotiation."""
+    import serial
+
+    from sim800emu.transports import register_url_handler
+
+    register_url_handler()
+    port = serial.serial_for_url("sim800://?dns-offline&ppp-restart=1", timeout=0.2)
+    try:
+        port.write(b"ATE0\r")
+        assert b"OK" in port.read_until(b"OK\r\n")
+        port.write(b"ATD*99#\r")
+        assert port.read_until(b"CONNECT\r\n").endswith(b"CONNECT\r\n")
+        client = PppClient()
+        client.on_output = port.write
+        client.start()
+        deadline = time.monotonic() + TIMEOUT
+        while not client.opened:
+            assert time.monotonic() < deadline, f"IPCP did not open: {client.counts}"
+            client.feed(port.read(4096))
+            client.tick()
+        assert client.settings is not None and client.settings.local == "10.78.245.128"
+    finally:
+        port.close()
