@@ -20,7 +20,7 @@ from sim800emu.core.events import (
     SendFailed,
     Shutdown,
 )
-from sim800emu.core.ppp.packets import ACK, FIN, PSH, RST, SYN
+from sim800emu.core.ppp.packets import ACK, FIN, RST, SYN
 from sim800emu.core.ppp.tcp import HOST_WINDOW, MAX_RETRIES, RCV_WINDOW, SYN_RETRIES, State
 
 MiB = 1 << 20
@@ -35,7 +35,7 @@ def test_syn_ack_only_once_the_host_connected() -> None:
     c = Client(host, term, wire, dport=8080)
     sock = c.syn()
     (connect,) = host.of(Connect)
-    assert connect == Connect(sock, "TCP", SERVER, 8080, rx_window=HOST_WINDOW)
+    assert connect == Connect(sock, "TCP", SERVER, 8080, rx_window=HOST_WINDOW, half_close=True)
     assert not wire.out  # nothing before the host connected
     c.send_raw(c.iss, 0, SYN, mss=1460)  # the client retransmits its SYN meanwhile
     assert not wire.out and len(host.of(Connect)) == 1
@@ -270,7 +270,7 @@ def test_fin_from_host_after_the_data_then_time_wait() -> None:
     c.connect()
     host.feed(c.sock, b"bye")
     host.result(PeerClosed(c.sock))
-    assert host.closed(c.sock) is not None  # the host socket is released
+    assert host.closed(c.sock) is None  # a half-close: the client may still send
     c.pump()
     assert c.received == b"bye" and c.fin
     (conn,) = term.connections()
@@ -279,6 +279,8 @@ def test_fin_from_host_after_the_data_then_time_wait() -> None:
     (ack,) = wire.take()
     assert ack.tcp is not None and ack.tcp.ack == c.snd_nxt
     assert conn.state is State.TIME_WAIT
+    close = host.closed(c.sock)  # both directions done: released
+    assert close is not None and not close.quick
     c.send_raw(c.snd_nxt - 1, c.rcv_nxt, FIN | ACK)  # our ACK was lost: FIN again
     (ack,) = wire.take()
     assert ack.tcp is not None and ack.tcp.ack == c.snd_nxt
@@ -422,13 +424,19 @@ def test_send_failed_resets() -> None:
     assert term.connections() == []
 
 
-def test_client_data_after_the_host_closed_is_reset() -> None:
+def test_client_data_after_the_far_end_fin_still_goes() -> None:
+    """The far end's FIN closes its direction only (half-close); if it had
+    closed altogether, the driver says so when a Send fails: RST."""
     host, term, wire = make()
     c = Client(host, term, wire)
     c.connect()
     host.result(PeerClosed(c.sock))
     c.pump()
-    c.send_raw(c.snd_nxt, c.rcv_nxt, ACK | PSH, b"too late")
+    assert c.fin
+    c.send(b"more from the client")
+    assert host.sent[c.sock] == b"more from the client"
+    assert term.connections()[0].state is State.FIN_WAIT_2
+    host.result(SendFailed(c.sock))
     out = wire.take()
     assert out and out[-1].tcp is not None and out[-1].tcp.flags & RST
     assert term.connections() == []
@@ -534,3 +542,20 @@ def test_slow_line_without_a_rate_still_completes() -> None:
     term, _took, clients = slow_line_downloads(9600, 8 * 1024, 2, line_rate=False)
     assert all(len(c.received) == 8 * 1024 for c in clients)
     assert term.stats.get("tcp_rst_out", 0) == 0
+
+
+def test_far_end_closes_before_the_handshake_completes() -> None:
+    """The far end answers and closes at once (SYN-ACK still unacknowledged,
+    maybe lost): nothing but the SYN-ACK goes out until the client ACKs it."""
+    host, term, wire = make()
+    c = Client(host, term, wire)
+    sock = c.syn()
+    host.result(Connected(sock, SERVER, 80))
+    host.feed(sock, b"banner")
+    host.result(PeerClosed(sock))
+    out = wire.take()  # the SYN-ACK is lost
+    assert [o.tcp.flags for o in out if o.tcp] == [SYN | ACK]
+    c.send_raw(c.iss, 0, SYN, mss=1460)  # the client tries again
+    c.pump()
+    c.pump()
+    assert c.received == b"banner" and c.fin

@@ -34,6 +34,7 @@ CLIENT = "10.64.1.2"
 DNS = "10.64.0.1"
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
+HEARD: list[bytes] = []  # what LAST requests sent after the server's FIN
 
 
 def _usable() -> str:
@@ -87,7 +88,12 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     HASH: the SHA-256 of everything up to the client's half-close."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
-        if head.startswith(b"HASH"):
+        if head.startswith(b"LAST"):  # our FIN first, then we listen
+            writer.write(b"your turn")
+            await writer.drain()
+            writer.write_eof()
+            HEARD.append(await reader.read())
+        elif head.startswith(b"HASH"):
             body = await reader.read()
             writer.write(hashlib.sha256(body).hexdigest().encode())
         elif head.startswith(b"GET"):
@@ -172,6 +178,18 @@ while chunk := s.recv(65536):
 print(data.decode())
 """
 
+LAST_WORD = """
+import socket
+s = socket.create_connection(({host!r}, {port}), timeout=20)
+s.sendall(b"LAST\\r\\n\\r\\n")
+data = b""
+while chunk := s.recv(100):
+    data += chunk
+s.sendall(b"the last word")  # after the server's FIN
+s.close()
+print(data.decode())
+"""
+
 CONNECT = """
 import socket
 try:
@@ -228,6 +246,11 @@ async def test_linux_tcp_ip_through_the_terminator() -> None:
                 sys.executable, "-c", HALF_CLOSE.format(host="10.0.2.2", port=port), stdin=PAYLOAD
             )
             assert (rc, out) == (0, SHA)
+            # the server closes its side first and still hears the client
+            rc, out = await inside.python(LAST_WORD.format(host="10.0.2.2", port=port))
+            assert (rc, out) == (0, "your turn")
+            await host.until(lambda: bool(HEARD), lambda: None)
+            assert HEARD == [b"the last word"]
             # four downloads at once
             results = await asyncio.gather(
                 *(inside.python(TCP_GET.format(host="10.0.2.2", port=port)) for _ in range(4))

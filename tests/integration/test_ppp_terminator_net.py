@@ -172,8 +172,10 @@ async def test_download_and_upload_through_real_sockets() -> None:
         await host.until(upload_done.is_set, up.pump)
         assert bytes(uploaded) == payload[:]  # after the 4-byte command
         await host.until(lambda: up.fin, up.pump)
-        await host.until(lambda: term.flows == 1, up.pump)  # TIME_WAIT of the download
-        await host.until(lambda: term.flows == 0, up.pump)
+        # the upload is gone (LAST-ACK), the download waits in TIME-WAIT
+        await host.until(
+            lambda: [c.state.value for c in term.connections()] == ["time-wait"], up.pump
+        )
     finally:
         term.close_all()
         await host.driver.aclose()
@@ -309,5 +311,83 @@ async def test_client_half_close_gets_the_answer() -> None:
     finally:
         term.close_all()
         await host.driver.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+@aio
+async def test_far_end_half_close_then_the_client_still_sends() -> None:
+    """The far end says its piece and shuts down its side (FIN) but reads
+    on: what the client sends after the FIN still reaches it."""
+    heard = bytearray()
+    done = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"hello, then my FIN")
+        await writer.drain()
+        writer.write_eof()
+        heard.extend(await reader.read())  # until the client's FIN
+        done.set()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    host, term, wire = setup(NetConfig())
+    try:
+        c = Client(host, term, wire, dst=ALIAS, dport=port)  # type: ignore[arg-type]
+        c.syn()
+        await host.until(lambda: c.fin, c.pump)
+        assert c.received == b"hello, then my FIN"
+        c.send(b"and my answer after it")
+        c.close()
+        await host.until(done.is_set, c.pump)
+        assert bytes(heard) == b"and my answer after it"
+        await host.until(lambda: term.flows == 1, c.pump)  # TIME_WAIT
+    finally:
+        term.close_all()
+        await host.driver.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+@aio
+async def test_driver_without_half_close_ends_the_link_at_the_peer_fin() -> None:
+    """CIP links (half_close False) keep the old behaviour: a Send after
+    the peer's FIN fails."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write_eof()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    results: list[Result] = []
+    changed = asyncio.Event()
+
+    def deliver(res: Result) -> None:
+        results.append(res)
+        changed.set()
+
+    driver = NetDriver(NetConfig(), deliver)
+
+    async def until(cond: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not cond():
+                changed.clear()
+                await changed.wait()
+
+    try:
+        for sock, half in ((1, False), (2, True)):
+            driver.submit(Connect(sock, "TCP", "127.0.0.1", port, half_close=half))
+        await until(lambda: {r.sock for r in results if isinstance(r, PeerClosed)} == {1, 2})
+        driver.submit(Send(2, b"after"))
+        driver.submit(Send(1, b"after"))
+        # results come in order (call_soon): sock 2's failure would be first
+        await until(lambda: any(isinstance(r, SendFailed) for r in results))
+        failed = [r.sock for r in results if isinstance(r, SendFailed)]
+        assert failed == [1]
+    finally:
+        await driver.aclose()
         server.close()
         await server.wait_closed()

@@ -42,6 +42,10 @@ class Connect:
     # Receive window: the driver delivers at most this many bytes until the
     # core grants more (``ReadCredit``); 0 = no limit.
     rx_window: int = 0
+    # TCP half-close: the peer's FIN (``PeerClosed``) ends only its
+    # direction; ``Send`` still works until ``Close`` (PPP's TCP). Else the
+    # peer's FIN ends the link.
+    half_close: bool = False
 
 
 @dataclass(frozen=True, slots=True)

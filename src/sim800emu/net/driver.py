@@ -151,6 +151,7 @@ class _Link(_Owner):
         "connected",
         "credit",
         "eof_pending",
+        "half_close",
         "held",
         "listener",
         "lost",
@@ -182,6 +183,7 @@ class _Link(_Owner):
         self.task: asyncio.Task[None] | None = None
         self.connected = False
         self.peer_closed = False
+        self.half_close = False  # Connect.half_close: sending goes on after the peer's FIN
         self.shut = False  # Shutdown: nothing more is sent (half-close)
         self.lost = False  # the transport is gone
         self.paused = False  # PauseReading from the core
@@ -310,8 +312,10 @@ class _StreamProtocol(asyncio.BufferedProtocol):
             self._driver._on_congestion(self._link, False)
 
     def eof_received(self) -> bool:
-        if self._link is not None:
-            self._driver._on_peer_closed(self._link)
+        link = self._link
+        if link is not None:
+            self._driver._on_peer_closed(link)
+            return link.half_close  # True: keep the transport for sending
         return False  # let the transport close
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -680,6 +684,7 @@ class NetDriver:
         link = _Link(req.sock, udp=req.proto == "UDP")
         link.credit = req.rx_window or None
         link.window = req.rx_window
+        link.half_close = req.half_close and req.proto == "TCP" and not req.tls
         self._links[req.sock] = link
         link.task = self._spawn(self._run_connect(link, req))
 
@@ -843,7 +848,7 @@ class NetDriver:
             link is None
             or transport is None
             or not link.connected
-            or link.peer_closed
+            or (link.peer_closed and not link.half_close)
             or link.shut
             or transport.is_closing()
         ):

@@ -352,13 +352,17 @@ class TcpConn:
         self._output()
 
     def _on_peer_closed(self) -> None:
-        """The host peer closed: FIN after what is buffered. The host socket
-        is released now (everything it read was delivered before this)."""
-        self._close_host()
+        """The far end's FIN: ours to the client after what is buffered
+        (everything the driver read was delivered before this). Its
+        direction only: the client may still send (the host socket is a
+        half-close one) until it closes too; after the client's own FIN
+        (CLOSE-WAIT) both are done and the socket is released."""
+        if self.state is State.CLOSE_WAIT or self.state is State.CONNECTING:
+            self._close_host()
         if self.fin_queued:
             return
-        self.fin_queued = True
-        if self.state in (State.SYN_RCVD, State.ESTABLISHED):
+        self.fin_queued = True  # (in SYN-RECEIVED: FIN-WAIT-1 once the client ACKs)
+        if self.state is State.ESTABLISHED:
             self.state = State.FIN_WAIT_1
         elif self.state is State.CLOSE_WAIT:
             self.state = State.LAST_ACK
@@ -598,6 +602,7 @@ class TcpConn:
             self._request(Shutdown(self.sock))
         elif state is State.FIN_WAIT_1:
             self.state = State.CLOSING
+            self._close_host()  # both directions done
         elif state is State.FIN_WAIT_2:
             self._enter_time_wait()
         elif state is State.TIME_WAIT:

@@ -364,7 +364,14 @@ class Terminator:
         self._count("tcp_connections")
         self.host.own_sock(sock, self._guard(conn.on_result))
         self.host.request(
-            Connect(sock, "TCP", self._target(ip.dst), seg.dport, rx_window=HOST_WINDOW)
+            Connect(
+                sock,
+                "TCP",
+                self._target(ip.dst),
+                seg.dport,
+                rx_window=HOST_WINDOW,
+                half_close=True,
+            )
         )
 
     def _emit_tcp(
