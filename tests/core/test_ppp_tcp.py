@@ -559,3 +559,18 @@ def test_far_end_closes_before_the_handshake_completes() -> None:
     c.pump()
     c.pump()
     assert c.received == b"banner" and c.fin
+
+
+def test_fin_wait_2_lasts_while_the_client_sends() -> None:
+    host, term, wire = make()
+    c = Client(host, term, wire)
+    c.connect()
+    host.result(PeerClosed(c.sock))
+    c.pump()
+    for _ in range(5):
+        host.advance(50)
+        c.send(b"still talking")
+    assert term.connections()[0].state is State.FIN_WAIT_2
+    assert host.sent[c.sock] == b"still talking" * 5
+    host.advance(61)
+    assert term.connections() == []

@@ -68,7 +68,7 @@ RTO_MAX = 60.0
 MAX_RETRIES = 8  # time-outs in a row before the connection is reset
 SYN_RETRIES = 5  # SYN-ACKs sent before a half-open connection is dropped
 TIME_WAIT = 10.0  # short (RFC: 2 MSL), but longer than a client takes to resend its FIN
-FIN_WAIT_2_TIMEOUT = 60.0  # the host closed, the client never does: forget (as Linux)
+FIN_WAIT_2_TIMEOUT = 60.0  # the far end closed, the client is silent that long: forget
 PERSIST_MAX = 60.0
 INITIAL_CWND_SEGMENTS = 4
 DEFAULT_MSS = 536  # RFC 9293 3.7.1: the client sent no MSS option
@@ -576,6 +576,8 @@ class TcpConn:
                         return
                     self._request(Send(self.sock, payload))
                     self.rcv_nxt = (self.rcv_nxt + len(payload)) & MASK
+                    if self.state is State.FIN_WAIT_2:
+                        self._arm(FIN_WAIT_2_TIMEOUT)  # idle time, not age
                     self.stats["tcp_bytes_in"] = self.stats.get("tcp_bytes_in", 0) + len(payload)
                 else:
                     self.stats["tcp_out_of_order"] = self.stats.get("tcp_out_of_order", 0) + 1
