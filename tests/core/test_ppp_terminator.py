@@ -422,3 +422,14 @@ def test_close_all_closes_flows_and_forgets_queries() -> None:
     assert not [k for k in host.timers if k.startswith("ppp.ip")]
     host.advance(100)
     assert not wire.out
+
+
+def test_unusable_dns_servers_are_left_out() -> None:
+    from ppp_ip_fakes import FakeHost
+
+    from sim800emu.core.ppp.terminator import Terminator
+
+    term = Terminator(
+        FakeHost(), client_ip=CLIENT, dns_servers=("0.0.0.0", "", "dns.example", DNS2)
+    )
+    assert term.dns_servers == (DNS2,)

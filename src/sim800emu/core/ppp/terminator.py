@@ -123,6 +123,14 @@ class _DnsPending:
     waiters: list[_DnsWaiter]
 
 
+def _ipv4(text: str) -> bool:
+    try:
+        ip_bytes(text)
+    except ValueError:
+        return False
+    return True
+
+
 class Terminator:
     """The client's IPv4 ended here; see the module docstring."""
 
@@ -141,7 +149,7 @@ class Terminator:
     ) -> None:
         self.host = host
         self.client_ip = client_ip
-        self.dns_servers = tuple(d for d in dns_servers if d and d != "0.0.0.0")
+        self.dns_servers = tuple(d for d in dns_servers if _ipv4(d) and d != "0.0.0.0")
         self._dns_set = {ip_bytes(d) for d in self.dns_servers}
         self.host_alias = host_alias
         self.mss = mss  # the session may lower it to the client's MRU - 40
