@@ -92,7 +92,11 @@ def test_bad_checksums_fragments_and_junk_are_dropped_and_counted() -> None:
     term.packet(ip_packet(CLIENT, SERVER, 47, b"gre"))  # another protocol
     term.packet(udp_packet(5000, 6000, b"x", dst="255.255.255.255"))
     term.packet(udp_packet(5000, 6000, b"x", dst="224.0.0.251"))
-    assert not host.requests and not wire.out
+    assert not host.requests
+    (unreachable,) = wire.take()  # for the GRE packet: protocol unreachable
+    assert unreachable.icmp is not None
+    assert (unreachable.icmp.type, unreachable.icmp.code) == (3, 2)
+    assert unreachable.icmp.payload[:20] == ip_packet(CLIENT, SERVER, 47, b"gre")[:20]
     stats = term.stats
     assert stats["bad_checksum"] == 2
     assert stats["fragments_in"] == 1  # waits for the rest

@@ -24,11 +24,13 @@ the host is ``Connected`` (``ConnectFailed``: RST). Then:
   ``MAX_RETRIES`` time-outs in a row the connection is reset both ways.
   Three duplicate ACKs retransmit the first unacknowledged segment at once.
   A closed client window is probed (persist timer) and never given up on;
-* FIN/RST both ways: the host's close (``PeerClosed``) sends FIN after the
-  buffered data; the client's FIN closes the host socket (``Close``) after
-  the data passed on, and FIN follows once the buffer is drained.
-  Simultaneous close, TIME_WAIT (short: ``TIME_WAIT`` s), RST checks of
-  RFC 5961 (challenge ACK).
+* FIN/RST both ways, each FIN a half-close: the far end's FIN
+  (``PeerClosed``; the host socket is opened with ``half_close``) sends
+  ours after the buffered data while the client may still send; the
+  client's FIN shuts the host socket down for writing (``Shutdown``) while
+  the far end may still answer; the socket is released (``Close``) once
+  both have closed. Simultaneous close, TIME_WAIT (short: ``TIME_WAIT``
+  s), RST checks of RFC 5961 (challenge ACK).
 
 Sans-I/O: the connection talks to the world only through ``PppHost`` (its
 requests and one timer) and ``emit`` (a segment for the client).

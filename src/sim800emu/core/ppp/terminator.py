@@ -265,8 +265,11 @@ class Terminator:
             self._udp_in(ip, data)
         elif ip.proto == PROTO_ICMP:
             self._icmp_in(ip)
-        else:
+        else:  # ICMP protocol unreachable (RFC 1122 3.2.2.1)
             self._count("unsupported_protocol")
+            if not (ip.more or ip.offset):
+                unreachable = build_unreachable(data, 2)
+                self._send_ip(ip.dst, ip.src, PROTO_ICMP, unreachable)
 
     def _reassemble(self, ip: IpPacket) -> IpPacket | None:
         """RFC 791 reassembly, bounded: at most ``MAX_REASSEMBLY`` datagrams
