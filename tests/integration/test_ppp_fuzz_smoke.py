@@ -6,9 +6,11 @@ Phase 1 (before any negotiation): random bytes, frames with wrong FCS,
 truncated and oversized frames, stray flags and escapes, unknown protocols,
 IPCP/PAP/IP before LCP, mutations of a valid LCP Configure-Request.
 Phase 2: a real negotiation with the independent test client
-(``pppclient.py``), then valid frames carrying mutated control packets and
-random IPv4 datagrams (TCP/UDP/ICMP with random flags and fields), and a
-flood of SYNs. ``--allow 127.0.0.0/8`` keeps every re-originated flow on
+(``pppclient.py``), then valid frames carrying random IPv4 datagrams
+(TCP/UDP/ICMP with random flags and fields) and a flood of SYNs: the link
+survives, the terminator answers, an LCP echo still comes back. Phase 3:
+mutated control packets of every protocol, which may end the link as the
+RFCs allow (then ``NO CARRIER``); either way the modem ends in command mode. ``--allow 127.0.0.0/8`` keeps every re-originated flow on
 loopback. The seed (16) is printed; ``PPP_FUZZ_SEED=N`` replays another,
 ``PPP_FUZZ_SEED=random`` picks one.
 """
@@ -116,6 +118,10 @@ class PtyPpp:
         client.on_output = lambda data: emu.write_all(data)
         self.ip: list[bytes] = []
         client.on_ip = self.ip.append
+        self.tail = b""  # the last bytes read (text after the last frame: NO CARRIER)
+
+    def after_last_frame(self) -> bytes:
+        return self.tail[self.tail.rfind(b"\x7e") + 1 :]
 
     def pump(self, seconds: float) -> None:
         """Read and feed what the modem sends for ``seconds`` (at least one
@@ -131,6 +137,7 @@ class PtyPpp:
                 except BlockingIOError:
                     data = b""
                 self.emu.total_read += len(data)
+                self.tail = (self.tail + data)[-256:]
                 self.client.feed(data)
             self.client.tick()
             if time.monotonic() >= deadline:
@@ -230,26 +237,17 @@ def test_random_and_mutated_frames_then_plus_plus_plus() -> None:
             back_to_command_mode(emu)
             emu.command("ATH", timeout=10)
 
-            # phase 2: a negotiated link, then mutated control packets and random datagrams
+            # phase 2: a negotiated link; random datagrams, a SYN flood: the link survives
             dial(emu)
             peer = PtyPpp(emu, PppClient(restart=0.5))
-            peer.client.start()
-            peer.until(lambda: peer.client.opened, 15)
-            settings = peer.client.settings
-            assert settings is not None and settings.local != "0.0.0.0"
-            src = settings.local
             client = peer.client
+            client.start()
+            peer.until(lambda: client.opened, 15)
+            assert client.settings is not None and client.settings.local != "0.0.0.0"
+            src = client.settings.local
             for _ in range(150):
-                if rng.random() < 0.3:
-                    proto = rng.choice([PROTO_LCP, PROTO_IPCP, PROTO_PAP, 0x8057, 0x80FD, 0xC223])
-                    packet = mutate(control(rng.randrange(1, 14), rng.randrange(256),
-                                            rng.randbytes(rng.randrange(12))), rng)  # fmt: skip
-                    if proto == PROTO_LCP and packet[:1] in (b"\x01", b"\x05"):
-                        continue  # a Configure/Terminate-Request would end the link on purpose
-                    emu.write_all(encode_frame(proto, packet, accm=client.tx_accm))
-                else:
-                    emu.write_all(encode_frame(PROTO_IP, random_datagram(src, rng, open_port),
-                                               accm=client.tx_accm))  # fmt: skip
+                emu.write_all(encode_frame(PROTO_IP, random_datagram(src, rng, open_port),
+                                           accm=client.tx_accm))  # fmt: skip
                 peer.pump(0)
             for port in range(30000, 30300):  # a SYN flood to a listener
                 emu.write_all(encode_frame(PROTO_IP, tcp(src, HOST_ALIAS, port, open_port, 0x02, rng),
@@ -257,14 +255,28 @@ def test_random_and_mutated_frames_then_plus_plus_plus() -> None:
                 peer.pump(0)
             peer.pump(1.0)
             assert emu.proc.poll() is None, emu.stderr_tail()
-            assert peer.ip, "the terminator answered none of the datagrams (no RST, no SYN-ACK)"
             assert client.opened, f"the link did not survive: {client.reason}"
-            # an LCP echo still answers
+            assert peer.ip, "the terminator answered none of the datagrams (no RST, no SYN-ACK)"
             before = client.counts["echo_answered"]
             client.send_echo(b"still there")
             peer.until(lambda: client.counts["echo_answered"] > before, 10)
-            back_to_command_mode(emu)
-            emu.command("ATH", timeout=10)
+
+            # phase 3: mutated control packets of every protocol; these may end
+            # the link as the RFCs allow (a Terminate-Request, a Code-Reject of
+            # a needed code ...): then NO CARRIER and command mode, else +++
+            for _ in range(100):
+                proto = rng.choice([PROTO_LCP, PROTO_IPCP, PROTO_PAP, 0x8057, 0x80FD, 0xC223])
+                packet = mutate(control(rng.randrange(1, 14), rng.randrange(256),
+                                        rng.randbytes(rng.randrange(12))), rng)  # fmt: skip
+                emu.write_all(encode_frame(proto, packet, accm=client.tx_accm))
+                peer.pump(0)
+            peer.pump(0.5)
+            assert emu.proc.poll() is None, emu.stderr_tail()
+            if b"NO CARRIER" in peer.after_last_frame():
+                emu.command("AT", timeout=5)
+            else:
+                back_to_command_mode(emu)
+                emu.command("ATH", timeout=10)
             emu.command("AT")
             assert emu.rss_kib() < 200 * 1024
             assert "Traceback" not in emu.stderr_tail(100_000), emu.stderr_tail()
