@@ -516,3 +516,9 @@ def test_first_lcp_request_comes_in_a_read_of_its_own() -> None:
     assert h.feed(b"~client~") == b"~LCP-REQ~"
     assert bytes(link().fed) == b"~client~"
     assert h.advance(1.0) == b""
+
+
+def test_status_counts_frames() -> None:
+    h = dialled()
+    link().stats.update(frames_in=5, frames_out=7, bad_fcs=2)
+    assert "5/7 frames in/out, 2 bad" in h.m.ppp.status_text()

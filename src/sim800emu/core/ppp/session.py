@@ -167,7 +167,10 @@ class PppSession:
         if self.link is not None:
             what = "online" if self.online else "held (ATO resumes)"
             ipcp = "IPCP opened" if self.link.opened else "negotiating"
-            call = f"ppp cid {self.cid} {what}, {ipcp}"
+            st = self.link.stats
+            frames = f"{st.get('frames_in', 0)}/{st.get('frames_out', 0)} frames in/out"
+            bad = sum(st.get(k, 0) for k in ("bad_fcs", "too_long", "runts"))
+            call = f"ppp cid {self.cid} {what}, {ipcp}, {frames}" + (f", {bad} bad" if bad else "")
         elif self.dialling:
             call = "ppp dialling"
         elif self.last_end:
