@@ -514,6 +514,26 @@ def test_transparent_mode_on_one_dlc_while_another_answers() -> None:
     assert peer.at(2, "AT+CIPCLOSE", b"CLOSE OK\r\n").endswith(b"CLOSE OK\r\n")
 
 
+def test_another_dlc_closing_the_transparent_link_ends_its_data_mode() -> None:
+    h, peer, pipe = muxed()
+    assert peer.at(2, "AT+CIPMODE=1") == OK
+    assert peer.at(2, 'AT+CSTT="CMNET"') == OK
+    peer.send(2, b"AT+CIICR\r")
+    pipe.run_timers()
+    assert peer.wait_text(2, OK) == OK
+    peer.at(2, "AT+CIFSR", b"\r\n")
+    peer.wait_text(2, b"\r\n")
+    assert peer.at(2, 'AT+CIPSTART="TCP","10.0.0.1",80') == OK
+    pipe.run_timers()
+    _, out = h.connected()
+    pipe.pending += out
+    assert peer.wait_text(2, b"CONNECT\r\n") == b"\r\nCONNECT\r\n"
+    assert peer.at(1, "AT+CIPCLOSE", b"CLOSE OK\r\n") == b"\r\nCLOSE OK\r\n"
+    assert peer.wait_text(2, b"CLOSED\r\n") == b"\r\nCLOSED\r\n"
+    assert peer.at(2, "AT") == OK  # commands again
+    assert peer.at(1, "AT+CIPSHUT", b"SHUT OK\r\n") == b"\r\nSHUT OK\r\n"
+
+
 def test_timer_fired_for_an_unknown_key_is_harmless() -> None:
     h, peer, _pipe = muxed(dlcis=(1,))
     h.m.handle(TimerFired("nothing"), h.now)

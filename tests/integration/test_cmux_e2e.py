@@ -225,3 +225,23 @@ def test_fuzz_smoke_mutated_frames_through_the_pty() -> None:
         for d in (1, 2, 3, 4):
             assert fresh.at(d, "AT") == OK, d
         assert fresh.close_down() == b""
+
+
+def test_an_abrupt_stop_of_the_host_mid_frame_is_survived() -> None:
+    """The host dies in the middle of a frame (the line closes); a new host
+    that knows the module multiplexes sends flags (ending the cut frame) and
+    opens the DLCs again; one that does not closes it down with CLD."""
+    with muxed(dlcis=(1, 2)) as (emu, peer):
+        assert peer.at(2, "AT") == OK
+        emu.write_all(encode(1, UIH, b"AT+CSQ\r")[:5])  # cut off
+        emu.close_line()
+        emu.open_line()
+        emu.write_all(b"\xf9" * 140)
+        fresh = Peer(emu.write_all, emu.read_some)
+        assert fresh.sabm(0).control == UA
+        assert fresh.sabm(1).control == UA
+        fresh.text.clear()
+        assert fresh.at(1, "AT") == OK
+        assert fresh.at(2, "AT") == OK  # DLCI 2 stayed open
+        assert fresh.close_down() == b""
+        emu.command("AT", OK)

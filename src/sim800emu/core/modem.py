@@ -438,16 +438,21 @@ class Modem:
     def end_data_mode(self) -> None:
         """The link of transparent mode is gone: CLOSED, back to commands."""
         ch = self._data_channel()
-        if ch is None:
-            ch = self.ch
-        prev = self.use(ch)
-        ch.end_data_mode()
-        self.use(prev)
+        if ch is not None:
+            prev = self.use(ch)
+            ch.end_data_mode()
+            self.use(prev)
 
     def reset_stream(self) -> None:
-        """Forget the transparent stream's packing and escape state."""
+        """Forget the transparent stream's packing and escape state. Under the
+        multiplexer another DLC may close the link of one in transparent mode
+        (AT+CIPCLOSE, AT+CIPSHUT): that DLC says CLOSED and takes commands."""
         for ch in self.channels:
             ch.reset_stream()
+            if ch is not self.ch and ch.mode is Mode.DATA:
+                prev = self.use(ch)
+                ch.end_data_mode()
+                self.use(prev)
 
     def pace_rx(self) -> None:
         """AT+CIPCCFG RxMode 1 (see ``Channel.pace_rx``)."""
