@@ -358,10 +358,12 @@ class Driver:
                 self.note("recover: power-on")
                 self.handle(ev.Fault("power-on"))
             elif getattr(m, "mux", None) is not None:
-                # AT+CMUX: flags to end any frame the receiver is inside, then
-                # CLD (27.010 close-down) back to plain AT
+                # AT+CMUX: flags to end any frame the receiver is inside, SABM
+                # on DLCI 0 (the control channel may never have been opened),
+                # then CLD (27.010 close-down) back to plain AT
                 self.note("recover: CMUX close-down")
-                self.feed(b"\xf9" * (m.mux.params.n1 + 8) + bytes.fromhex("f903ef05c301f2f9"))
+                self.feed(b"\xf9" * (m.mux.params.n1 + 8) + bytes.fromhex("f9033f011cf9")
+                          + bytes.fromhex("f903ef05c301f2f9"))
             elif m.mode is Mode.FIXED:
                 self.note("recover: the rest of a fixed-length entry")
                 left = m.line.entry_left
