@@ -229,11 +229,21 @@ def test_udp_denied_gets_icmp_unreachable() -> None:
 
 
 def test_udp_flows_are_bounded() -> None:
+    """The table holds max_flows; a new flow pushes out the one quiet the
+    longest; TCP connections are never pushed out by UDP."""
     host, term, _wire = make(max_flows=4)
     for port in range(100):
+        host.advance(1)
         term.packet(udp_packet(10000 + port, 7, b"x"))
-    assert len(host.of(Connect)) == 4
-    assert term.stats["flows_full"] == 96
+    assert len(host.of(Connect)) == 100
+    assert term.flows == 4 and term.stats["udp_evicted"] == 96
+    closed = {r.sock for r in host.of(Close) if isinstance(r, Close)}
+    assert len(closed) == 96
+    c = Client(host, term, _wire)
+    c.connect()
+    for port in range(10):
+        term.packet(udp_packet(20000 + port, 7, b"x"))
+    assert term.flows == 4 and term.connections()
 
 
 # ---------------------------------------------------------------- DNS

@@ -320,13 +320,19 @@ class Terminator:
         return IpPacket(ip.src, ip.dst, ip.proto, ip.ttl, payload)
 
     def _full(self) -> bool:
-        """No room for another flow? A connection in TIME_WAIT makes room."""
+        """No room for another flow? A connection in TIME_WAIT makes room,
+        else the UDP flow quiet the longest (a new datagram opens it again)."""
         if self.flows < self.max_flows:
             return False
         for conn in self._tcp.values():
             if conn.state is State.TIME_WAIT:
                 conn.drop()
                 return False
+        if self._udp:
+            quiet = min(self._udp.values(), key=lambda flow: flow.last)
+            self._count("udp_evicted")
+            self._drop_udp(quiet)
+            return False
         return True
 
     # ------------------------------------------------------------ TCP
