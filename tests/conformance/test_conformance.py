@@ -74,6 +74,7 @@ NEEDS: dict[str, str] = {
     "cmd-sms-boot.txt": SMS,
     "cmd-sms-pdu.txt": SMS,
     "cmd-sms-text.txt": SMS,
+    "cmd-sms-status-report.txt": SMS,
     "cmd-sms-tinygsm.txt": SMS,
     "ppp-dial.txt": PPP,
     "ppp-dial-errors.txt": PPP,

@@ -90,6 +90,38 @@ def test_concatenated_submit_reaches_the_centre_once_whole_with_status_reports()
         f'+CDS: 6,1,"+8613912345678",145,"{SCTS}","{SCTS}",0')
 
 
+def test_status_reports_are_routed_per_cnmi_ds() -> None:
+    """<ds> 0 drops a report, 1 shows +CDS (PDU and text mode, CSDH has no
+    say), 2 is refused (manual 4.2.8 lists 0 and 1 only); CNMI <mode> 0
+    buffers +CDS like +CMTI; there is no "SR" storage to count (4.2.9)."""
+    h = Harness()
+    h.at("AT+CMGF=1")
+    report = SmsStatus(7, "+8613912345678", T0)
+    cds = f'+CDS: 6,7,"+8613912345678",145,"{SCTS}","{SCTS}",0'
+    assert h.handle(report) == b""  # <ds> 0 (the default)
+    assert h.at("AT+CNMI=2,1,0,2,0") == b"\r\nERROR\r\n"
+    assert h.at("AT+CNMI?") == block("+CNMI: 2,1,0,0,0") + OK
+    assert h.at("AT+CNMI=2,1,0,1,0") == OK
+    assert h.handle(report) == block(cds)
+    h.at("AT+CSDH=1")
+    assert h.handle(report) == block(cds)
+    h.at("AT+CMGF=0")
+    out = h.handle(report)
+    assert out.startswith(b"\r\n+CDS: 26\r\n") and out.endswith(b"00\r\n")
+    tpdu = bytes.fromhex(out.split(b"\r\n")[2].decode())[9:]  # after the centre's address
+    decoded = P.decode_tpdu(tpdu)
+    assert isinstance(decoded, P.StatusReport) and (decoded.mr, decoded.ra, decoded.st) == (7, "+8613912345678", 0)
+    h.at("AT+CMGF=1")
+    assert h.at("AT+CNMI=0,1,0,1,0") == OK
+    assert h.handle(report) == b""  # buffered
+    assert h.at("AT+CNMI=2,1,0,1,0") == OK + block(cds)  # <bfr> 0: given out after OK
+    assert h.at("AT+CNMI=0,1,0,1,0") == OK
+    h.handle(report)
+    assert h.at("AT+CNMI=2,1,0,1,1") == OK  # <bfr> 1: dropped
+    assert h.at('AT+CPMS="SR"') == b"\r\nERROR\r\n"
+    assert h.at("AT+CPMS?") == block('+CPMS: "SM",0,50,"SM",0,50,"SM",0,50') + OK
+
+
 def test_incoming_store_read_list_delete_in_text_mode() -> None:
     h = Harness()
     h.at("AT+CMGF=1")

@@ -154,3 +154,30 @@ def test_python_api_in_process_port() -> None:
         assert b"\r\nBack to you\r\n" in _read_until(port, b"OK\r\n")
     finally:
         port.close()
+
+
+def test_status_reports_per_cnmi_ds_through_the_pty(fleet: Any) -> None:
+    """<ds> 0: no report; 2: refused; 1 in PDU mode: +CDS <length> and the
+    report's PDU naming the recipient (docs/sms.md, cmd-sms-status-report.txt)."""
+    (a, b), _ctl_sock, _outbox = fleet
+    a.at("AT+CSMP=49,167,0,0")
+    a.expect(b"OK\r\n")
+    a.at('AT+CMGS="+8613800000002"')
+    a.expect(b"> ")
+    a.port.write(b"one\x1a")
+    assert a.expect(b"OK\r\n").endswith(b"+CMGS: 0\r\n\r\nOK\r\n")
+    assert b.expect(b'\r\n+CMTI: "SM",1\r\n')
+    a.at("AT+CNMI=2,1,0,2,0")
+    assert a.expect(b"\r\n") + a.expect(b"\r\n") == b"\r\nERROR\r\n"  # no +CDS came before it
+    a.at("AT+CNMI=2,1,0,1,0;+CMGF=0")
+    a.expect(b"OK\r\n")
+    submit = "0031000D91683108000000F20000A703EF7619"  # "one" to +8613800000002, TP-SRR set
+    a.at(f"AT+CMGS={len(submit) // 2 - 1}")
+    a.expect(b"> ")
+    a.port.write(submit.encode() + b"\x1a")
+    assert a.expect(b"OK\r\n").endswith(b"+CMGS: 1\r\n\r\nOK\r\n")
+    head = a.expect(b"\r\n+CDS: 26\r\n")
+    assert head == b"\r\n+CDS: 26\r\n"
+    pdu = a.expect(b"\r\n")[:-2].decode()
+    assert pdu.startswith("0891683108200005F0")  # the centre's address
+    assert pdu[18:40] == "06010D91683108000000F2" and pdu.endswith("00")  # SR, MR 1, recipient
