@@ -67,6 +67,7 @@ NEEDS: dict[str, str] = {
     "cmd-forms-gprs.txt": GENERAL,
     "cmd-general-27007.txt": GENERAL,
     "cmd-general-v25ter.txt": GENERAL,
+    "cmd-general-profiles.txt": GENERAL,
     "cmd-network-time.txt": GENERAL,
     "cmd-phonebook.txt": GENERAL,
     "cmd-sim-pin.txt": GENERAL,

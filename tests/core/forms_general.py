@@ -19,13 +19,22 @@ def info_ok(*lines: str) -> bytes:
     return block(*lines) + OK
 
 
-PROFILE = (
-    "ACTIVE PROFILE:", "S0: 000", "S3: 013", "S4: 010", "S5: 008", "S6: 002", "S7: 060",
-    "S8: 002", "S10: 015", "+CRLP: 61,61,48,6", "V: 1", "E: 0", "Q: 0", "X: 4", "&C: 1",
-    "&D: 1", "+CLTS: 0", "+CREG: 0", "+CGREG: 0", "+CMEE: 0", "+CSCLK: 0", "+CIURC: 1",
-    "+CFGRI: 0", "+CSGS: 0", "+CNETLIGHT: 1", "+CSDT: 0", "+CSMINS: 0", "+IPR: 0",
-    "+IFC: 0,0", "+ICF: 3,255", "+CSNS: 0",
-)
+def _profile(title: str, echo: int) -> tuple[str, ...]:
+    return (
+        title, "S0: 0", "S3: 13", "S4: 10", "S5: 8", "S6: 2", "S7: 60", "S8: 2", "S10: 15",
+        "+CRLP: 61,61,48,6", "V: 1", f"E: {echo}", "Q: 0", "X: 4", "&C: 1", "&D: 1", "+CLTS: 0",
+        "+CREG: 0", "+CGREG: 0", "+CMEE: 0", "+CIURC: 1", "+CFGRI: 0", "+CMTE: 0",
+        "+CANT: 0,0,10", "+STKPCIS: 0", "+CMGF: 0", "+CNMI: 2,1,0,0,0", '+CSCS: "IRA"',
+        "+VTD: 1", "+CALS: 1", "+CHF: 0", "+CAAS: 1", "+CBUZZERRING: 0", "+DDET: 0",
+        "+MORING: 0", "+SVR: 16", "+CCPD: 1", "+CSNS: 0", "+CSGS: 0", "+CNETLIGHT: 1",
+        "+SLEDS: 64,64,64,800,3000,300", "+CSDT: 0", "+CSMINS: 0", "+EXUNSOL: 0", "+FSHEX: 0",
+        "+FSEXT: 0", "+CCTURI: 0", "+IPR: 0", "+IFC: 0,0", "+CSCLK: 0",
+    )
+
+
+# AT&V of a fresh modem (echo off in the harness): factory, saved, active
+PROFILE = (*_profile("DEFAULT PROFILE", 1), "", *_profile("USER PROFILE", 1), "",
+           *_profile("ACTIVE PROFILE", 0))
 BANDS = ("EGSM_MODE,DCS_MODE,GSM850_MODE,PCS_MODE,EGSM_DCS_MODE,GSM850_PCS_MODE,"
          "EGSM_PCS_MODE,ALL_BAND")
 CLCK_FACS = '"AO","OI","OX","AI","IR","FD","SC","PN","PU","PP"'

@@ -235,7 +235,9 @@ def test_atz_and_at_f_keep_the_serial_port_settings() -> None:
     assert h.at("AT+IPR?;+IFC?;+CSCLK?") == block("+IPR: 115200") + block("+IFC: 2,2") + block(
         "+CSCLK: 1"
     ) + OK
-    assert h.at("AT&V").count(b"X: 4") == 1  # X is back to the factory value
+    active = h.at("AT&V").split(b"ACTIVE PROFILE")[1]
+    assert b"\r\nX: 4\r\n" in active  # X is back to the factory value
+    assert b"\r\n+IPR: 115200\r\n" in active and b"\r\n+CSCLK: 1\r\n" in active
 
 
 def test_s5_is_the_editing_character() -> None:

@@ -6,9 +6,11 @@ Dialling (ATD, ATA, ATH) belongs to the call family."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..events import SaveSettings
+from ..lazy import made
 from ..parser import Command
 from ..registry import (
     DATA,
@@ -110,19 +112,59 @@ command("&W", "Save the user profile (the manual's AT&W table: ATE, ATV, S0 ... 
         MAN + "2.2.32", exec=F(_store_profile), write=F(_store_profile, sig=(Int(0, 0),)))
 
 
-def profile_lines(s: Settings) -> list[str]:
-    """The settings AT&W stores, as AT&V shows them (manual 2.2.32's table)."""
+# Lines of AT&V that no setting of the emulator changes: the values a real
+# SIM800 (R14.18) lists for commands the emulator does not offer.
+_FIXED_PROFILE = {
+    "+CANT": "0,0,10", "+STKPCIS": "0", "+CALS": "1", "+CHF": "0", "+CAAS": "1",
+    "+CBUZZERRING": "0", "+SVR": "16", "+CCPD": "1", "+SLEDS": "64,64,64,800,3000,300",
+    "+EXUNSOL": "0", "+FSHEX": "0", "+FSEXT": "0", "+CCTURI": "0",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Others:
+    """The AT&V values kept outside ``Settings`` (not saved by AT&W here):
+    the character set, the temperature switch and three call settings."""
+
+    cscs: str = "IRA"
+    cmte: int = 0
+    vtd: int = 1
+    ddet: int = 0
+    moring: int = 0
+
+
+def profile_lines(s: Settings, o: Others = Others()) -> list[str]:
+    """One profile as AT&V lists it, in a real SIM800's order and format
+    (S-registers without leading zeros); manual 2.2.32's table says which
+    commands it holds."""
+    f = _FIXED_PROFILE
     return [
-        f"S0: {s.s0:03d}", "S3: 013", "S4: 010", f"S5: {s.s5:03d}", f"S6: {s.s6:03d}",
-        f"S7: {s.s7:03d}", f"S8: {s.s8:03d}", f"S10: {s.s10:03d}",
-        f"+CRLP: {s.crlp_iws},{s.crlp_mws},{s.crlp_t1},{s.crlp_n2}",
+        f"S0: {s.s0}", "S3: 13", "S4: 10", f"S5: {s.s5}", f"S6: {s.s6}", f"S7: {s.s7}",
+        f"S8: {s.s8}", f"S10: {s.s10}", f"+CRLP: {s.crlp_iws},{s.crlp_mws},{s.crlp_t1},{s.crlp_n2}",
         f"V: {int(s.verbose)}", f"E: {int(s.echo)}", f"Q: {int(s.quiet)}", f"X: {s.atx}",
         f"&C: {s.dcd}", f"&D: {s.dtr}", f"+CLTS: {s.clts}", f"+CREG: {s.creg_n}",
-        f"+CGREG: {s.cgreg_n}", f"+CMEE: {s.cmee}", f"+CSCLK: {s.csclk}",
-        f"+CIURC: {s.ciurc}", f"+CFGRI: {s.cfgri}", f"+CSGS: {s.csgs}",
-        f"+CNETLIGHT: {s.cnetlight}", f"+CSDT: {s.csdt}", f"+CSMINS: {s.csmins}",
-        f"+IPR: {s.ipr}", f"+IFC: {s.ifc_rx},{s.ifc_tx}", icf_text(s), f"+CSNS: {s.csns}",
+        f"+CGREG: {s.cgreg_n}", f"+CMEE: {s.cmee}", f"+CIURC: {s.ciurc}", f"+CFGRI: {s.cfgri}",
+        f"+CMTE: {o.cmte}", f"+CANT: {f['+CANT']}", f"+STKPCIS: {f['+STKPCIS']}",
+        f"+CMGF: {s.cmgf}",
+        f"+CNMI: {s.cnmi_mode},{s.cnmi_mt},{s.cnmi_bm},{s.cnmi_ds},{s.cnmi_bfr}",
+        f'+CSCS: "{o.cscs}"', f"+VTD: {o.vtd}", f"+CALS: {f['+CALS']}", f"+CHF: {f['+CHF']}",
+        f"+CAAS: {f['+CAAS']}", f"+CBUZZERRING: {f['+CBUZZERRING']}", f"+DDET: {o.ddet}",
+        f"+MORING: {o.moring}", f"+SVR: {f['+SVR']}", f"+CCPD: {f['+CCPD']}",
+        f"+CSNS: {s.csns}", f"+CSGS: {s.csgs}", f"+CNETLIGHT: {s.cnetlight}",
+        f"+SLEDS: {f['+SLEDS']}", f"+CSDT: {s.csdt}", f"+CSMINS: {s.csmins}",
+        f"+EXUNSOL: {f['+EXUNSOL']}", f"+FSHEX: {f['+FSHEX']}", f"+FSEXT: {f['+FSEXT']}",
+        f"+CCTURI: {f['+CCTURI']}", f"+IPR: {s.ipr}", f"+IFC: {s.ifc_rx},{s.ifc_tx}",
+        f"+CSCLK: {s.csclk}",
     ]
+
+
+def _others(m: Modem) -> Others:
+    voice = m.voice if made(m, "voice") else None  # not made just to be listed
+    return Others(
+        cscs=m.charset.name, cmte=int(m.switches.get("cmte", 0)),
+        vtd=voice.vtd if voice else 1, ddet=voice.ddet if voice else 0,
+        moring=voice.moring if voice else 0,
+    )
 
 
 def icf_text(s: Settings) -> str:
@@ -133,10 +175,18 @@ def icf_text(s: Settings) -> str:
 
 
 def _andv(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
-    m.info("ACTIVE PROFILE:", *profile_lines(m.settings))
+    """The factory profile (AT&F), the saved one (AT&W, ATZ) and the one in
+    use, each under its title and apart by an empty line, as a real SIM800
+    prints them."""
+    m.info(
+        "DEFAULT PROFILE", *profile_lines(Settings()), "",
+        "USER PROFILE", *profile_lines(Settings.from_dict(m.saved)), "",
+        "ACTIVE PROFILE", *profile_lines(m.settings, _others(m)),
+    )
 
 
-command("&V", "Display the current configuration (the AT&W settings)", MAN + "2.2.31",
+command("&V", "Display the factory, saved and current profiles (the AT&W settings)",
+        MAN + "2.2.31",
         exec=F(_andv), write=F(_andv, sig=(Int(0, 0),)))
 
 CAN_RESUME = Rule(
