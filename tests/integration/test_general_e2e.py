@@ -94,3 +94,35 @@ def test_a_pin_locked_sim_after_a_restart(tmp_path: Path) -> None:
         e.send('AT+CPIN="1234"')
         e.expect(b"\r\nOK\r\n\r\n+CPIN: READY\r\n\r\nCall Ready\r\n\r\nSMS Ready\r\n")
         assert e.command("AT+CREG?").endswith(b"\r\n+CREG: 0,1\r\n" + OK)
+
+
+def _profiles(listing: bytes) -> dict[bytes, list[bytes]]:
+    """AT&V's answer as {title: lines}; the profiles are apart by an empty line."""
+    body = listing.split(b"\r\n\r\nOK\r\n")[0].strip(b"\r\n")
+    sections = body.split(b"\r\n\r\n")
+    return {s.split(b"\r\n")[0]: s.split(b"\r\n")[1:] for s in sections}
+
+
+def test_at_v_lists_factory_saved_and_active_profiles_across_a_restart(tmp_path: Path) -> None:
+    """AT&V through the pty (manual 2.2.31; docs/general.md): AT&W's profile
+    is the USER PROFILE, also after a restart from the state directory, and
+    the ACTIVE PROFILE shows what is in use (cmd-general-profiles.txt)."""
+    work = tmp_path / "w"
+    with Emulator(workdir=work) as e:
+        e.init()
+        e.command('AT+CMGF=1;+CNMI=2,2,0,1,0;+CSCS="UCS2"')
+        e.command("AT&W")
+        e.command("AT+CMGF=0")
+        p = _profiles(e.command("AT&V"))
+        assert list(p) == [b"DEFAULT PROFILE", b"USER PROFILE", b"ACTIVE PROFILE"]
+        assert len({len(lines) for lines in p.values()}) == 1  # the same lines in each
+        assert b"+CMGF: 0" in p[b"DEFAULT PROFILE"] and b"+CNMI: 2,1,0,0,0" in p[b"DEFAULT PROFILE"]
+        assert b"+CMGF: 1" in p[b"USER PROFILE"] and b"+CNMI: 2,2,0,1,0" in p[b"USER PROFILE"]
+        assert b"+CMGF: 0" in p[b"ACTIVE PROFILE"] and b'+CSCS: "UCS2"' in p[b"ACTIVE PROFILE"]
+        assert b'+CSCS: "IRA"' in p[b"USER PROFILE"]  # not saved
+    with Emulator(workdir=work) as e:
+        e.init()
+        p = _profiles(e.command("AT&V"))
+        assert b"+CMGF: 1" in p[b"USER PROFILE"] and b"+CMGF: 1" in p[b"ACTIVE PROFILE"]
+        assert b"+CNMI: 2,2,0,1,0" in p[b"ACTIVE PROFILE"]
+        assert b'+CSCS: "IRA"' in p[b"ACTIVE PROFILE"]
