@@ -391,3 +391,44 @@ async def test_driver_without_half_close_ends_the_link_at_the_peer_fin() -> None
         await driver.aclose()
         server.close()
         await server.wait_closed()
+
+
+@aio
+async def test_nat_forgets_a_half_closed_link_and_later_sends_fail() -> None:
+    """The field fault nat-idle: the first Send after the idle time brings
+    PeerClosed (as before); on a half-close link (PPP) the client may send
+    on, and those Sends fail (SendFailed: the terminator resets)."""
+    from sim800emu.net.shaping import Shape, ShapedNet
+
+    loop = asyncio.get_running_loop()
+
+    class Inner:
+        def __init__(self, deliver: Callable[[Result], None], loop: object) -> None:
+            self.deliver = deliver
+            self.seen: list[Request] = []
+
+        def submit(self, req: Request) -> None:
+            self.seen.append(req)
+
+        def pause_all(self) -> None: ...
+        def resume_all(self) -> None: ...
+        def write_backlog(self) -> int:
+            return 0
+
+        def close_all(self) -> None: ...
+        async def aclose(self) -> None: ...
+
+    got: list[Result] = []
+    net = ShapedNet(Inner, got.append, loop, Shape())  # type: ignore[arg-type]
+    net.faults.nat_idle = 0.01
+    net.submit(Connect(1, "TCP", "127.0.0.1", 9, half_close=True))
+    net.inner.deliver(Connected(1, "127.0.0.1", 9))  # type: ignore[attr-defined]
+    await asyncio.sleep(0.05)  # idle longer than the NAT keeps the mapping
+    net.submit(Send(1, b"a"))
+    net.submit(Send(1, b"b"))
+    async with asyncio.timeout(5):
+        while not any(isinstance(r, SendFailed) for r in got):
+            await asyncio.sleep(0.01)
+    kinds = [type(r).__name__ for r in got]
+    assert kinds == ["Connected", "PeerClosed", "SendFailed"]
+    await net.aclose()

@@ -43,6 +43,7 @@ from ..core.events import (
     Result,
     ResumeReading,
     Send,
+    SendFailed,
     Shutdown,
     StopListen,
 )
@@ -309,10 +310,12 @@ class ShapedNet:
                 return True
             return False
         if isinstance(req, Send) and faults.nat_idle > 0 and self._nat_forgot(req.sock, now):
-            if req.sock not in self._nat_dead:
-                self._nat_dead.add(req.sock)
-                sock = req.sock
+            sock = req.sock
+            if sock not in self._nat_dead:
+                self._nat_dead.add(sock)
                 self._at(later, lambda: self._deliver(PeerClosed(sock)))
+            else:  # sent on after the close (a half-close link, PPP): it fails
+                self._at(later, lambda: self._deliver(SendFailed(sock)))
             return True
         if isinstance(req, Send):
             self._last_active[req.sock] = now
