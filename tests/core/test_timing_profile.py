@@ -25,6 +25,9 @@ RANGES = {
     "call_setup": (2.0, 6.0),
     "call_answer": (3.0, 10.0),
     "no_answer": (30.0, 60.0),
+    "sms_send": (1.5, 5.0),
+    "http_action": (1.0, 4.0),
+    "ftp_open": (1.0, 3.0),
 }
 
 

@@ -475,12 +475,17 @@ class Channel:
     def result_later(self, wait: float, text: str) -> None:
         """The module is busy for ``wait`` seconds, then prints ``text``
         (what the host types meanwhile waits, as after any command)."""
+        self.busy_for(wait, lambda: self.info(text))
+
+    def busy_for(self, wait: float, action: Callable[[], None]) -> None:
+        """The module is busy for ``wait`` seconds, then ``action`` prints
+        the result (a command's answer after its data entry: SMS sent)."""
         self.busy = True
         self._busy_rest = []
 
         def done() -> None:
             self.busy = False
-            self.info(text)
+            action()
             self.resume_after_busy()
 
         self.start_timer("result", wait, done)

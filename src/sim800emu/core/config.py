@@ -66,6 +66,9 @@ class Timing:
     connect: float = 0.0  # CIPSTART: before the connection is opened (CONNECT OK later)
     tls: float = 0.0  # CIPSSL=1: the handshake's extra time (added to connect)
     send_ok: float = 0.0  # SEND OK this long after the last byte of CIPSEND
+    sms_send: float = 0.0  # AT+CMGS (after Ctrl-Z) / AT+CMSS until +CMGS / +CMSS and OK
+    http_action: float = 0.0  # AT+HTTPACTION: before the request's connection is opened
+    ftp_open: float = 0.0  # an FTP operation: before the control connection is opened
     spread: tuple[tuple[str, float], ...] = ()  # (name, upper bound) pairs
     seed: int = 0
 
@@ -97,10 +100,12 @@ REALISTIC = Timing(
     ciicr=2.0, cgact=2.0, cgatt=0.5, sapbr=1.1, command=0.016, dns=0.5, connect=1.0,
     tls=3.0, send_ok=0.2, boot_urcs=2.0, sim_busy=3.0,
     ussd=1.0, call_setup=2.0, call_answer=3.0, no_answer=30.0,
+    sms_send=1.5, http_action=1.0, ftp_open=1.0,
     spread=(
         ("ciicr", 7.0), ("cgact", 7.0), ("cgatt", 1.5), ("sapbr", 1.5), ("command", 0.060),
         ("dns", 3.0), ("connect", 3.0), ("tls", 10.0), ("send_ok", 1.5),
         ("ussd", 4.0), ("call_setup", 6.0), ("call_answer", 10.0), ("no_answer", 60.0),
+        ("sms_send", 5.0), ("http_action", 4.0), ("ftp_open", 3.0),
     ),
 )
 TIMING_PROFILES: dict[str, Timing] = {"fast": Timing(), "realistic": REALISTIC}

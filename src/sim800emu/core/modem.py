@@ -398,6 +398,10 @@ class Modem:
     def end_line_entry(self) -> None:
         self.ch.end_line_entry()
 
+    def busy_for(self, wait: float, action: Callable[[], None]) -> None:
+        """After a line entry: busy ``wait`` s, then ``action`` prints the result."""
+        self.ch.busy_for(wait, action)
+
     @property
     def mode(self) -> Mode:
         """The plain line's mode (``Mode.OFF`` when powered down)."""
@@ -663,6 +667,7 @@ class Modem:
             self.end_mux()
             self.voice.reset()
             self.ussd.reset()
+            self.sms.reset()  # a message on its way (sms_send) never leaves
             self.ip.drop_links()
             self.stop_apps()
             self.ip.ctx = Ctx.INITIAL

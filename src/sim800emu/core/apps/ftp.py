@@ -187,10 +187,19 @@ class FtpClient:
         if not p.serv:
             self._fail(DNS)
             return
+        self._touch()
+        wait = self.m.delay("ftp_open")  # field-conditions timing: 0 in the fast profile
+        if wait > 0:
+            self.m.start_timer("ftp_open", wait, self._connect)
+        else:
+            self._connect()
+
+    def _connect(self) -> None:
+        """The control connection to the server of the parameters."""
+        p = self.params
         self._ctrl = self._open(p.serv, p.port, self._on_ctrl)
         self._ctrl_host = p.serv
         self._stage = "greeting"
-        self._touch()
 
     def _open(self, host: str, port: int, owner: Callable[[Result], None]) -> int:
         sock = self.m.new_sock()
@@ -511,6 +520,7 @@ class FtpClient:
 
     def _close_all(self, graceful: bool = False) -> None:
         self.m.cancel_timer("ftp")
+        self.m.cancel_timer("ftp_open")
         for sock in (self._data, self._ctrl):
             if sock:
                 self.m.disown_sock(sock)

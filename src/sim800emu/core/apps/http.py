@@ -188,7 +188,11 @@ class HttpClient:
             self._finish(NETWORK_ERROR)
             return
         self.m.start_timer("http", float(self.params.timeout), lambda: self._finish(NETWORK_ERROR))
-        self._open(url)
+        wait = self.m.delay("http_action")  # field-conditions timing: 0 in the fast profile
+        if wait > 0:
+            self.m.start_timer("http_open", wait, lambda: self._open(url))
+        else:
+            self._open(url)
 
     def _open(self, url: Url) -> None:
         self._url = url
@@ -334,6 +338,7 @@ class HttpClient:
         self.status = status
         self._close_sock()
         self.m.cancel_timer("http")
+        self.m.cancel_timer("http_open")
         self.m.urc(f"+HTTPACTION: {self.method},{status},{length}")
 
     def _close_sock(self) -> None:
@@ -348,6 +353,7 @@ class HttpClient:
         self.sending = False
         self._close_sock()
         self.m.cancel_timer("http")
+        self.m.cancel_timer("http_open")
 
     # ------------------------------------------------------------ reading
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..charset import CharsetError
 from ..parser import Arg, Command
 from ..registry import (
+    PENDING,
     CmsError,
     CommandError,
     F,
@@ -566,9 +567,7 @@ def _cmgs(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
         def send_text(data: bytes, overflow: bool) -> None:
             submit = _text_submit(m, da, toda, data, overflow)
             _network(m)
-            mr = svc.submit(submit)
-            m.info(f"+CMGS: {mr}")
-            m.final("OK")
+            _send_later(m, submit)
 
         return _prompt(m, send_text)
     if len(args) != 1:
@@ -580,11 +579,29 @@ def _cmgs(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome:
         if not isinstance(t, P.Submit):
             raise CmsError(INVALID_PDU)
         _network(m)
-        mr = svc.submit(t)
-        m.info(f"+CMGS: {mr}")
-        m.final("OK")
+        _send_later(m, t)
 
     return _prompt(m, send_pdu)
+
+
+def _send_later(m: Modem, submit: P.Submit) -> None:
+    """The message leaves when the network took it: ``sms_send`` seconds
+    (field-conditions timing; 0 in the fast profile: at once), then
+    ``+CMGS: <mr>`` and OK. The line is busy meanwhile."""
+
+    restarts = m.sms.restarts
+
+    def sent() -> None:
+        if m.sms.restarts != restarts:
+            return  # the module restarted meanwhile: the message never left
+        m.info(f"+CMGS: {m.sms.submit(submit)}")
+        m.final("OK")
+
+    wait = m.delay("sms_send")
+    if wait > 0:
+        m.busy_for(wait, sent)
+    else:
+        sent()
 
 
 command("+CMGS", "Send a message: text (=\"<da>\") or PDU (=<length>) after the > prompt",
@@ -647,7 +664,7 @@ command("+CMGW", "Write a message to <mem2>: text (=\"<da>\"[,<toda>[,<stat>]]) 
         test=F(ok), write=F(_cmgw, sig=None), exec=F(_cmgw_exec))
 
 
-def _cmss(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
+def _cmss(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
     _ready(m)
     svc = m.sms
     args = cmd.args
@@ -671,11 +688,25 @@ def _cmss(m: Modem, values: tuple[Value, ...], cmd: Command) -> None:
     elif not t.da:
         raise CmsError(INVALID_TEXT if svc.text_mode else INVALID_PDU)
     _network(m)
-    mr = svc.submit(t)
-    if record.stat is Stat.STO_UNSENT:
-        record.stat = Stat.STO_SENT
-        svc.save()
-    m.info(f"+CMSS: {mr}")
+
+    def sent() -> None:
+        mr = svc.submit(t)
+        if record.stat is Stat.STO_UNSENT:
+            record.stat = Stat.STO_SENT
+            svc.save()
+        m.info(f"+CMSS: {mr}")
+
+    wait = m.delay("sms_send")
+    if wait <= 0:
+        sent()
+        return None
+
+    def later() -> None:
+        sent()
+        m.complete()
+
+    m.start_timer("sms_send", wait, later)
+    return PENDING
 
 
 command("+CMSS", "Send a stored message from <mem2> (optionally to another number)",

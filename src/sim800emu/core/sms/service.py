@@ -111,6 +111,7 @@ class SmsService:
         self._buffer: deque[str] = deque(maxlen=BUFFER_MAX)  # CNMI mode 0
         self._waiting: deque[bytes] = deque()  # delivers that found <mem3> full
         self._gathering: dict[tuple[str, int], _Gathering] = {}
+        self.restarts = 0  # a message on its way (sms_send) is lost at a restart
 
     # ------------------------------------------------------------ settings
 
@@ -132,6 +133,8 @@ class SmsService:
         self.mems = ["SM", "SM", "SM"]
         self.cmghex = self.ccode = 0
         self._buffer.clear()
+        self.restarts += 1
+        self.m.cancel_timer("sms_send")
 
     def storage(self, which: int) -> Storage:
         """<mem1> (0), <mem2> (1) or <mem3> (2)."""
