@@ -371,11 +371,9 @@ class Modem:
     def complete(self, error: CommandError | None = None, code: str | None = None) -> None:
         """The pending command finished (its channel: the one in context, or
         the one whose command is pending): see ``Channel.complete``."""
-        ch: Channel | None = self.ch
-        if ch is None or not ch.busy:
-            ch = next((c for c in self.channels if c.busy), None)
-            if ch is None:
-                return
+        ch = self.ch if self.ch.busy else next((c for c in self.channels if c.busy), None)
+        if ch is None:
+            return
         prev = self.use(ch)
         ch.complete(error, code)
         self.use(prev)
