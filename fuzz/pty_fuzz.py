@@ -68,6 +68,10 @@ class Finding(AssertionError):
     """An invariant does not hold."""
 
 
+SABM0 = bytes.fromhex("f9033f011cf9")  # 27.010: open DLCI 0
+CLD = bytes.fromhex("f903ef05c301f2f9")  # 27.010: close the multiplexer down
+
+
 def vocabulary(peers: LoopbackPeers, server_port: int) -> list[bytes]:
     """Command lines (CR added) and fragments the streams are made of."""
     e, k, u, c = peers.echo_port, peers.sink_port, peers.udp_port, peers.closed_port
@@ -97,11 +101,15 @@ def vocabulary(peers: LoopbackPeers, server_port: int) -> list[bytes]:
         "AT+CMGF=1", "AT+CMGF=0", 'AT+CMGS="+8613800000002"', 'AT+CMGW="12345"',
         'AT+CMGL="ALL"', "AT+CMGR=1", "AT+CMGD=1,4", "AT+CNMI=2,1", "AT+CNMI=2,2",
         "ATD+8613800000002;", "ATA", "ATH", 'AT+CUSD=1,"*100#"', "AT+CLCC", "AT+CLIP=1",
+        "AT+CMUX=0",
     ]
     fragments = [
         b"AT", b"+CIP", b"SEND", b"=", b"?", b",", b";", b'"', b"\r", b"\n", b"\r\n",
         b"\x1a", b"\x1b", b"\x08", b"+", b"++", b"+++", b"\x00", b"\xff", b"hello",
         b"x" * 1500,
+        # 27.010 frames (after AT+CMUX=0): SABM on DLCI 0 and 1, AT on DLCI 1, DISC 1
+        SABM0, bytes.fromhex("f9073f01def9"), bytes.fromhex("f907ef0741540dd3f9"),
+        bytes.fromhex("f90753013ff9"),
     ]
     return [line.encode() + b"\r" for line in lines] + fragments
 
@@ -180,6 +188,10 @@ class Round:
     def recover(self) -> None:
         """Back to command mode the way a host would; AT must answer OK."""
         self.log.append("# recovery")
+        # AT+CMUX may have left the line multiplexing: flags end any frame,
+        # SABM opens the control channel, CLD closes the multiplexer down
+        # (plain AT ignores these bytes: no CR among them)
+        self.write(b"\xf9" * 1520 + SABM0 + CLD)
         for attempt in range(4):
             if attempt < 2:
                 if attempt == 1:  # powered down (AT+CPOWD, ctl power-off)?
