@@ -12,7 +12,8 @@ survives, the terminator answers, an LCP echo still comes back. Phase 3:
 mutated control packets of every protocol, which may end the link as the
 RFCs allow (then ``NO CARRIER``); either way the modem ends in command mode. ``--allow 127.0.0.0/8`` keeps every re-originated flow on
 loopback. The seed (16) is printed; ``PPP_FUZZ_SEED=N`` replays another,
-``PPP_FUZZ_SEED=random`` picks one.
+``PPP_FUZZ_SEED=random`` picks one; ``PPP_FUZZ_LOG=FILE`` keeps the serial
+traffic log (``serve --log``).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class PtyPpp:
         self.ip: list[bytes] = []
         client.on_ip = self.ip.append
         self.tail = b""  # the last bytes read (text after the last frame: NO CARRIER)
+        self.hung_up = False  # NO CARRIER came: the client stops (as on DCD dropping)
 
     def after_last_frame(self) -> bytes:
         return self.tail[self.tail.rfind(b"\x7e") + 1 :]
@@ -139,6 +141,9 @@ class PtyPpp:
                 self.emu.total_read += len(data)
                 self.tail = (self.tail + data)[-256:]
                 self.client.feed(data)
+                if b"NO CARRIER" in self.after_last_frame():
+                    self.hung_up = True
+                    return
             self.client.tick()
             if time.monotonic() >= deadline:
                 return
@@ -226,7 +231,8 @@ def test_random_and_mutated_frames_then_plus_plus_plus() -> None:
     listener = socket.create_server(("127.0.0.1", 0), backlog=512)
     open_port = listener.getsockname()[1]
     try:
-        with Emulator("--escape-guard", str(GUARD), "--allow", "127.0.0.0/8") as emu:
+        log = ("--log", os.environ["PPP_FUZZ_LOG"]) if os.environ.get("PPP_FUZZ_LOG") else ()
+        with Emulator("--escape-guard", str(GUARD), "--allow", "127.0.0.0/8", *log) as emu:
             emu.init()
             # phase 1: garbage before negotiation
             dial(emu)
@@ -270,9 +276,15 @@ def test_random_and_mutated_frames_then_plus_plus_plus() -> None:
                                         rng.randbytes(rng.randrange(12))), rng)  # fmt: skip
                 emu.write_all(encode_frame(proto, packet, accm=client.tx_accm))
                 peer.pump(0)
-            peer.pump(0.5)
+                if peer.hung_up:
+                    break
+            if not peer.hung_up:
+                peer.pump(0.5)
             assert emu.proc.poll() is None, emu.stderr_tail()
-            if b"NO CARRIER" in peer.after_last_frame():
+            if peer.hung_up:
+                # command mode again; a CR ends whatever line the last frames began
+                # (an over-long one keeps only its head: an AT after it is not seen)
+                emu.write_all(b"\r")
                 emu.command("AT", timeout=5)
             else:
                 back_to_command_mode(emu)
