@@ -296,7 +296,8 @@ def build_parser() -> _Parser:
         description="Send one command to a modem started with --control SOCKET and print "
         "its answer. Commands: status; pdp-deact; register 0-5; signal 0-31|99; drop 0-5; "
         "power-off; power-on; latency MS; bandwidth BYTES/S; ring NUMBER (an incoming "
-        "call); hangup (the far end hangs up); dtmf KEYS (the far end presses keys); "
+        "call); hangup (the far end hangs up; a dial-up call: the network ends it); dtr off|on "
+        "(the DTR line, per AT&D); dtmf KEYS (the far end presses keys); "
         "sms FROM TEXT... (an incoming SMS); freeze D, slip TEXT, garbage N, under-voltage, "
         "under-voltage-off, dns-outage D, refuse HOST, timeout HOST [D], nat-idle D (the "
         "scenario actions); outbox (the SMS sent, one JSON object per "
@@ -766,7 +767,7 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="listen for fault injection and status commands on this Unix socket "
         "(pdp-deact, register N, signal N, drop N, power-off, power-on, ring NUMBER, "
-        "hangup, dtmf KEYS, latency MS, "
+        "hangup, dtr off|on, dtmf KEYS, latency MS, "
         "bandwidth B/S, status); send them with "
         f"'{PROG} ctl SOCKET COMMAND'",
     )
