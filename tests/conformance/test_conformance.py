@@ -78,6 +78,7 @@ NEEDS: dict[str, str] = {
     "cmd-sms-status-report.txt": SMS,
     "cmd-sms-tinygsm.txt": SMS,
     "ppp-dial.txt": PPP,
+    "ppp-clients.txt": PPP,
     "ppp-dial-errors.txt": PPP,
     "cmux-esp-modem.txt": CMUX,
     "cmux-forms.txt": CMUX,
