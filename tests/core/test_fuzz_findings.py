@@ -24,3 +24,12 @@ def test_power_loss_while_a_command_is_pending_leaves_the_line_usable() -> None:
     h.take()
     h.m.settings.echo = False  # the boot brought the saved profile back (echo on)
     assert h.at("AT") == OK
+
+
+def test_cpuc_currency_that_is_not_hex_under_ucs2_is_an_error() -> None:
+    """AT+CPUC's currency under AT+CSCS="UCS2" must be hex; "EUR" raised out
+    of the dispatcher (found by the core fuzzer, 2026-12-07)."""
+    h = Harness()
+    assert h.at('AT+CMEE=2;+CSCS="UCS2"') == OK
+    assert h.at('AT+CPUC="EUR","0.10"') == b"\r\n+CME ERROR: invalid characters in text string\r\n"
+    assert h.at("AT") == OK

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..charset import CharsetError
 from ..parser import Command
 from ..registry import (
     DONE,
@@ -241,7 +242,10 @@ command("+CAOC", "Advice of charge: 0 query the call meter (no calls are charged
 
 def _cpuc_write(m: Modem, values: tuple[Value, ...], cmd: Command) -> Outcome | None:
     _pin2(m, values[2])
-    m.sim.currency = m.charset.decode(str(values[0]))
+    try:
+        m.sim.currency = m.charset.decode(str(values[0]))
+    except CharsetError:  # not hex under AT+CSCS="UCS2"/"HEX" (a fuzz finding)
+        raise CommandError(25) from None  # invalid characters in text string
     m.sim.ppu = str(values[1])
     return persist(m)
 
