@@ -13,7 +13,10 @@ every connection re-originated by the emulator's terminator:
   namespace does the same);
 * a name from ``--host`` resolves through the DNS server IPCP announced;
 * a UDP datagram is echoed, an ICMP echo is answered;
-* a destination the policy denies (``--deny``) is refused at once.
+* a destination the policy denies (``--deny``) is refused at once;
+* a reader that stalls closes the window (bounded memory), then gets all;
+* the hang-up ends with NO CARRIER; a redial as lwIP would works;
+  ``--ppp-auth`` is enforced.
 
 Root only (namespaces, TUN): skipped otherwise, saying why. CI runs as root.
 """
@@ -21,6 +24,7 @@ Root only (namespaces, TUN): skipped otherwise, saying why. CI runs as root.
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import shutil
 import socket
@@ -281,6 +285,62 @@ def test_denied_destination_is_refused(world: World) -> None:
     # and the link still works afterwards
     again = fetch(world, world.url("/hello"))
     assert again.returncode == 0 and again.stdout.startswith(b"Hello"), (again, world.context())
+
+
+STALLED_READER = """
+import hashlib, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+print("connected", flush=True)
+sys.stdin.readline()  # read nothing until told
+sha, got = hashlib.sha256(), 0
+while data := s.recv(1 << 16):
+    sha.update(data)
+    got += len(data)
+print(got, sha.hexdigest(), flush=True)
+"""
+
+
+def test_a_stalled_reader_closes_the_window(world: World) -> None:
+    """A client that reads nothing: the terminator's window closes, so the
+    host server soon cannot send more and the emulator's memory stays put;
+    then the client reads everything (SHA-256 checked)."""
+    size = 24 * MiB
+    data = random.Random(9).randbytes(size)
+    sent = [0]
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            for i in range(0, size, 1 << 16):
+                conn.sendall(data[i : i + (1 << 16)])
+                sent[0] = i + (1 << 16)
+
+    threading.Thread(target=serve, daemon=True).start()
+    rss_before = world.emu.rss_kib()
+    reader = world.ns.popen(sys.executable, "-c", STALLED_READER, HOST_ALIAS, str(server.getsockname()[1]),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        assert reader.stdout.readline().startswith(b"connected")
+        # wait until the server is stuck (no progress for 1 s)
+        deadline = time.monotonic() + 20
+        last, since = -1, time.monotonic()
+        while time.monotonic() - since < 1.0:
+            assert time.monotonic() < deadline, f"the sender never stalled ({sent[0]} bytes sent)"
+            if sent[0] != last:
+                last, since = sent[0], time.monotonic()
+            time.sleep(0.05)  # polling another thread's progress counter
+        assert sent[0] < 12 * MiB, f"{sent[0]} bytes went out to a client that reads nothing"
+        assert world.emu.rss_kib() - rss_before < 16 * 1024, (rss_before, world.emu.rss_kib())
+        out, _ = reader.communicate(b"go\n", timeout=60)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+        server.close()
+    got, sha = out.split()
+    assert int(got) == size and sha.decode() == hashlib.sha256(data).hexdigest(), out
 
 
 def test_hang_up_ends_with_no_carrier(world: World) -> None:
