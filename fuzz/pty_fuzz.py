@@ -102,6 +102,8 @@ def vocabulary(peers: LoopbackPeers, server_port: int) -> list[bytes]:
         'AT+CMGL="ALL"', "AT+CMGR=1", "AT+CMGD=1,4", "AT+CNMI=2,1", "AT+CNMI=2,2",
         "ATD+8613800000002;", "ATA", "ATH", 'AT+CUSD=1,"*100#"', "AT+CLCC", "AT+CLIP=1",
         "AT+CMUX=0",
+        "AT+CCWA=1", "AT+CHLD=0", "AT+CHLD=1", "AT+CHLD=2", "AT+CHLD=12", "AT+CHLD=3",
+        "AT+CHLD=4", "AT&V",
     ]
     fragments = [
         b"AT", b"+CIP", b"SEND", b"=", b"?", b",", b";", b'"', b"\r", b"\n", b"\r\n",
