@@ -126,3 +126,53 @@ def test_in_process_port_plays_the_far_end() -> None:
         assert port.read_until(b",15\r\n") == b'\r\nOK\r\n\r\n+CUSD: 0,"Balance 5",15\r\n'
     finally:
         port.close()
+
+
+def test_in_process_port_plays_a_waiting_call_and_hangs_up_by_number() -> None:
+    """Call waiting on the in-process port (docs/voice-ussd.md): a second
+    ring during a call is +CCWA, ``port.hangup(number)`` ends that caller's
+    call only, and the waiting call left alone rings (RI on again)."""
+    import serial
+
+    from sim800emu.transports import register_url_handler
+
+    register_url_handler()
+    port = serial.serial_for_url("sim800://?dns-offline", timeout=5)
+    try:
+        port.write(b"ATE0\r")
+        port.read_until(b"OK\r\n")
+        port.write(b"AT+CCWA=1\r")
+        assert port.read_until(b"OK\r\n") == b"\r\nOK\r\n"
+        port.ring("+4915112345678")
+        assert port.read_until(b"RING\r\n") == b"\r\nRING\r\n"
+        port.write(b"ATA\r")
+        assert port.read_until(b"OK\r\n") == b"\r\nOK\r\n"
+        port.ring("0301234567")
+        assert port.read_until(b",1\r\n") == b'\r\n+CCWA: "0301234567",129,1\r\n'
+        assert port.ri is False  # a waiting call does not ring
+        port.hangup("+4915112345678")
+        assert port.read_until(b"RING\r\n") == b"\r\nNO CARRIER\r\n\r\nRING\r\n"
+        assert port.ri is True
+        port.write(b"AT+CLCC\r")
+        assert port.read_until(b"OK\r\n") == b'\r\n+CLCC: 2,1,4,0,0,"0301234567",129,""\r\n\r\nOK\r\n'
+    finally:
+        port.close()
+
+
+@pytest.mark.timeout(60)
+def test_plugin_hangs_up_one_of_two_calls(sim800: Any) -> None:
+    with sim800.serial(timeout=10) as port:
+
+        def command(line: bytes, until: bytes = b"OK\r\n") -> bytes:
+            port.write(line + b"\r")
+            return bytes(port.read_until(until))
+
+        assert command(b"ATE0").endswith(b"OK\r\n")
+        sim800.ring("+4915112345678")
+        assert port.read_until(b"RING\r\n") == b"\r\nRING\r\n"
+        assert command(b"ATA") == b"\r\nOK\r\n"
+        sim800.ring("+4930777")
+        assert command(b"AT+CHLD=2") == b"\r\nOK\r\n"
+        sim800.hangup("+4930777")
+        assert port.read_until(b"NO CARRIER\r\n") == b"\r\nNO CARRIER\r\n"
+        assert command(b"AT+CLCC") == b'\r\n+CLCC: 1,1,1,0,0,"+4915112345678",145,""\r\n\r\nOK\r\n'
