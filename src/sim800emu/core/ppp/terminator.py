@@ -19,15 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.opcode
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
-
 from ..events import (
     Close,
     Connect,
@@ -38,12 +29,11 @@ from ..events import (
     PingDone,
     PingReply,
     Received,
-    Resolve,
-    Resolved,
     Result,
     Send,
     SendFailed,
 )
+from .dnsproxy import DnsProxy
 from .host import PppHost
 from .packets import (
     ACK,
@@ -78,10 +68,6 @@ UDP_IDLE = 60.0  # seconds without a datagram either way before a flow's socket 
 UDP_QUEUE = 16  # datagrams held while a flow's host socket connects
 MAX_PINGS = 32  # echo requests waiting for their answer
 PING_TIMEOUT = 5.0
-MAX_DNS = 64  # DNS queries waiting for the resolver
-DNS_TTL = 60  # the TTL of the answers given
-DNS_CACHE_SECONDS = 5.0  # an answer is reused that long (A then AAAA of one name)
-DNS_CACHE_SIZE = 256
 MAX_PING_SIZE = 1472
 MAX_REASSEMBLY = 16  # datagrams being reassembled from fragments at a time
 REASSEMBLY_BYTES = 256 * 1024  # ... holding at most this much
@@ -107,20 +93,6 @@ class _Reassembly:
     parts: dict[int, bytes] = field(default_factory=dict)  # offset -> payload
     end: int = -1  # the payload's length, once the last fragment came
     size: int = 0
-
-
-@dataclass(slots=True, eq=False)
-class _DnsWaiter:
-    query: dns.message.Message
-    client: bytes
-    port: int
-    server: bytes
-
-
-@dataclass(slots=True)
-class _DnsPending:
-    name: str
-    waiters: list[_DnsWaiter]
 
 
 def _ipv4(text: str) -> bool:
@@ -167,9 +139,14 @@ class Terminator:
         self._tcp: dict[Flow, TcpConn] = {}
         self._udp: dict[Flow, _UdpFlow] = {}
         self._pings: dict[int, tuple[bytes, bytes, int, int, bytes] | None] = {}
-        self._dns: dict[int, _DnsPending] = {}
-        self._dns_names: dict[str, int] = {}  # name -> query in flight
-        self._dns_cache: dict[str, tuple[float, tuple[str, ...], int]] = {}
+        self.dns = DnsProxy(
+            host,
+            servers=self.dns_servers,
+            host_alias=host_alias,
+            reply=self._dns_reply,
+            stats=self.stats,
+            guard=self._guard,
+        )
         self._ident = 0
         self._serial = 0
         self._reassembly: dict[tuple[bytes, bytes, int, int], _Reassembly] = {}
@@ -193,11 +170,10 @@ class Terminator:
         self._tcp.clear()
         for flow in list(self._udp.values()):
             self._drop_udp(flow)
-        for query in [*self._pings, *self._dns]:
+        for query in self._pings:
             self.host.disown_query(query)
         self._pings.clear()
-        self._dns.clear()
-        self._dns_names.clear()
+        self.dns.close()
         self._reassembly.clear()
 
     @property
@@ -420,7 +396,7 @@ class Terminator:
         dgram = parse_udp(ip.src, ip.dst, ip.payload)
         self._count("udp_in")
         if dgram.dport == 53 and ip.dst in self._dns_set:
-            self._dns_query(ip, dgram.sport, dgram.payload)
+            self.dns.query(ip.src, dgram.sport, ip.dst, dgram.payload)
             return
         if dgram.dport == 0:
             raise PacketError("udp_port_0")
@@ -525,101 +501,5 @@ class Terminator:
             del self._pings[res.query]
             self.host.disown_query(res.query)
 
-    # ------------------------------------------------------------ DNS
-
-    def _dns_query(self, ip: IpPacket, sport: int, payload: bytes) -> None:
-        self._count("dns_queries")
-        try:
-            query = dns.message.from_wire(payload)
-        except Exception:
-            self._count("dns_malformed")
-            return
-        if query.flags & dns.flags.QR:
-            self._count("dns_malformed")
-            return
-        waiter = _DnsWaiter(query, ip.src, sport, ip.dst)
-        if query.opcode() != dns.opcode.QUERY or len(query.question) != 1:
-            self._dns_answer(waiter, (), dns.rcode.NOTIMP)
-            return
-        question = query.question[0]
-        name = question.name.to_text(omit_final_dot=True).lower()
-        if question.rdclass != dns.rdataclass.IN or not name:
-            self._dns_answer(waiter, (), dns.rcode.REFUSED)
-            return
-        if name.endswith((".in-addr.arpa", ".ip6.arpa")):
-            self._dns_answer(waiter, (), dns.rcode.NXDOMAIN)  # no reverse lookups
-            return
-        cached = self._dns_cache.get(name)
-        if cached is not None and cached[0] > self.host.now:
-            self._dns_answer(waiter, cached[1], self._rcode(cached[1], cached[2]))
-            return
-        pending = self._dns_names.get(name)
-        if pending is not None:
-            self._dns[pending].waiters.append(waiter)
-            return
-        if len(self._dns) >= MAX_DNS:
-            self._count("dns_dropped")
-            return
-        q = self.host.new_query()
-        self._dns[q] = _DnsPending(name, [waiter])
-        self._dns_names[name] = q
-        self.host.own_query(q, self._guard(self._on_resolved))
-        self.host.request(Resolve(q, name, self.dns_servers))
-
-    @staticmethod
-    def _rcode(addresses: tuple[str, ...], error: int) -> dns.rcode.Rcode:
-        if addresses:
-            return dns.rcode.NOERROR
-        return dns.rcode.NXDOMAIN if error in (0, 8) else dns.rcode.SERVFAIL
-
-    def _on_resolved(self, res: Result) -> None:
-        if not isinstance(res, Resolved):
-            return
-        pending = self._dns.pop(res.query, None)
-        self.host.disown_query(res.query)
-        if pending is None:
-            return
-        if self._dns_names.get(pending.name) == res.query:
-            del self._dns_names[pending.name]
-        rcode = self._rcode(res.addresses, res.error)
-        if rcode != dns.rcode.SERVFAIL:
-            cache = self._dns_cache
-            cache.pop(pending.name, None)
-            if len(cache) >= DNS_CACHE_SIZE:
-                del cache[next(iter(cache))]
-            cache[pending.name] = (self.host.now + DNS_CACHE_SECONDS, res.addresses, res.error)
-        for waiter in pending.waiters:
-            self._dns_answer(waiter, res.addresses, rcode)
-
-    def _dns_answer(self, waiter: _DnsWaiter, addresses: tuple[str, ...], rcode: int) -> None:
-        query = waiter.query
-        try:
-            reply = dns.message.make_response(query, recursion_available=True)
-            reply.set_rcode(dns.rcode.Rcode(rcode))
-            if rcode == dns.rcode.NOERROR and query.question:
-                question = query.question[0]
-                if question.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
-                    # the host's loopback is the alias for the client (its
-                    # own 127.0.0.1 is itself): --host name=127.0.0.1 works
-                    ips = [
-                        self.host_alias if a == "127.0.0.1" else a
-                        for a in addresses
-                        if a.count(".") == 3
-                    ]
-                    if ips:
-                        reply.answer.append(
-                            dns.rrset.from_text_list(
-                                question.name, DNS_TTL, dns.rdataclass.IN, dns.rdatatype.A, ips
-                            )
-                        )
-            wire = reply.to_wire(max_size=512 if query.edns < 0 else max(512, query.payload))
-        except (dns.exception.DNSException, ValueError):
-            self._count("dns_malformed")
-            return
-        self._count("dns_answers")
-        self._send_ip(
-            waiter.server,
-            waiter.client,
-            PROTO_UDP,
-            build_udp(waiter.server, waiter.client, 53, waiter.port, wire),
-        )
+    def _dns_reply(self, server: bytes, client: bytes, port: int, message: bytes) -> None:
+        self._send_ip(server, client, PROTO_UDP, build_udp(server, client, 53, port, message))
