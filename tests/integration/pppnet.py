@@ -45,8 +45,22 @@ def missing(*programs: str) -> str | None:
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if made.returncode != 0:
         return f"ip netns add failed: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    try:
+        # inside it: ip netns exec (remounts /sys), and a TUN device can be made
+        tun = subprocess.run(["ip", "netns", "exec", probe, sys.executable, "-c", TUN_PROBE],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+        if tun.returncode != 0:
+            return f"no TUN device in a network namespace: {(tun.stderr.strip() or '?')[-300:]}"
+    finally:
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
     return None
+
+
+TUN_PROBE = """
+import fcntl, os, struct
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH22x", b"probe0", 0x1001))
+"""
 
 
 class NetNs:
