@@ -22,6 +22,7 @@ import fleet_load
 import fleet_memory
 import http_throughput
 import links_throughput
+import memory_breakdown
 import ppp
 import transparent_throughput
 from common import SOCAT_HINT, BenchError, Figure, have_socat, machine, table
@@ -34,6 +35,7 @@ BENCHES: list[tuple[str, ModuleType, list[str]]] = [
     ("links_throughput", links_throughput, ["--total", "24", "--sends", "3000", "--rounds", "5"]),
     ("download_throughput", download_throughput, ["--size", "8", "--rounds", "3"]),
     ("fleet_memory", fleet_memory, ["--counts", "100,1000,19000", "--timeout", "300"]),
+    ("memory_breakdown", memory_breakdown, ["--modems", "1000"]),
     ("fleet_load", fleet_load, ["--seconds", "10"]),
     ("http_throughput", http_throughput, ["--size", "307200", "--rounds", "5"]),
     ("baud_accuracy", baud_accuracy, ["--seconds", "10"]),
