@@ -244,8 +244,7 @@ class Channel:
         if closed is not None and self.mode is Mode.STREAM:
             closed()
         self._reset_stream()
-        for key in ("partial", "command", "result", "cipats", "entry", "stall"):
-            self.cancel_timer(key)
+        self._cancel_timers()
         self._held.clear()
         self._deferred = None
         self._line.clear()
@@ -501,8 +500,15 @@ class Channel:
     def clear_line(self) -> None:
         self._line.clear()
 
+    def _cancel_timers(self) -> None:
+        """The channel's own timers (a delayed line, a result such as SEND OK
+        waiting on its delay, an entry's time-out) stop."""
+        for key in ("partial", "command", "result", "cipats", "entry", "stall"):
+            self.cancel_timer(key)
+
     def power_reset(self) -> None:
         """Reboot or power loss: nothing pending survives."""
+        self._cancel_timers()
         self.mode = Mode.COMMAND
         self._deferred = None
         self._held.clear()
