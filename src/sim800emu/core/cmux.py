@@ -265,7 +265,7 @@ def _messages(data: bytes) -> list[tuple[int, bool, bytes, int]]:
 class Mux:
     """The multiplexer of one modem: DLCI 0 and the AT channels on DLCIs 1-4.
 
-    ``modem.start_mux(mux)`` makes the plain line give its bytes to
+    ``Modem.start_mux`` makes one and has the plain line give its bytes to
     ``feed``; frames for an open DLC go to its ``Channel`` in that channel's
     context; a DLC's output is framed in UIH frames of at most N1 octets."""
 
@@ -293,9 +293,8 @@ class Mux:
         self._line = (s.echo, s.verbose, s.quiet, s.cmee)  # what a new DLC starts with
         self._void = Channel(modem, lambda data: None, key="void.", name="none")
         self._void.open = False
-        self.closing = False
 
-    # ------------------------------------------------ Multiplexer protocol
+    # ------------------------------------------------ what the modem asks
 
     def feed(self, data: bytes) -> None:
         for f in self._rx.feed(data):
@@ -303,7 +302,10 @@ class Mux:
                 self._note("<-", describe(f))
             self._frame(f)
             if self.m.mux is not self:
-                return  # closed down (CLD, DISC on DLCI 0): the rest is plain AT noise
+                # closed down (CLD, DISC on DLCI 0, a reset from a DLC): what
+                # came in the same read after that frame is dropped (a host
+                # waits for the answer before it speaks plain AT)
+                return
 
     def urc_channel(self) -> Channel:
         """DLCI 1 (a real SIM800 sends its URCs there); the lowest open DLC
