@@ -534,6 +534,33 @@ def test_another_dlc_closing_the_transparent_link_ends_its_data_mode() -> None:
     assert peer.at(1, "AT+CIPSHUT", b"SHUT OK\r\n") == b"\r\nSHUT OK\r\n"
 
 
+def test_a_stalled_peer_in_transparent_mode_is_msc_flow_control_on_its_dlc() -> None:
+    """On the plain line a full send buffer holds the whole serial line
+    (HoldSerial); under the multiplexer only that DLC is flow-controlled,
+    with MSC FC (27.010 5.4.6.3.7), and the other DLCs keep answering."""
+    from sim800emu.core.events import Congestion, HoldSerial
+
+    h, peer, pipe = muxed()
+    assert peer.at(2, "AT+CIPMODE=1") == OK
+    assert peer.at(2, 'AT+CSTT="CMNET"') == OK
+    peer.send(2, b"AT+CIICR\r")
+    pipe.run_timers()
+    assert peer.wait_text(2, OK) == OK
+    peer.at(2, "AT+CIFSR", b"\r\n")
+    peer.wait_text(2, b"\r\n")
+    assert peer.at(2, 'AT+CIPSTART="TCP","10.0.0.1",80') == OK
+    pipe.run_timers()
+    sock, out = h.connected()
+    pipe.pending += out
+    assert peer.wait_text(2, b"CONNECT\r\n") == b"\r\nCONNECT\r\n"
+    pipe.handle(Congestion(sock, True))
+    assert peer.wait_control(MT_MSC | CMD) == bytes([2 << 2 | 3, 0x0F])  # FC set
+    assert not any(isinstance(r, HoldSerial) for r in h.requests)
+    assert peer.at(1, "AT") == OK
+    pipe.handle(Congestion(sock, False))
+    assert peer.wait_control(MT_MSC | CMD) == bytes([2 << 2 | 3, 0x0D])  # FC clear
+
+
 def test_timer_fired_for_an_unknown_key_is_harmless() -> None:
     h, peer, _pipe = muxed(dlcis=(1,))
     h.m.handle(TimerFired("nothing"), h.now)
