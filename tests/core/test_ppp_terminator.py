@@ -17,6 +17,8 @@ from ppp_ip_fakes import (
     DNS2,
     SERVER,
     Client,
+    FakeHost,
+    Wire,
     icmp_echo,
     ip_packet,
     make,
@@ -47,6 +49,7 @@ from sim800emu.core.ppp.packets import (
     ip_bytes,
     parse_ipv4,
 )
+from sim800emu.core.ppp.terminator import Terminator
 
 # ---------------------------------------------------------------- packets
 
@@ -447,3 +450,48 @@ def test_unusable_dns_servers_are_left_out() -> None:
         FakeHost(), client_ip=CLIENT, dns_servers=("0.0.0.0", "", "dns.example", DNS2)
     )
     assert term.dns_servers == (DNS2,)
+
+
+# ------------------------------------------------ the module's own address
+
+PEER = "192.168.254.254"  # the address IPCP gives the module (docs/ppp-ip.md)
+
+
+def test_ping_to_the_module_is_answered_locally() -> None:
+    """The PPP peer address is the module itself: its echo is answered at
+    once, nothing goes to the host's network."""
+    host, term, wire = make()
+    term.packet(icmp_echo(0x77, 3, b"payload!", dst=PEER))
+    assert not host.requests and not host.queries
+    (out,) = wire.take()
+    assert out.icmp is not None
+    assert (out.icmp.type, out.icmp.code, out.icmp.ident, out.icmp.seq) == (0, 0, 0x77, 3)
+    assert out.icmp.payload == b"payload!"
+    assert (out.ip.src, out.ip.dst) == (ip_bytes(PEER), ip_bytes(CLIENT))
+    assert term.stats["ping_local"] == 1
+
+
+def test_tcp_and_udp_to_the_module_get_refused_locally() -> None:
+    """The module serves nothing on that address: TCP is reset, UDP gets
+    ICMP port unreachable, and no host socket is opened."""
+    host, term, wire = make()
+    term.packet(tcp_packet(40000, 80, 1000, 0, SYN, dst=PEER))
+    term.packet(udp_packet(5000, 7, b"echo?", dst=PEER))
+    assert not host.requests
+    rst, unreachable = wire.take()
+    assert rst.tcp is not None and rst.tcp.flags & 0x04 and rst.tcp.ack == 1001
+    assert rst.ip.src == ip_bytes(PEER)
+    assert unreachable.icmp is not None
+    assert (unreachable.icmp.type, unreachable.icmp.code) == (3, 3)
+    assert unreachable.ip.src == ip_bytes(PEER)
+    assert unreachable.icmp.payload[:20] == udp_packet(5000, 7, b"echo?", dst=PEER)[:20]
+    assert term.flows == 0
+
+
+def test_the_module_address_as_dns_server_still_answers_dns() -> None:
+    host = FakeHost()
+    term = Terminator(host, client_ip=CLIENT, dns_servers=(PEER,))
+    wire = Wire(term)
+    term.packet(dns_query("example.com", server=PEER))
+    assert [type(r) for r in host.requests] == [Resolve]
+    assert not wire.out

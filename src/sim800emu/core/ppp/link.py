@@ -91,6 +91,7 @@ IPCP_NBNS1 = 130
 IPCP_DNS2 = 131
 IPCP_NBNS2 = 132
 
+PEER_IP = "192.168.254.254"  # the module's own address in IPCP, as a SIM800 gives it
 MODULE_ACCM = 0x000A0000  # XON and XOFF escaped, as the SIM800 asks
 CHAP_MD5 = 5
 DEFAULT_MRU = 1500
@@ -769,7 +770,7 @@ class PppLink:
         *,
         client_ip: str,
         dns: tuple[str, str],
-        peer_ip: str = "192.168.254.254",
+        peer_ip: str = PEER_IP,
         auth: tuple[str, str] | None = None,
         restart: float = 3.0,
         max_configure: int = 10,

@@ -6,7 +6,9 @@ driver applies ``--allow``/``--deny``, routes, shaping, faults and the
 traffic log exactly as for CIP links. ICMP echo goes through ``Ping``;
 DNS queries to the servers IPCP announced are answered from ``Resolve``.
 The gateway address ``host_alias`` (10.0.2.2, as in slirp) stands for the
-host's 127.0.0.1.
+host's 127.0.0.1. The module's own address ``peer_ip`` (192.168.254.254,
+what IPCP gives it) is answered here: echo replied at once, TCP reset, UDP
+port unreachable (DNS still answered if it is an announced server).
 
 Sans-I/O: ``packet`` takes a datagram from the client, ``on_packet`` gives
 one to the client; everything else goes through ``PppHost``. The design
@@ -35,6 +37,7 @@ from ..events import (
 )
 from .dnsproxy import DnsProxy
 from .host import PppHost
+from .link import PEER_IP
 from .packets import (
     ACK,
     FIN,
@@ -113,6 +116,7 @@ class Terminator:
         client_ip: str,
         dns_servers: tuple[str, ...],
         host_alias: str = "10.0.2.2",
+        peer_ip: str = PEER_IP,
         mss: int = 1460,
         max_flows: int = 256,
         key: str = "ppp.ip",
@@ -124,6 +128,7 @@ class Terminator:
         self.dns_servers = tuple(d for d in dns_servers if _ipv4(d) and d != "0.0.0.0")
         self._dns_set = {ip_bytes(d) for d in self.dns_servers}
         self.host_alias = host_alias
+        self._peer = ip_bytes(peer_ip) if _ipv4(peer_ip) and peer_ip != host_alias else b""
         self.mss = mss  # the session may lower it to the client's MRU - 40
         # bytes per second of the serial line to the client (0: fast, not
         # modelled); the session sets it from --baud so that the TCP timers
@@ -235,7 +240,9 @@ class Terminator:
         dst = ip.dst
         if dst[0] == 0 or dst[0] >= 224 or dst[0] == 127:
             raise PacketError("bad_destination")  # multicast, broadcast, "this" net, loopback
-        if ip.proto == PROTO_TCP:
+        if dst == self._peer:
+            self._to_module(ip, data)
+        elif ip.proto == PROTO_TCP:
             self._tcp_in(ip)
         elif ip.proto == PROTO_UDP:
             self._udp_in(ip, data)
@@ -310,6 +317,34 @@ class Terminator:
             self._drop_udp(quiet)
             return False
         return True
+
+    def _to_module(self, ip: IpPacket, raw: bytes) -> None:
+        """A datagram for the module's own address: answered here, never
+        sent on to the host's network (nothing listens there)."""
+        if ip.proto == PROTO_ICMP:
+            msg = parse_icmp(ip.payload)
+            if msg.type == ICMP_ECHO_REQUEST and msg.code == 0:
+                self._count("ping_local")
+                reply = build_icmp(ICMP_ECHO_REPLY, 0, msg.ident, msg.seq, msg.payload)
+                self._send_ip(ip.dst, ip.src, PROTO_ICMP, reply)
+            else:
+                self._count("icmp_ignored")
+        elif ip.proto == PROTO_TCP:
+            seg = parse_tcp(ip.src, ip.dst, ip.payload)
+            self._count("tcp_in")
+            if not seg.flags & RST:
+                self._reset(ip, seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, len(seg.payload))
+        elif ip.proto == PROTO_UDP:
+            dgram = parse_udp(ip.src, ip.dst, ip.payload)
+            if dgram.dport == 53 and ip.dst in self._dns_set:
+                self._udp_in(ip, raw)  # the module as the announced DNS server
+                return
+            self._count("udp_in")
+            self._count("udp_port_unreachable")
+            self._send_ip(ip.dst, ip.src, PROTO_ICMP, build_unreachable(raw, 3))
+        else:
+            self._count("unsupported_protocol")
+            self._send_ip(ip.dst, ip.src, PROTO_ICMP, build_unreachable(raw, 2))
 
     # ------------------------------------------------------------ TCP
 
