@@ -35,6 +35,7 @@ from sim800emu.core.events import (
     Ping,
     PingDone,
     PingReply,
+    PortUnreachable,
     Received,
     Resolve,
     Resolved,
@@ -494,4 +495,29 @@ def test_the_module_address_as_dns_server_still_answers_dns() -> None:
     wire = Wire(term)
     term.packet(dns_query("example.com", server=PEER))
     assert [type(r) for r in host.requests] == [Resolve]
+    assert not wire.out
+
+
+def test_udp_port_unreachable_from_the_host_is_passed_on() -> None:
+    """The host's socket heard ICMP port unreachable (ECONNREFUSED): the
+    client gets ICMP port unreachable quoting its latest datagram, from the
+    destination; the flow stays (UDP has no connection)."""
+    host, term, wire = make()
+    term.packet(udp_packet(5000, 9, b"one"))
+    (connect,) = host.of(Connect)
+    assert isinstance(connect, Connect) and connect.icmp_errors
+    host.result(Connected(connect.sock, SERVER, 9))
+    term.packet(udp_packet(5000, 9, b"two"))
+    host.result(PortUnreachable(connect.sock))
+    (out,) = wire.take()
+    assert out.icmp is not None and (out.icmp.type, out.icmp.code) == (3, 3)
+    assert out.ip.src == ip_bytes(SERVER) and out.ip.dst == ip_bytes(CLIENT)
+    quoted = udp_packet(5000, 9, b"two")
+    assert out.icmp.payload == quoted[:28]
+    assert term.stats["udp_port_unreachable"] == 1
+    assert term.flows == 1
+    # a refusal before any datagram was sent on the flow quotes nothing: silent
+    term.packet(udp_packet(5001, 9, b"x"))
+    second = host.of(Connect)[-1]
+    host.result(PortUnreachable(second.sock))  # (not connected yet: ignored)
     assert not wire.out

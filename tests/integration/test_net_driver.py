@@ -29,6 +29,7 @@ from sim800emu.core.events import (
     Listening,
     PauseReading,
     PeerClosed,
+    PortUnreachable,
     Received,
     Request,
     Resolve,
@@ -461,6 +462,27 @@ async def test_udp_client_round_trip_with_route() -> None:
         assert [d for d, _ in echo.seen] == [b"one", b"two"]
     assert echo.transport is not None
     echo.transport.close()
+
+
+@aio
+async def test_udp_port_unreachable_is_reported_when_asked() -> None:
+    """A closed UDP port answers ICMP port unreachable (ECONNREFUSED on the
+    connected socket): ``PortUnreachable`` for a link that asked (PPP), and
+    nothing for one that did not (CIP); both links stay open."""
+    port = free_port(socket.SOCK_DGRAM)
+    async with Harness() as h:
+        h.submit(Connect(1, "UDP", LOCAL, port, icmp_errors=True))
+        h.submit(Connect(2, "UDP", LOCAL, port))
+        await h.first(Connected, 1)
+        await h.first(Connected, 2)
+        h.submit(Send(2, b"to nobody"))
+        h.submit(Send(1, b"to nobody"))
+        assert (await h.first(PortUnreachable, 1)).sock == 1
+        h.submit(Send(2, b"again"))
+        h.submit(Send(1, b"again"))
+        await h.until(lambda: len([r for r in h.results if isinstance(r, PortUnreachable)]) == 2)
+        assert not [r for r in h.of(2) if not isinstance(r, Connected)]
+        assert not [r for r in h.of(1) if isinstance(r, (PeerClosed, SendFailed))]
 
 
 # ------------------------------------------------------------------ servers

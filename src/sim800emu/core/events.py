@@ -46,6 +46,10 @@ class Connect:
     # direction; ``Send`` still works until ``Close`` (PPP's TCP). Else the
     # peer's FIN ends the link.
     half_close: bool = False
+    # UDP: report an ICMP port unreachable the host's socket got (the
+    # kernel's ECONNREFUSED on a connected socket) as ``PortUnreachable``
+    # (PPP's terminator passes it on to the client; CIP links ignore it).
+    icmp_errors: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +328,14 @@ class SendFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class PortUnreachable:
+    """A UDP link opened with ``Connect.icmp_errors``: the far end answered
+    a datagram with ICMP port unreachable (ECONNREFUSED). The link stays."""
+
+    sock: int
+
+
+@dataclass(frozen=True, slots=True)
 class Congestion:
     """The link's send buffer is full (``full``: what the core sent has not
     reached the peer; the peer does not read) or has room again."""
@@ -528,6 +540,7 @@ Result = (
     | Received
     | PeerClosed
     | SendFailed
+    | PortUnreachable
     | Congestion
     | Listening
     | ListenFailed

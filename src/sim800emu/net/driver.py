@@ -86,6 +86,7 @@ from sim800emu.core.events import (
     Ping,
     PingDone,
     PingReply,
+    PortUnreachable,
     ReadCredit,
     Received,
     Request,
@@ -153,6 +154,7 @@ class _Link(_Owner):
         "eof_pending",
         "half_close",
         "held",
+        "icmp_errors",
         "listener",
         "lost",
         "paused",
@@ -184,6 +186,7 @@ class _Link(_Owner):
         self.connected = False
         self.peer_closed = False
         self.half_close = False  # Connect.half_close: sending goes on after the peer's FIN
+        self.icmp_errors = False  # Connect.icmp_errors: PortUnreachable reported (UDP)
         self.shut = False  # Shutdown: nothing more is sent (half-close)
         self.lost = False  # the transport is gone
         self.paused = False  # PauseReading from the core
@@ -362,8 +365,12 @@ class _ClientDatagramProtocol(asyncio.DatagramProtocol):
             self._driver._emit(link, Received(link.sock, data, ip, port))
 
     def error_received(self, exc: Exception) -> None:
-        # ICMP errors (port unreachable...): UDP has no connection to fail.
-        _log.debug("UDP link %d: %s", self._link.sock, exc)
+        # ICMP errors (port unreachable...): UDP has no connection to fail;
+        # a link that asked (Connect.icmp_errors) hears of a refusal.
+        link = self._link
+        _log.debug("UDP link %d: %s", link.sock, exc)
+        if isinstance(exc, ConnectionRefusedError) and link.icmp_errors and not link.closed:
+            self._driver._emit(link, PortUnreachable(link.sock))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._driver._on_lost(self._link)
@@ -685,6 +692,7 @@ class NetDriver:
         link.credit = req.rx_window or None
         link.window = req.rx_window
         link.half_close = req.half_close and req.proto == "TCP" and not req.tls
+        link.icmp_errors = req.icmp_errors and link.udp
         self._links[req.sock] = link
         link.task = self._spawn(self._run_connect(link, req))
 

@@ -30,6 +30,7 @@ from ..events import (
     Ping,
     PingDone,
     PingReply,
+    PortUnreachable,
     Received,
     Result,
     Send,
@@ -88,6 +89,7 @@ class _UdpFlow:
     last: float = 0.0
     queue: list[bytes] = field(default_factory=list)
     first: bytes = b""  # the first datagram (quoted by ICMP unreachable)
+    quote: bytes = b""  # the latest datagram's IP header and 8 bytes (port unreachable)
 
 
 @dataclass(slots=True, eq=False)
@@ -447,9 +449,12 @@ class Terminator:
             self._udp[flow_key] = flow
             self._count("udp_flows")
             self.host.own_sock(sock, self._guard(partial(self._on_udp_result, flow)))
-            self.host.request(Connect(sock, "UDP", self._target(ip.dst), dgram.dport))
+            self.host.request(
+                Connect(sock, "UDP", self._target(ip.dst), dgram.dport, icmp_errors=True)
+            )
             self._arm_udp(flow, self.udp_idle)
         flow.last = self.host.now
+        flow.quote = raw[: (raw[0] & 0x0F) * 4 + 8]
         if flow.up:
             self.host.request(Send(flow.sock, dgram.payload))
         elif len(flow.queue) < UDP_QUEUE:
@@ -500,6 +505,13 @@ class Terminator:
                 code = 13 if "denied" in res.reason else 1  # administratively prohibited / host
                 self._send_ip(dst, client, PROTO_ICMP, build_unreachable(flow.first, code))
             self._drop_udp(flow, close=False)
+        elif isinstance(res, PortUnreachable):
+            # the host's socket heard ICMP port unreachable: so does the
+            # client, about its latest datagram; the flow stays
+            if flow.up and flow.quote:
+                self._count("udp_port_unreachable")
+                client, _cport, dst, _dport = flow.flow
+                self._send_ip(dst, client, PROTO_ICMP, build_unreachable(flow.quote, 3))
         elif isinstance(res, (PeerClosed, SendFailed)):
             self._drop_udp(flow)
 
