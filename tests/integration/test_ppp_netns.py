@@ -273,6 +273,42 @@ def test_ping_answered(world: World) -> None:
     assert got.stdout.startswith(f"reply {HOST_ALIAS}".encode()), got.stdout
 
 
+def test_ping_to_the_module_is_answered_by_the_module(world: World) -> None:
+    """The PPP peer address (192.168.254.254, what IPCP gave the module)
+    answers the kernel's ping itself (docs/ppp-ip.md)."""
+    got = world.ns.python(PING, "192.168.254.254", timeout=20)
+    assert got.returncode == 0, (got.stdout, got.stderr, world.context())
+    assert got.stdout.startswith(b"reply 192.168.254.254"), got.stdout
+
+
+UDP_REFUSED = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], int(sys.argv[2])))
+for attempt in range(5):  # the first may come before the flow's socket is up
+    try:
+        s.send(b"anyone?")
+        s.recv(100)
+    except ConnectionRefusedError:
+        print("refused")
+        break
+    except socket.timeout:
+        continue
+"""
+
+
+def test_udp_to_a_closed_port_is_refused(world: World) -> None:
+    """The host's ICMP port unreachable for a closed loopback port comes
+    back to the kernel client as ICMP port unreachable: ECONNREFUSED on
+    its connected UDP socket."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    got = world.ns.python(UDP_REFUSED, HOST_ALIAS, str(closed), timeout=20)
+    assert got.stdout.strip() == b"refused", (got.stdout, got.stderr, world.context())
+
+
 def test_denied_destination_is_refused(world: World) -> None:
     """``--route 10.77.0.1=127.0.0.2 --deny 127.0.0.2/32``: a listener waits
     there, yet the connection is refused at once and never reaches it."""
