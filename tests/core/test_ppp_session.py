@@ -75,8 +75,10 @@ class FakeTerminator:
     made: ClassVar[list[FakeTerminator]] = []
 
     def __init__(self, host: object, *, client_ip: str, dns_servers: tuple[str, ...],
-                 host_alias: str = "10.0.2.2", key: str = "ppp.ip", **kw: object) -> None:
+                 host_alias: str = "10.0.2.2", key: str = "ppp.ip",
+                 local_addrs: tuple[str, ...] = (), **kw: object) -> None:
         self.client_ip, self.dns_servers, self.host_alias = client_ip, dns_servers, host_alias
+        self.local_addrs = local_addrs
         self.on_packet: Callable[[bytes], None] = _drop
         self.stats: dict[str, int] = {}
         self.mss = 1460
@@ -287,6 +289,7 @@ def test_link_and_terminator_configuration() -> None:
     assert link().auth == ("u", "p")
     assert link().dns == ("8.8.8.8", "10.0.2.3")
     assert term().dns_servers == ("8.8.8.8", "10.0.2.3")
+    assert term().local_addrs == ("10.0.2.3",)  # the fallback exists only here
     assert term().host_alias == "10.9.9.9"
     assert term().client_ip == h.m.local_ip
 

@@ -521,3 +521,24 @@ def test_udp_port_unreachable_from_the_host_is_passed_on() -> None:
     second = host.of(Connect)[-1]
     host.result(PortUnreachable(second.sock))  # (not connected yet: ignored)
     assert not wire.out
+
+
+def test_the_dns_fallback_address_is_local_too() -> None:
+    """The fallback DNS address (10.0.2.3) exists only in the emulator: a
+    ping to it is answered here and TCP to it is reset, DNS answered."""
+    host = FakeHost()
+    term = Terminator(
+        host, client_ip=CLIENT, dns_servers=(DNS1, "10.0.2.3"), local_addrs=("10.0.2.3",)
+    )
+    wire = Wire(term)
+    term.packet(icmp_echo(1, 1, b"x", dst="10.0.2.3"))
+    term.packet(tcp_packet(40000, 53, 1000, 0, SYN, dst="10.0.2.3"))
+    assert not host.requests and not host.queries
+    reply, rst = wire.take()
+    assert reply.icmp is not None and reply.icmp.type == 0
+    assert rst.tcp is not None and rst.tcp.flags & 0x04
+    term.packet(dns_query("example.com", server="10.0.2.3"))
+    assert [type(r) for r in host.requests] == [Resolve]
+    # a real DNS server is pinged through the host as any address
+    term.packet(icmp_echo(1, 2, b"x", dst=DNS1))
+    assert [type(r) for r in host.requests][-1] is Ping

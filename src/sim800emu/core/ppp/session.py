@@ -249,9 +249,11 @@ class PppSession:
         link: LinkLike = link_cls(
             m, client_ip=m.local_ip, dns=dns2, auth=cfg.auth, restart=cfg.restart, key="ppp"
         )
+        # the fallback DNS address exists only in the emulator (docs/ppp-ip.md)
+        local = tuple(a for a in (cfg.dns_fallback,) if a in dns2)
         term: TerminatorLike = term_cls(
             m, client_ip=m.local_ip, dns_servers=dns2, host_alias=cfg.host_alias,
-            key="ppp.ip",
+            local_addrs=local, key="ppp.ip",
         )
         term.line_rate = self._line_rate
         return link, term

@@ -7,8 +7,9 @@ traffic log exactly as for CIP links. ICMP echo goes through ``Ping``;
 DNS queries to the servers IPCP announced are answered from ``Resolve``.
 The gateway address ``host_alias`` (10.0.2.2, as in slirp) stands for the
 host's 127.0.0.1. The module's own address ``peer_ip`` (192.168.254.254,
-what IPCP gives it) is answered here: echo replied at once, TCP reset, UDP
-port unreachable (DNS still answered if it is an announced server).
+what IPCP gives it) and ``local_addrs`` (the fallback DNS server) are
+answered here: echo replied at once, TCP reset, UDP port unreachable (DNS
+still answered if it is an announced server).
 
 Sans-I/O: ``packet`` takes a datagram from the client, ``on_packet`` gives
 one to the client; everything else goes through ``PppHost``. The design
@@ -119,6 +120,7 @@ class Terminator:
         dns_servers: tuple[str, ...],
         host_alias: str = "10.0.2.2",
         peer_ip: str = PEER_IP,
+        local_addrs: tuple[str, ...] = (),
         mss: int = 1460,
         max_flows: int = 256,
         key: str = "ppp.ip",
@@ -130,7 +132,11 @@ class Terminator:
         self.dns_servers = tuple(d for d in dns_servers if _ipv4(d) and d != "0.0.0.0")
         self._dns_set = {ip_bytes(d) for d in self.dns_servers}
         self.host_alias = host_alias
-        self._peer = ip_bytes(peer_ip) if _ipv4(peer_ip) and peer_ip != host_alias else b""
+        # addresses that exist only in the emulator: the module's own
+        # (IPCP's peer address) and e.g. the fallback DNS server
+        self._local = {
+            ip_bytes(a) for a in (peer_ip, *local_addrs) if _ipv4(a) and a != host_alias
+        }
         self.mss = mss  # the session may lower it to the client's MRU - 40
         # bytes per second of the serial line to the client (0: fast, not
         # modelled); the session sets it from --baud so that the TCP timers
@@ -242,7 +248,7 @@ class Terminator:
         dst = ip.dst
         if dst[0] == 0 or dst[0] >= 224 or dst[0] == 127:
             raise PacketError("bad_destination")  # multicast, broadcast, "this" net, loopback
-        if dst == self._peer:
+        if dst in self._local:
             self._to_module(ip, data)
         elif ip.proto == PROTO_TCP:
             self._tcp_in(ip)
