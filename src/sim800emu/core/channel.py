@@ -88,6 +88,7 @@ class Channel:
         "_busy_rest",
         "_deferred",
         "_entry",
+        "_entry_closed",
         "_entry_feed",
         "_entry_len",
         "_entry_link",
@@ -152,6 +153,7 @@ class Channel:
         self._entry_sink: Callable[[bytes], None] | None = None
         self._entry_len = 0
         self._entry_feed: Callable[[bytes, int], int] | None = None  # begin_line_entry
+        self._entry_closed: Callable[[], None] | None = None  # its owner's on_close
         self._stream_feed: Callable[[bytes], None] | None = None  # begin_stream
         self._stream_closed: Callable[[], None] | None = None
         # transparent data mode (the stream is made on first use: _stream)
@@ -243,6 +245,9 @@ class Channel:
         closed, self._stream_closed = self._stream_closed, None
         if closed is not None and self.mode is Mode.STREAM:
             closed()
+        entry, self._entry_closed = self._entry_closed, None
+        if entry is not None and self.mode is Mode.ENTRY:
+            entry()
         self._reset_stream()
         self._cancel_timers()
         self._held.clear()
@@ -516,6 +521,8 @@ class Channel:
         self._busy_rest = []
         self._stream_feed = None
         self._stream_closed = None
+        self._entry_feed = None
+        self._entry_closed = None  # the families forget their own (SmsService.reset)
 
     # ============================================================ CIPSEND entry
 
@@ -657,17 +664,22 @@ class Channel:
 
     # ============================================================ other data entry
 
-    def begin_line_entry(self, feed: Callable[[bytes, int], int]) -> Outcome:
+    def begin_line_entry(
+        self, feed: Callable[[bytes, int], int], on_close: Callable[[], None] | None = None
+    ) -> Outcome:
         """The line belongs to ``feed(data, start)`` (it returns how far it
         read) until ``end_line_entry``: SMS text or PDU after a ``> ``, ended
-        by the owner's own rule (Ctrl-Z / ESC)."""
+        by the owner's own rule (Ctrl-Z / ESC). ``on_close`` runs if the
+        channel goes away meanwhile (its DLC closed, the multiplexer closed)."""
         self._entry_feed = feed
+        self._entry_closed = on_close
         self.mode = Mode.ENTRY
         return DATA
 
     def end_line_entry(self) -> None:
         """Back to command mode; the owner prints its result, then ``settle``."""
         self._entry_feed = None
+        self._entry_closed = None
         if self.mode is Mode.ENTRY:
             self.mode = Mode.COMMAND
 

@@ -12,7 +12,8 @@ After ``AT+CMUX=0`` answers OK the serial line carries frames::
 * control: SABM 2F, UA 63, DM 0F, DISC 43, UIH EF, UI 03; P/F is bit 4.
 * length: EA in bit 0; one octet up to 127, else two (bits 1-7 then 8-15).
 * FCS (27.010 annex B): the reversed CRC-8 (x^8+x^2+x+1) over address,
-  control and length (UIH, UI), or over the information too (the others).
+  control and length (UIH), or over the information too (every other frame,
+  UI included: 27.010 5.2.1.6, as n_gsm and Zephyr check it).
 
 SIMCom's subset: UIH frames only, one-octet type fields (its multiplexer
 application note). DLCI 0 is the control channel, DLCIs 1-4 are AT channels
@@ -97,7 +98,7 @@ def frame(dlci: int, control: int, info: bytes = b"", cr: int = 0) -> bytes:
     n = len(info)
     length = bytes(((n << 1) | 1,)) if n < 128 else bytes(((n << 1) & 0xFE, n >> 7))
     head = bytes((addr, control)) + length
-    check = head if control & ~PF in (UIH, UI) else head + info
+    check = head if control & ~PF == UIH else head + info
     return b"\xf9" + head + info + bytes((fcs(check), FLAG))
 
 
@@ -150,9 +151,21 @@ class Deframer:
         self.good = self.bad_fcs = self.too_long = self.bad_frames = self.skipped = 0
 
     def feed(self, data: bytes) -> list[Frame]:
+        frames: list[Frame] = []
+
+        def keep(f: Frame) -> bool:
+            frames.append(f)
+            return False
+
+        self.feed_until(data, keep)
+        return frames
+
+    def feed_until(self, data: bytes, take: Callable[[Frame], bool]) -> bytes:
+        """Each good frame to ``take`` in order; when ``take`` returns True
+        the parsing stops there and the bytes after that frame (this chunk's
+        and whatever was buffered) are returned and forgotten."""
         buf = self._buf
         buf += data
-        frames: list[Frame] = []
         p, n = 0, len(buf)
         while True:
             if not self._synced:
@@ -199,19 +212,22 @@ class Deframer:
                 p = j
                 continue
             control = ctrl & ~PF
-            check = buf[j : j + hl] if control in (UIH, UI) else buf[j:end]
+            check = buf[j : j + hl] if control == UIH else buf[j:end]
             if not _fcs_ok(check, buf[end]):
                 self.bad_fcs += 1
                 self._lose_sync()
                 p = j
                 continue
             self.good += 1
-            frames.append(
-                Frame(addr >> 2, control, bool(ctrl & PF), (addr >> 1) & 1, bytes(buf[j + hl : end]))
-            )
             p = end + 1  # the closing flag may open the next frame
+            f = Frame(addr >> 2, control, bool(ctrl & PF), (addr >> 1) & 1, bytes(buf[j + hl : end]))
+            if take(f):
+                rest = bytes(buf[p + 1 :])  # after the closing flag
+                buf.clear()
+                self._synced = False
+                return rest
         del buf[:p]
-        return frames
+        return b""
 
     def _lose_sync(self) -> None:
         self._synced = False
@@ -288,6 +304,7 @@ class Mux:
         self._fc: set[int] = set()  # DLCs the host stopped with MSC FC=1
         self._held: dict[int, bytearray] = {}  # output waiting for flow control
         self._heads: dict[int, tuple[bytes, bytes]] = {}  # (DLC, length) -> UIH head, tail
+        self._n1: dict[int, int] = {}  # N1 of a DLC as PN negotiated it (else params.n1)
         self.dropped = 0  # output bytes dropped because the host never resumed
         s = modem.settings
         self._line = (s.echo, s.verbose, s.quiet, s.cmee)  # what a new DLC starts with
@@ -297,15 +314,19 @@ class Mux:
     # ------------------------------------------------ what the modem asks
 
     def feed(self, data: bytes) -> None:
-        for f in self._rx.feed(data):
-            if self.m.notes is not None:
-                self._note("<-", describe(f))
-            self._frame(f)
-            if self.m.mux is not self:
-                # closed down (CLD, DISC on DLCI 0, a reset from a DLC): what
-                # came in the same read after that frame is dropped (a host
-                # waits for the answer before it speaks plain AT)
-                return
+        rest = self._rx.feed_until(data, self._take)
+        if rest and self.m.mux is None:
+            # closed down (CLD, DISC on DLCI 0): what came in the same read
+            # after that frame is the plain line's (a host that sends AT
+            # right after its CLD gets its answer)
+            self.m.line.feed(rest)
+
+    def _take(self, f: Frame) -> bool:
+        """One frame from the host; True when the multiplexer is gone."""
+        if self.m.notes is not None:
+            self._note("<-", describe(f))
+        self._frame(f)
+        return self.m.mux is not self
 
     def urc_channel(self) -> Channel:
         """DLCI 1 (a real SIM800 sends its URCs there); the lowest open DLC
@@ -316,6 +337,13 @@ class Mux:
         for dlci in sorted(self.dlcs):
             return self.dlcs[dlci]
         return self._void
+
+    def n1_of(self, ch: Channel) -> int:
+        """The largest information field of ``ch``'s UIH frames."""
+        for dlci, open_ch in self.dlcs.items():
+            if open_ch is ch:
+                return self._n1.get(dlci, self.params.n1)
+        return self.params.n1
 
     def close_all(self) -> None:
         for ch in self.dlcs.values():
@@ -361,7 +389,7 @@ class Mux:
                 data = data[: max(room, 0)]
             held += data
             return
-        n1 = self.params.n1
+        n1 = self._n1.get(dlci, self.params.n1)
         if self.m.notes is not None:
             for start in range(0, len(data), n1):
                 piece = data[start : start + n1]
@@ -465,6 +493,7 @@ class Mux:
         self._respond(dlci, UA, pf)
         self._held.pop(dlci, None)
         self._fc.discard(dlci)
+        self._n1.pop(dlci, None)  # a later SABM without PN: the multiplexer's N1
         if ch in self.m.channels:
             self.m.channels.remove(ch)
         if self.m.ch is ch:
@@ -513,11 +542,14 @@ class Mux:
 
     def _pn(self, value: bytes) -> bytes:
         """PN: accept the DLC's parameters within ours (UIH frames, type 1
-        convergence, N1 at most ours)."""
+        convergence, N1 at most ours). The N1 answered is that DLC's largest
+        information field from then on (27.010 5.4.6.3.1), until it closes."""
         dlci = value[0] & 0x3F
         prio = value[2] & 0x3F
         n1 = value[4] | (value[5] << 8)
         n1 = max(1, min(n1, self.params.n1))
+        if dlci in AT_DLCIS:
+            self._n1[dlci] = n1
         k = value[7] & 0x07
         return bytes((dlci, 0x00, prio, value[3], n1 & 0xFF, n1 >> 8, value[6], k))
 

@@ -389,9 +389,12 @@ class Modem:
         """Fixed-length data entry for an application (HTTPDATA, FTPPUT=2)."""
         return self.ch.begin_entry(length, sink, timeout)
 
-    def begin_line_entry(self, feed: Callable[[bytes, int], int]) -> Outcome:
-        """The line belongs to ``feed`` until ``end_line_entry`` (SMS text)."""
-        return self.ch.begin_line_entry(feed)
+    def begin_line_entry(
+        self, feed: Callable[[bytes, int], int], on_close: Callable[[], None] | None = None
+    ) -> Outcome:
+        """The line belongs to ``feed`` until ``end_line_entry`` (SMS text);
+        ``on_close`` if the channel closes first."""
+        return self.ch.begin_line_entry(feed, on_close)
 
     def end_line_entry(self) -> None:
         self.ch.end_line_entry()

@@ -194,7 +194,7 @@ class _Entry:
     (with ATE1) and starts a new ``> `` line on CR; PDU mode ignores blanks
     and line ends."""
 
-    __slots__ = ("buf", "done", "first", "m", "overflow", "text_mode")
+    __slots__ = ("buf", "closed", "done", "first", "m", "overflow", "text_mode")
 
     def __init__(self, m: Modem, done: Callable[[bytes, bool], None]) -> None:
         self.m = m
@@ -203,10 +203,21 @@ class _Entry:
         self.buf = bytearray()
         self.first = True
         self.overflow = False
+        self.closed = False
+        m.sms.entries[self] = self.abandon
+
+    def abandon(self) -> None:
+        """The channel closed under the entry (DISC, CLD) or the module
+        restarted: the message is forgotten, nothing is sent or stored."""
+        self.closed = True
+        self.buf.clear()
+        self.m.sms.entries.pop(self, None)
 
     def feed(self, data: bytes, i: int) -> int:
         m = self.m
         n = len(data)
+        if self.closed:
+            return n
         if self.first:
             self.first = False
             if i < n and data[i] == LF:  # the LF of the command line's CR LF
@@ -220,6 +231,7 @@ class _Entry:
         if end < 0:
             return n
         m.end_line_entry()
+        m.sms.entries.pop(self, None)
         if data[end] == CTRL_Z:
             try:
                 self.done(bytes(self.buf), self.overflow)
@@ -285,7 +297,8 @@ def _split_keep(piece: bytes) -> list[bytes]:
 
 def _prompt(m: Modem, done: Callable[[bytes, bool], None]) -> Outcome:
     m.raw_output(b"\r\n> ")
-    return m.begin_line_entry(_Entry(m, done).feed)
+    entry = _Entry(m, done)
+    return m.begin_line_entry(entry.feed, entry.abandon)
 
 
 def _text_submit(m: Modem, da: str, toda: int, data: bytes, overflow: bool) -> P.Submit:

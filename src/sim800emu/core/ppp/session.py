@@ -193,7 +193,17 @@ class PppSession:
     def line_rate(self, rate: float) -> None:
         self._line_rate = rate
         if self.term is not None:
-            self.term.line_rate = rate
+            self.term.line_rate = self._payload_rate()
+
+    def _payload_rate(self) -> float:
+        """The line's rate as PPP has it: on a DLC of the multiplexer each
+        UIH frame of up to N1 octets costs 6 more (flags, address, control,
+        length, FCS; 7 with a two-octet length), docs/cmux.md."""
+        mux = self.m.mux
+        if mux is None or self.ch is self.m.line:
+            return self._line_rate
+        n1 = mux.n1_of(self.ch)
+        return self._line_rate * n1 / (n1 + (6 if n1 < 128 else 7))
 
     def stats(self) -> dict[str, int]:
         out: dict[str, int] = {"calls": self.calls, "held_dropped": self.held_dropped}
@@ -255,7 +265,7 @@ class PppSession:
             m, client_ip=m.local_ip, dns_servers=dns2, host_alias=cfg.host_alias,
             local_addrs=local, key="ppp.ip",
         )
-        term.line_rate = self._line_rate
+        term.line_rate = self._payload_rate()
         return link, term
 
     def connect_code(self) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -112,6 +112,10 @@ class SmsService:
         self._waiting: deque[bytes] = deque()  # delivers that found <mem3> full
         self._gathering: dict[tuple[str, int], _Gathering] = {}
         self.restarts = 0  # a message on its way (sms_send) is lost at a restart
+        # messages being typed after ``> `` (one per channel at most): their
+        # ``abandon``; a channel closed under its entry (DISC of its DLC,
+        # CLD) makes the family forget it (commands/sms.py ``_Entry``)
+        self.entries: dict[object, Callable[[], None]] = {}
 
     # ------------------------------------------------------------ settings
 
@@ -134,7 +138,18 @@ class SmsService:
         self.cmghex = self.ccode = 0
         self._buffer.clear()
         self.restarts += 1
+        self.forget_entries()
         self.m.cancel_timer("sms_send")
+
+    @property
+    def entry_pending(self) -> bool:
+        """A message is being typed after ``> `` on some channel."""
+        return bool(self.entries)
+
+    def forget_entries(self) -> None:
+        for abandon in list(self.entries.values()):
+            abandon()
+        self.entries.clear()
 
     def storage(self, which: int) -> Storage:
         """<mem1> (0), <mem2> (1) or <mem3> (2)."""
