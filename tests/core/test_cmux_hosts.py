@@ -102,20 +102,19 @@ def test_pn_n1_limits_the_frames_of_that_dlc() -> None:
     peer.wait_control(MT_PN)
     _open(peer, 1)
     _open(peer, 2)
-    peer.frames.clear()
+    start = len(peer.frames)
     out = peer.at(1, "AT+CLAC")
     assert b"AT+CMUX\r\n" in out
-    sizes1 = [len(f.info) for f in peer.frames if f.dlci == 1]
-    assert max(sizes1) == 64
-    peer.frames.clear()
+    assert max(len(f.info) for f in peer.frames[start:] if f.dlci == 1) == 64
+    start = len(peer.frames)
     peer.at(2, "AT+CLAC")
-    assert max(len(f.info) for f in peer.frames if f.dlci == 2) == 127
+    assert max(len(f.info) for f in peer.frames[start:] if f.dlci == 2) == 127
     # a DLC opened again without PN has the multiplexer's N1 again
     assert peer.disc(1).control == UA
     _open(peer, 1)
-    peer.frames.clear()
+    start = len(peer.frames)
     peer.at(1, "AT+CLAC")
-    assert max(len(f.info) for f in peer.frames if f.dlci == 1) == 127
+    assert max(len(f.info) for f in peer.frames[start:] if f.dlci == 1) == 127
 
 
 def _open(peer: Peer, dlci: int) -> None:
@@ -170,3 +169,21 @@ def test_ppp_line_rate_counts_the_uih_framing_on_a_dlc() -> None:
     assert abs(term.line_rate - 11520.0 * 127 / 133) < 1e-6
     h.m.ppp.line_rate = 960.0
     assert abs(term.line_rate - 960.0 * 127 / 133) < 1e-6
+
+
+def test_dm_from_the_host_closes_that_dlc_silently() -> None:
+    # n_gsm and Zephyr answer a frame for a DLC they do not have open with
+    # DM (27.010 5.3.3: the station is disconnected): the module takes the
+    # DLC as closed, answers nothing (DM is a response) and keeps the others
+    h, peer, pipe = muxed(dlcis=(1, 2))
+    start = len(peer.frames)
+    pipe.write(encode(2, DM, cr=0, pf=True))
+    assert peer.at(1, "AT") == OK
+    assert [f for f in peer.frames[start:] if f.dlci == 2] == []
+    assert h.m.mux is not None and sorted(h.m.mux.dlcs) == [1]
+    peer.send(2, b"AT\r")
+    assert peer.wait_frame(lambda f: f.dlci == 2, "DM").control == DM
+    # a DM on DLCI 0 (or for a DLC not open) changes nothing
+    pipe.write(encode(0, DM, cr=0, pf=True) + encode(3, DM, cr=0))
+    assert peer.at(1, "AT") == OK
+    assert h.m.mux is not None and sorted(h.m.mux.dlcs) == [1]

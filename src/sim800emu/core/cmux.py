@@ -450,7 +450,13 @@ class Mux:
                 elif f.info:
                     self.m.use(ch)
                     ch.feed(f.info)
-        # UA and DM from the host answer nothing the module asked and wait for
+        elif control == DM and dlci in self.dlcs:
+            # the host has this DLC closed (27.010 5.3.3; n_gsm and Zephyr
+            # answer DM to a frame for a DLC they do not have open): close it
+            # without an answer (a DM is a response)
+            self._drop_dlc(dlci)
+        # a UA, and a DM on DLCI 0 or for a closed DLC, answer nothing the
+        # module asked and wait for
 
     def _open(self, dlci: int, pf: bool) -> None:
         if dlci == 0:
@@ -486,11 +492,14 @@ class Mux:
             self._respond(0, UA, pf)
             self._close_down()
             return
-        ch = self.dlcs.pop(dlci, None)
-        if ch is None:
+        if dlci not in self.dlcs:
             self._respond(dlci, DM, pf)
             return
         self._respond(dlci, UA, pf)
+        self._drop_dlc(dlci)
+
+    def _drop_dlc(self, dlci: int) -> None:
+        ch = self.dlcs.pop(dlci)
         self._held.pop(dlci, None)
         self._fc.discard(dlci)
         self._n1.pop(dlci, None)  # a later SABM without PN: the multiplexer's N1
