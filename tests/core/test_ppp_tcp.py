@@ -6,7 +6,16 @@ from __future__ import annotations
 import itertools
 import random
 
-from ppp_ip_fakes import SERVER, Client, FakeHost, make, slow_line_downloads, tcp_packet
+from ppp_ip_fakes import (
+    SERVER,
+    Client,
+    FakeHost,
+    Wire,
+    make,
+    slow_line_downloads,
+    tcp_packet,
+)
+from test_ppp_tcp_lossy import LossyRun
 
 from sim800emu.core.events import (
     Close,
@@ -574,3 +583,78 @@ def test_fin_wait_2_lasts_while_the_client_sends() -> None:
     assert host.sent[c.sock] == b"still talking" * 5
     host.advance(61)
     assert term.connections() == []
+
+
+def take_all_acks_lost(c: Client, wire: Wire) -> list[int]:
+    """The client takes every segment on the wire (in order) but each ACK
+    it sends is lost; returns the segments' sequence numbers."""
+    seqs = []
+    for out in wire.take():
+        seg = out.tcp
+        assert seg is not None and not seg.flags & (SYN | RST)
+        seqs.append(seg.seq)
+        if seg.seq == c.rcv_nxt:
+            c.received += seg.payload
+            c.rcv_nxt = (c.rcv_nxt + len(seg.payload) + (1 if seg.flags & FIN else 0)) & 0xFFFFFFFF
+            c.fin = c.fin or bool(seg.flags & FIN)
+    return seqs
+
+
+def test_fin_acknowledged_by_the_ack_of_a_retransmission() -> None:
+    """The lossy test's seed 1966: data and our FIN all reach the client,
+    its ACKs are lost, the time-out resends the first segment (go-back-N,
+    the FIN not yet again), and the client's ACK of that duplicate
+    acknowledges everything up to and including the FIN. That is the FIN
+    acknowledged (FIN-WAIT-2), although the FIN was not in flight again; it
+    used to stay in FIN-WAIT-1 (then CLOSING) with no timer, forever."""
+    host, term, wire = make()
+    c = Client(host, term, wire)
+    c.connect()
+    data = blob(3000)
+    host.feed(c.sock, data)
+    host.result(PeerClosed(c.sock))
+    first = take_all_acks_lost(c, wire)
+    assert c.received == data and c.fin
+    (conn,) = term.connections()
+    assert conn.state is State.FIN_WAIT_1
+    host.advance(1.1)  # RTO: the first segment again, only that (cwnd 1 MSS)
+    assert take_all_acks_lost(c, wire) == first[:1]
+    c.send_raw(c.snd_nxt, c.rcv_nxt, ACK)  # its ACK covers the FIN
+    assert conn.state is State.FIN_WAIT_2
+    assert not wire.take()  # nothing left to resend
+    c.close()
+    assert conn.state is State.TIME_WAIT
+    host.advance(11)
+    assert term.connections() == [] and not host.timers
+    assert host.sent.get(c.sock, b"") == b""
+
+
+def test_last_ack_ends_on_the_ack_of_a_retransmission() -> None:
+    """The same in LAST-ACK (the client closed first): the connection is
+    forgotten, it used to stay with no timer and its flow held."""
+    host, term, wire = make()
+    c = Client(host, term, wire)
+    c.connect()
+    c.send(b"GET / HTTP/1.0\r\n\r\n")
+    c.close()
+    wire.take()
+    (conn,) = term.connections()
+    assert conn.state is State.CLOSE_WAIT
+    data = blob(3000)
+    host.feed(c.sock, data)
+    host.result(PeerClosed(c.sock))
+    assert conn.state is State.LAST_ACK
+    first = take_all_acks_lost(c, wire)
+    assert c.received == data and c.fin
+    host.advance(1.1)
+    assert take_all_acks_lost(c, wire) == first[:1]
+    c.send_raw(c.snd_nxt, c.rcv_nxt, ACK)
+    assert term.connections() == [] and not host.timers
+    close = host.closed(c.sock)
+    assert close is not None and not close.quick
+
+
+def test_lossy_channel_seed_1966_completes() -> None:
+    """The falsifying example hypothesis found for the lossy-channel test
+    (15 % loss both ways), replayed: the transfer completes and closes."""
+    LossyRun(1966, 0.15, 0.0, 0.0, 8192).run()

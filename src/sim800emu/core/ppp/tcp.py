@@ -148,7 +148,8 @@ class TcpConn:
         self.buf = bytearray()  # from buf_seq on: unacknowledged, then unsent
         self.buf_seq = (iss + 1) & MASK
         self.fin_queued = False
-        self.fin_sent = False
+        self.fin_sent = False  # at or before snd_nxt (a time-out's go-back unsends it)
+        self.fin_seq: int | None = None  # our FIN's sequence number, once sent
         self.host_open = True  # the host socket is ours (no Close sent yet)
         self.mss = max(48, min(mss, syn.mss or DEFAULT_MSS))  # 48: as Linux, against tiny MSS
         self.cwnd = INITIAL_CWND_SEGMENTS * self.mss
@@ -427,6 +428,7 @@ class TcpConn:
         end = (seq + len(payload) + (1 if flags & FIN else 0)) & MASK
         if flags & FIN:
             self.fin_sent = True
+            self.fin_seq = (end - 1) & MASK
         again = seq_lt(seq, self.snd_max)
         if again:
             self.stats["tcp_retransmits"] = self.stats.get("tcp_retransmits", 0) + 1
@@ -450,7 +452,7 @@ class TcpConn:
         self.timed = None  # Karn: no sample from a retransmitted segment
         self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged
         self.recover = None
-        self.fin_sent = False  # (a FIN acknowledged leaves nothing to time out)
+        self.fin_sent = False  # sent again after the data (fin_seq tells when it is acked)
         self.dupacks = 0
         self.sent.clear()
         self._disarm()
@@ -644,7 +646,11 @@ class TcpConn:
             if seg.window > self.max_snd_wnd:
                 self.max_snd_wnd = seg.window
         state = self.state
-        fin_acked = self.fin_sent and self.snd_una == self.snd_max and not self.buf
+        # our FIN acknowledged: the ACK covers its sequence number, also
+        # when a time-out had gone back to resend the data before it (an
+        # ACK of that copy acknowledges the FIN the client already had)
+        fin = self.fin_seq
+        fin_acked = fin is not None and self.snd_una == (fin + 1) & MASK
         if fin_acked:
             if state is State.FIN_WAIT_1:
                 self.state = State.FIN_WAIT_2
