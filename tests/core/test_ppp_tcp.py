@@ -658,3 +658,29 @@ def test_lossy_channel_seed_1966_completes() -> None:
     """The falsifying example hypothesis found for the lossy-channel test
     (15 % loss both ways), replayed: the transfer completes and closes."""
     LossyRun(1966, 0.15, 0.0, 0.0, 8192).run()
+
+
+def test_time_wait_restarts_when_the_client_resends_its_fin() -> None:
+    """Our ACK of the client's FIN lost, the client resends the FIN: that
+    is answered and restarts TIME-WAIT (RFC 9293 3.10.7.4, as Linux), so a
+    client whose FINs and our ACKs keep being lost still gets an ACK, not a
+    RST, for as long as its FINs come within ``TIME_WAIT`` s of each other."""
+    host, term, wire = make()
+    c = Client(host, term, wire)
+    c.connect()
+    host.result(PeerClosed(c.sock))
+    c.pump()
+    c.close()
+    wire.take()  # our ACK: lost
+    (conn,) = term.connections()
+    assert conn.state is State.TIME_WAIT
+    for _ in range(3):
+        host.advance(8)
+        c.send_raw(c.snd_nxt - 1, c.rcv_nxt, FIN | ACK)  # the FIN again
+        (ack,) = wire.take()
+        assert ack.tcp is not None and ack.tcp.flags == ACK and ack.tcp.ack == c.snd_nxt
+        assert term.connections() == [conn]
+    host.advance(9.5)
+    assert term.connections() == [conn]
+    host.advance(1)
+    assert term.connections() == [] and not host.timers

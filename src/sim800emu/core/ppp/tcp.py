@@ -531,6 +531,10 @@ class TcpConn:
             if not flags & RST:
                 self.stats["tcp_out_of_window"] = self.stats.get("tcp_out_of_window", 0) + 1
                 self._ack()
+                if flags & FIN and self.state is State.TIME_WAIT:
+                    # the client's FIN again (it lies below rcv_nxt): our
+                    # ACK was lost; restart the timeout (RFC 9293 3.10.7.4)
+                    self._arm(TIME_WAIT)
             return
         # 2. RST (RFC 5961 3.2)
         if flags & RST:
