@@ -25,6 +25,7 @@ from cmuxpeer import (
     UIH,
     Peer,
     encode,
+    fcs_bits,
     msg,
 )
 from test_cmux import Pipe, muxed
@@ -187,3 +188,13 @@ def test_dm_from_the_host_closes_that_dlc_silently() -> None:
     pipe.write(encode(0, DM, cr=0, pf=True) + encode(3, DM, cr=0))
     assert peer.at(1, "AT") == OK
     assert h.m.mux is not None and sorted(h.m.mux.dlcs) == [1]
+
+
+def test_a_two_octet_length_of_a_short_frame_is_accepted() -> None:
+    # 27.010 5.2.1.5: EA 0 in the first length octet means a second follows,
+    # whatever the value; the FCS covers both octets
+    _h, peer, pipe = muxed(dlcis=(1,))
+    info = b"AT+CGMI\r"
+    head = bytes([0x07, UIH, (len(info) << 1) & 0xFE, 0])
+    pipe.write(b"\xf9" + head + info + bytes([fcs_bits(head), 0xF9]))
+    assert peer.wait_text(1, OK) == b"\r\nSIMCOM_Ltd\r\n\r\nOK\r\n"
