@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pppclient import PppClient
 from serial_helpers import make_raw
@@ -188,3 +189,60 @@ def test_in_process_url_port() -> None:
         assert client.settings is not None and client.settings.local == "10.78.245.128"
     finally:
         port.close()
+
+
+def test_stdio_transport_dials_ppp(tmp_path: Path) -> None:
+    """``serve --transport stdio``: the serial line is the process's stdin
+    and stdout (a firmware simulator piping to it); the same dial, the same
+    negotiation, then the client's LCP Terminate ends it with NO CARRIER."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim800emu", "serve", "--transport", "stdio",
+         "--state-dir", str(tmp_path), "--dns-offline", "--ppp-restart", "1"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        os.set_blocking(proc.stdout.fileno(), False)
+        line = Line(proc.stdout.fileno())
+
+        def write(data: bytes) -> None:
+            assert proc.stdin is not None
+            proc.stdin.write(data)
+            proc.stdin.flush()
+
+        line.write = write  # type: ignore[method-assign]
+        client = dial_and_negotiate(line)
+        assert client.settings is not None and client.settings.local == "10.78.245.128"
+        hang_up(line, client)
+    finally:
+        proc.stdin.close()  # end of input ends the run
+        assert proc.wait(15) == 0, proc.stderr.read() if proc.stderr else b""
+
+
+def test_pytest_plugin_fixture_dials_ppp(sim800: Any) -> None:
+    """The ``sim800`` fixture's pyserial port dials up like any other, and
+    ``sim800.hangup()`` (ctl hangup) ends the call from the network's side:
+    the client gets LCP Terminate-Request, the modem then says NO CARRIER."""
+    with sim800.serial(timeout=0.2) as port:
+        port.write(b"ATE0\r")
+        assert port.read_until(b"OK\r\n").endswith(b"OK\r\n")
+        port.write(b"ATD*99#\r")
+        assert port.read_until(b"CONNECT\r\n").endswith(b"CONNECT\r\n")
+        client = PppClient()
+        client.on_output = port.write
+        client.start()
+        deadline = time.monotonic() + TIMEOUT
+        while not client.opened:
+            assert time.monotonic() < deadline, f"IPCP did not open: {client.counts}"
+            client.feed(port.read(4096))
+            client.tick()
+        sim800.hangup()
+        seen = bytearray()
+        while b"NO CARRIER" not in seen:
+            assert time.monotonic() < deadline + TIMEOUT, bytes(seen)
+            data = port.read(4096)
+            seen += data
+            client.feed(data)
+            client.tick()
+        port.write(b"AT\r")
+        assert port.read_until(b"OK\r\n").endswith(b"OK\r\n")
