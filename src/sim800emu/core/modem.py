@@ -580,13 +580,20 @@ class Modem:
         if cmd.form is Form.WRITE and form.sig is not None:
             sig = form.sig(self) if callable(form.sig) else form.sig
             values = bind(sig, cmd.args)
-        if spec.needs_sim and not self.radio.sim_ready:
-            if self.radio.cfun == 1:  # SIM PIN / SIM PUK required, or busy
-                raise CommandError({"SIM PIN": 11, "SIM PUK": 12}.get(self.sim.pin_state, 14))
-            raise CommandError(3, "CFUN state is 0 or 4")
+        if spec.needs_sim:
+            self.require_sim()
         if not form.when.test(self, values):
             raise CommandError(form.when.refusal)
         return form.handler(self, values, cmd)
+
+    def require_sim(self) -> None:
+        """The error of a command that needs the SIM while it is not ready:
+        its PIN or PUK is wanted, it is still starting, or the radio is off."""
+        if self.radio.sim_ready:
+            return
+        if self.radio.cfun == 1:  # SIM PIN / SIM PUK required, or busy
+            raise CommandError({"SIM PIN": 11, "SIM PUK": 12}.get(self.sim.pin_state, 14))
+        raise CommandError(3, "CFUN state is 0 or 4")
 
     # ============================================================ boot, radio
 

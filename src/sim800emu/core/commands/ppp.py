@@ -54,15 +54,6 @@ def parse_gprs_dial(dial: str) -> tuple[str, int] | None:
     return l2p, int(cid_text) if cid_text else 1
 
 
-def _sim_ready(m: Modem) -> None:
-    """What the registry checks for a SIM command (ATD itself is not one:
-    emergency calls need no SIM)."""
-    if not m.radio.sim_ready:
-        if m.radio.cfun == 1:
-            raise CommandError({"SIM PIN": 11, "SIM PUK": 12}.get(m.sim.pin_state, 14))
-        raise CommandError(3, "CFUN state is 0 or 4")
-
-
 def _check_call(m: Modem, l2p: str, cid: int) -> None:
     if l2p not in PPP_L2P:
         raise syntax_error()  # "the mobile supports Layer 2 Protocol PPP only"
@@ -106,7 +97,7 @@ def gprs_dial(m: Modem, dial: str) -> Outcome | None:
     if parsed is None:
         return None
     l2p, cid = parsed
-    _sim_ready(m)
+    m.require_sim()  # a GPRS dial needs the SIM (ATD itself does not: emergency calls)
     if not 1 <= cid <= 3:
         raise CommandError(INVALID_INDEX)
     _check_call(m, l2p, cid)
