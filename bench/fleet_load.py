@@ -265,10 +265,17 @@ class Run:
     late: int
     unanswered: int
     lat_ms: list[float]
+    cpu: float = 0.0  # CPU seconds of serve while measured (drivers not counted)
 
     @property
     def per_second(self) -> float:
         return self.answered / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        """serve's CPU time per answer, microseconds (kernel time of its
+        socket calls included)."""
+        return self.cpu / self.answered * 1e6 if self.answered else float("nan")
 
     def pct(self, p: float) -> float:
         return percentile(self.lat_ms, p) if self.lat_ms else float("nan")
@@ -297,6 +304,8 @@ def run_scenario(emu: Emulator, scenario: str, args: argparse.Namespace,
             assert p.stdout is not None
             if p.stdout.readline().strip() != "ready":
                 raise BenchError(f"{scenario}: a worker failed to set up its modems")
+        assert emu.proc is not None
+        cpu0 = _cpu_seconds(emu.proc.pid)
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("go\n")
@@ -304,6 +313,7 @@ def run_scenario(emu: Emulator, scenario: str, args: argparse.Namespace,
         for p in procs:
             if p.wait(timeout=args.seconds + 120) != 0:
                 raise BenchError(f"{scenario}: a worker failed")
+        cpu = _cpu_seconds(emu.proc.pid) - cpu0
         results = [json.loads(out.read_text()) for out in outs]
     finally:
         for p in procs:
@@ -312,7 +322,13 @@ def run_scenario(emu: Emulator, scenario: str, args: argparse.Namespace,
     lat = sorted(x / 1000 for r in results for x in r["lat_us"])
     return Run(scenario, n, max(r["elapsed"] for r in results), sum(r["sent"] for r in results),
                sum(r["answered"] for r in results), sum(r["late"] for r in results),
-               sum(r["unanswered"] for r in results), lat)
+               sum(r["unanswered"] for r in results), lat, cpu)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -367,7 +383,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 "cipsend": f"{r.modems} modems, CIPSEND={SIZE} -> SEND OK -> +IPD echo"}[r.scenario]
         rows.append([r.scenario, what, f"{r.per_second:,.0f}", f"{r.pct(50):.2f}",
                      f"{r.pct(99):.2f}", f"{r.lat_ms[-1] if r.lat_ms else 0:.1f}",
-                     str(r.late), str(r.unanswered)])
+                     str(r.late), str(r.unanswered), f"{r.cpu_us:.0f}"])
         per_s = f"{r.per_second:,.0f}/s"
         p99 = f"{r.pct(99):.2f} ms"
         if r.scenario == "active":
@@ -384,7 +400,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
             figures.append(Figure("fleet_load", f"{r.modems} CIPSEND round trips",
                                   per_s, TARGETS["cipsend per second"], "issue 14"))
     print(table(rows, ["scenario", "what", "answered/s", "p50 ms", "p99 ms", "max ms",
-                       "late", "unanswered"]))
+                       "late", "unanswered", "serve CPU us/answer"]))
     print("  targets (issue 14): " + "; ".join(f"{k} {v}" for k, v in TARGETS.items()))
     return figures
 

@@ -19,6 +19,7 @@ import re
 import urllib.parse
 from typing import Any, ClassVar
 
+import gevent
 from gevent.server import StreamServer
 from locust import events, task
 
@@ -85,6 +86,11 @@ class Telemetry(Sim800User):
             m.at('AT+CSTT="internet"')
             m.at("AT+CIICR")
             m.at("AT+CIFSR", expect=re.compile(r"\d+\.\d+\.\d+\.\d+$"))
+        # Devices of a real fleet boot at different moments; Locust starts a
+        # worker's share of each second's users at one instant. Without a
+        # phase of its own every device of such a batch would report at the
+        # same instant for the rest of the run.
+        gevent.sleep(random.uniform(0.0, self.wait_time()))
 
     def connect(self) -> None:
         m = self.modem
