@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .core.config import ModemConfig
 from .core.events import (
@@ -514,42 +514,54 @@ class ModemRunner:
             ppp.line_rate = bps / 10
 
     def _dispatch(self, req: Request) -> None:
-        if isinstance(req, StartTimer):
-            old = self._timers.pop(req.key, None)
-            if old is not None:
-                old.cancel()
-            if not self._closing:
-                self._timers[req.key] = self.loop.call_at(req.at, self._timer_fired, req.key)
-        elif isinstance(req, CancelTimer):
-            handle = self._timers.pop(req.key, None)
-            if handle is not None:
-                handle.cancel()
-        elif isinstance(req, HoldSerial):
-            self._hold_serial(req.hold)
-        elif isinstance(req, SaveSettings):
-            # answered at once: the result follows this step (AT&W's OK/ERROR)
-            self._queue(SettingsSaved(req.settings, self._save(req.settings)))
-        elif isinstance(req, SaveSim):
-            self._save_sim(req.data)
-        elif isinstance(req, SmsSent):
-            if self.centre is not None:
-                self.centre.submit(self, req)
-        elif isinstance(req, (CallOut, CallAnswered, CallEnded, CallTransfer)):
-            if self.switch is not None:
-                self.switch.handle(self, req)
-        elif isinstance(req, Reboot):
-            log.info("%smodem restarts: every link is dropped", self._prefix())
-            self.net.close_all()
-            if self._net_paused:
-                self._net_paused = False
-                self.net.resume_all()
-        elif isinstance(req, PowerDown):
-            log.info("%smodem powered down", self._prefix())
-            self.powered_down = True
-            if self._on_power_down is not None:
-                self._on_power_down(self)
+        local = _LOCAL_REQUESTS.get(type(req))
+        if local is None:
+            self.net.submit(req)  # the network's (the common case: one lookup)
         else:
-            self.net.submit(req)
+            local(self, req)
+
+    def _start_timer(self, req: StartTimer) -> None:
+        old = self._timers.pop(req.key, None)
+        if old is not None:
+            old.cancel()
+        if not self._closing:
+            self._timers[req.key] = self.loop.call_at(req.at, self._timer_fired, req.key)
+
+    def _cancel_timer(self, req: CancelTimer) -> None:
+        handle = self._timers.pop(req.key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _on_hold_serial(self, req: HoldSerial) -> None:
+        self._hold_serial(req.hold)
+
+    def _on_save_settings(self, req: SaveSettings) -> None:
+        # answered at once: the result follows this step (AT&W's OK/ERROR)
+        self._queue(SettingsSaved(req.settings, self._save(req.settings)))
+
+    def _on_save_sim(self, req: SaveSim) -> None:
+        self._save_sim(req.data)
+
+    def _on_sms_sent(self, req: SmsSent) -> None:
+        if self.centre is not None:
+            self.centre.submit(self, req)
+
+    def _on_call(self, req: CallOut | CallAnswered | CallEnded | CallTransfer) -> None:
+        if self.switch is not None:
+            self.switch.handle(self, req)
+
+    def _on_reboot(self, _req: Reboot) -> None:
+        log.info("%smodem restarts: every link is dropped", self._prefix())
+        self.net.close_all()
+        if self._net_paused:
+            self._net_paused = False
+            self.net.resume_all()
+
+    def _on_power_down_req(self, _req: PowerDown) -> None:
+        log.info("%smodem powered down", self._prefix())
+        self.powered_down = True
+        if self._on_power_down is not None:
+            self._on_power_down(self)
 
     def _save(self, settings: Mapping[str, object]) -> bool:
         """Store ``settings``; False (logged) when that failed."""
@@ -618,6 +630,22 @@ def _default_modem_factory(
     # the host clock, for the network time of AT+CLTS=1
     return Modem(config, saved=saved, now=now, wall=time.time())
 
+
+# The requests the runner carries out itself; every other goes to the network driver.
+_LOCAL_REQUESTS: dict[type, Callable[[ModemRunner, Any], None]] = {
+    StartTimer: ModemRunner._start_timer,
+    CancelTimer: ModemRunner._cancel_timer,
+    HoldSerial: ModemRunner._on_hold_serial,
+    SaveSettings: ModemRunner._on_save_settings,
+    SaveSim: ModemRunner._on_save_sim,
+    SmsSent: ModemRunner._on_sms_sent,
+    CallOut: ModemRunner._on_call,
+    CallAnswered: ModemRunner._on_call,
+    CallEnded: ModemRunner._on_call,
+    CallTransfer: ModemRunner._on_call,
+    Reboot: ModemRunner._on_reboot,
+    PowerDown: ModemRunner._on_power_down_req,
+}
 
 @dataclass
 class ModemSpec:

@@ -30,7 +30,7 @@ rules (SPEC, docs/transcripts.md) are unchanged.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -436,7 +436,7 @@ class Channel:
             return
         self._run_commands(cmds)
 
-    def _run_commands(self, cmds: list[Command]) -> None:
+    def _run_commands(self, cmds: Sequence[Command]) -> None:
         done = False
         for k, cmd in enumerate(cmds):
             try:
@@ -448,7 +448,7 @@ class Channel:
                 return
             if outcome is PENDING:
                 self.busy = True
-                self._busy_rest = cmds[k + 1 :]
+                self._busy_rest = list(cmds[k + 1 :])
                 return
             done = outcome is DONE
         if not done:

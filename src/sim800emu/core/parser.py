@@ -8,6 +8,7 @@ Names are case-insensitive; arguments keep their case.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 
@@ -85,8 +86,11 @@ def _extended_end(body: str, i: int) -> int:
     return len(body)
 
 
-def parse_line(body: str) -> list[Command]:
-    """Parse what follows ``AT`` on a command line."""
+@functools.lru_cache(maxsize=1024)
+def parse_line(body: str) -> tuple[Command, ...]:
+    """Parse what follows ``AT`` on a command line. Cached: firmware sends
+    the same few lines over and over (a fleet's modems share the cache;
+    commands are immutable)."""
     cmds: list[Command] = []
     i, n = 0, len(body)
     while i < n:
@@ -103,7 +107,7 @@ def parse_line(body: str) -> list[Command]:
             i = _parse_basic(body, i, cmds)
             continue
         raise ParseError(f"unexpected {c!r}")
-    return cmds
+    return tuple(cmds)
 
 
 def _parse_extended(text: str) -> Command:

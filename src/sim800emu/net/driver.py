@@ -109,6 +109,7 @@ from sim800emu.net.policy import (
     parse_address,
 )
 from sim800emu.net.resolver import ERR_NOT_FOUND, Resolution, Resolver
+from sim800emu.writebatch import defer
 
 __all__ = ["NetDriver"]
 
@@ -136,10 +137,11 @@ def _read_buffer(size: int) -> memoryview:
 class _Owner:
     """Something results belong to; once ``closed``, its results are dropped."""
 
-    __slots__ = ("closed",)
+    __slots__ = ("closed", "queued")
 
     def __init__(self) -> None:
         self.closed = False
+        self.queued = 0  # results emitted and not dispatched yet
 
 
 class _Link(_Owner):
@@ -157,6 +159,7 @@ class _Link(_Owner):
         "icmp_errors",
         "listener",
         "lost",
+        "out",
         "paused",
         "peer_closed",
         "peer_ip",
@@ -197,6 +200,14 @@ class _Link(_Owner):
         self.ahead = bytearray()  # read beyond the credit, delivered as credit comes
         self.eof_pending = False  # the peer closed while data was still ahead
         self.congested = False  # Congestion(full=True) reported last
+        self.out: bytearray | None = None  # sent this loop turn, not yet written (TCP)
+
+    def write_out(self) -> None:
+        """Hand what was sent this loop turn to the transport (writebatch)."""
+        out, self.out = self.out, None
+        transport = self.transport
+        if out and transport is not None and not transport.is_closing():
+            cast(asyncio.WriteTransport, transport).write(out)
 
 
 class _Listener(_Owner):
@@ -451,33 +462,9 @@ class NetDriver:
         if self._shut:
             _log.debug("driver closed, request ignored: %r", req)
             return
-        match req:
-            case Connect():
-                self._connect(req)
-            case Send():
-                self._send(req)
-            case Close():
-                self._close(req)
-            case Shutdown():
-                self._shutdown(req.sock)
-            case Listen():
-                self._listen(req)
-            case StopListen():
-                self._stop_listen(req.sock)
-            case Resolve():
-                self._resolve(req)
-            case Ping():
-                self._spawn(self._run_ping(req), cancel_on_close=True)
-            case NtpSync():
-                self._spawn(self._run_ntp(req), cancel_on_close=True)
-            case ReadCredit():
-                self._credit(req.sock, req.size)
-            case PauseReading():
-                self._pause(req.sock, True)
-            case ResumeReading():
-                self._pause(req.sock, False)
-            case _:
-                pass
+        handler = _HANDLERS.get(type(req))
+        if handler is not None:
+            handler(self, req)
 
     def pause_all(self) -> None:
         """Stop reading every socket (the serial side is backed up) until
@@ -497,7 +484,8 @@ class NetDriver:
         flushing, for at most ``DRAIN_TIMEOUT`` seconds, but no longer counts:
         the core is done with it, and a peer that never reads must not hold
         the serial line back.)"""
-        return sum(_write_buffer_size(link.transport) for link in self._links.values())
+        return sum(_write_buffer_size(link.transport) + len(link.out or b"")
+                   for link in self._links.values())
 
     def close_all(self) -> None:
         """Close every socket and listener at once (abort: no FIN wait,
@@ -558,9 +546,28 @@ class NetDriver:
             _log.error("network task failed", exc_info=task.exception())
 
     def _emit(self, owner: _Owner | None, result: Result) -> None:
+        """Deliver ``result`` from the loop's next turn (never from inside
+        whatever called this: a ``submit`` must not be answered from within)."""
+        if owner is not None:
+            owner.queued += 1
         self._get_loop().call_soon(self._dispatch, self._generation, owner, result)
 
+    def _emit_now(self, link: _Link, result: Result) -> None:
+        """Deliver ``result`` at once when nothing of ``link`` is still queued
+        (called from the loop itself: a read). Data read is most of what a
+        busy fleet delivers, and a turn of the loop per chunk costs more
+        than handling it; the order of a link's results stays the same."""
+        if link.queued:
+            self._emit(link, result)
+        else:
+            self._route(self._generation, link, result)
+
     def _dispatch(self, generation: int, owner: _Owner | None, result: Result) -> None:
+        if owner is not None:
+            owner.queued -= 1
+        self._route(generation, owner, result)
+
+    def _route(self, generation: int, owner: _Owner | None, result: Result) -> None:
         if generation != self._generation or (owner is not None and owner.closed):
             return
         if isinstance(owner, _Link) and (
@@ -663,7 +670,7 @@ class NetDriver:
             self._apply_reading(link)
             if not data:
                 return
-        self._emit(link, Received(link.sock, data, link.peer_ip, link.peer_port))
+        self._emit_now(link, Received(link.sock, data, link.peer_ip, link.peer_port))
 
     def _take_datagram(self, link: _Link, data: bytes) -> bool:
         """Room in the window for this datagram? Else it is dropped."""
@@ -872,8 +879,11 @@ class NetDriver:
                 datagrams.sendto(req.data, link.remote)
             else:
                 datagrams.sendto(req.data)
+        elif link.out is not None:
+            link.out += req.data
         else:
-            cast(asyncio.WriteTransport, transport).write(req.data)
+            link.out = bytearray(req.data)
+            defer(link.write_out)  # with every other link's and line's, once per loop turn
 
     def _shutdown(self, sock: int) -> None:
         """Half-close: FIN once what was sent is flushed; reading goes on."""
@@ -883,6 +893,7 @@ class NetDriver:
             return
         writer = cast(asyncio.WriteTransport, transport)
         if writer.can_write_eof():
+            link.write_out()  # the FIN after what was sent
             link.shut = True
             writer.write_eof()
 
@@ -909,6 +920,7 @@ class NetDriver:
         transport = link.transport
         if transport is None:
             return
+        link.write_out()  # what was sent goes first, as it did before the close
         if quick:
             _abort(transport)  # also ends a graceful close still flushing
         elif not transport.is_closing():
@@ -1119,3 +1131,21 @@ class NetDriver:
         if resolution.error:
             _log.info("DNS %s: error %d (%s)", req.name, resolution.error, resolution.reason)
         self._emit(None, Resolved(req.query, resolution.addresses, resolution.error))
+
+
+# What each request makes the driver do (one lookup per request: a fleet
+# submits tens of thousands a second); other requests are not the network's.
+_HANDLERS: dict[type, Callable[[NetDriver, Any], object]] = {
+    Connect: NetDriver._connect,
+    Send: NetDriver._send,
+    Close: NetDriver._close,
+    Shutdown: lambda d, req: d._shutdown(req.sock),
+    Listen: NetDriver._listen,
+    StopListen: lambda d, req: d._stop_listen(req.sock),
+    Resolve: NetDriver._resolve,
+    Ping: lambda d, req: d._spawn(d._run_ping(req), cancel_on_close=True),
+    NtpSync: lambda d, req: d._spawn(d._run_ntp(req), cancel_on_close=True),
+    ReadCredit: lambda d, req: d._credit(req.sock, req.size),
+    PauseReading: lambda d, req: d._pause(req.sock, True),
+    ResumeReading: lambda d, req: d._pause(req.sock, False),
+}

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 
 from ..runtime import ModemRunner, ModemSpec, SerialSink
+from ..writebatch import defer
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,8 @@ class StreamLine(asyncio.BufferedProtocol):
     write_low = 16 * 1024
 
     # one per modem of a fleet (bench/fleet_memory.py): no __dict__
-    __slots__ = ("_lost", "_lost_exc", "_on_connected", "_paused", "_pending", "_sink",
-                 "peer", "transport")
+    __slots__ = ("_lost", "_lost_exc", "_on_connected", "_out", "_paused", "_pending",
+                 "_sink", "peer", "transport")
 
     def __init__(self, on_connected: Callable[[StreamLine], None] | None = None) -> None:
         self.transport: asyncio.Transport | None = None
@@ -65,6 +66,7 @@ class StreamLine(asyncio.BufferedProtocol):
         self._paused = False
         self._lost = False
         self._lost_exc: BaseException | None = None
+        self._out: bytearray | None = None  # written this loop turn, not yet sent
 
     # ------------------------------------------------------ asyncio protocol
 
@@ -132,13 +134,27 @@ class StreamLine(asyncio.BufferedProtocol):
         self._sink = None
 
     def write(self, data: bytes) -> None:
+        out = self._out
+        if out is not None:
+            out += data
+            return
         t = self.transport
-        if t is not None and not t.is_closing():
-            t.write(data)
+        if t is None or t.is_closing():
+            return
+        self._out = bytearray(data)
+        defer(self._send_out)  # with every other line's, once per loop turn
+
+    def _send_out(self) -> None:
+        out, self._out = self._out, None
+        t = self.transport
+        if out and t is not None and not t.is_closing():
+            t.write(out)
 
     def write_backlog(self) -> int:
         t = self.transport
-        return t.get_write_buffer_size() if t is not None and not t.is_closing() else 0
+        if t is None or t.is_closing():
+            return 0
+        return t.get_write_buffer_size() + (len(self._out) if self._out is not None else 0)
 
     def pause_reading(self) -> None:
         self._paused = True
@@ -152,6 +168,7 @@ class StreamLine(asyncio.BufferedProtocol):
 
     def close(self) -> None:
         if self.transport is not None:
+            self._send_out()
             self.transport.close()
 
 
