@@ -29,72 +29,62 @@ import argparse
 import statistics
 import sys
 
-from common import REPO, BenchError, Emulator, Figure, MiB, Port, payload, script_main, sha256
-from ppp import HOST_ALIAS, INNER_DOWNLOAD, LINE_RATE_BAUD, _inner, _sender, ppp_download
+from common import REPO, BenchError, Figure, MiB, Port, script_main
+from ppp import (
+    LINE_RATE_BAUD,
+    PppLink,
+    _mb,
+    chosen_parts,
+    download_parser,
+    ppp_download,
+    print_figures,
+)
 
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 import cmuxpeer
 from muxpty import MuxRelay
-from pppnet import Bridge, NetNs, missing
 
 PARTS = ("download", "baud")
 
 
-class CmuxPppLink:
+class CmuxPppLink(PppLink):
     """An emulator in CMUX mode, DLC 1 relayed to a pty, a namespace and
     the PPP bridge on that pty, up."""
 
+    what = "PPP download through CMUX"
+    ns_prefix = "s8ec"
+
     def __init__(self, *extra: str, timeout: float = 60.0) -> None:
-        self.emu = Emulator(*extra)
+        super().__init__(*extra, timeout=timeout)
         self.port: Port | None = None
         self.relay: MuxRelay | None = None
-        self.ns: NetNs | None = None
-        self.bridge: Bridge | None = None
-        self.timeout = timeout
 
-    def __enter__(self) -> CmuxPppLink:
-        self.emu.start()
-        try:
-            port = self.port = Port.open(self.emu.link)
-            port.command(b"ATE0")
-            port.command(b"AT+CMUX=0")
+    def _serial_line(self) -> str:
+        port = self.port = Port.open(self.emu.link)
+        port.command(b"ATE0")
+        port.command(b"AT+CMUX=0")
 
-            def read(timeout: float) -> bytes:
-                port.fill(timeout)
-                data = bytes(port.buf)
-                port.buf.clear()
-                return data
+        def read(timeout: float) -> bytes:
+            port.fill(timeout)
+            data = bytes(port.buf)
+            port.buf.clear()
+            return data
 
-            peer = cmuxpeer.Peer(port.write_all, read)
-            peer.start((1, 2))
-            self.relay = MuxRelay(port.fd, peer, dlci=1)
-            self.ns = NetNs("s8ec")
-            self.ns.run("sysctl", "-qw", "net.ipv4.tcp_timestamps=0", check=True)
-            self.bridge = Bridge(self.ns, self.relay.path, "--no-carrier-wait", "0.5")
-            self.bridge.wait_up(self.timeout)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
+        peer = cmuxpeer.Peer(port.write_all, read)
+        peer.start((1, 2))
+        self.relay = MuxRelay(port.fd, peer, dlci=1)
+        return self.relay.path
 
-    def __exit__(self, *exc: object) -> None:
-        if self.bridge is not None:
-            self.bridge.stop()
-        if self.ns is not None:
-            self.ns.delete()
+    def _close_line(self) -> None:
         if self.relay is not None:
             self.relay.stop()
         if self.port is not None:
             self.port.close()
-        self.emu.stop()
 
     def download(self, port: int, size: int, want: str) -> dict[str, float]:
-        assert self.ns is not None and self.relay is not None
-        result = _inner(self.ns, INNER_DOWNLOAD, HOST_ALIAS, str(port), str(size), timeout=self.timeout)
-        if result["bytes"] != size or result["sha"] != want:
-            raise BenchError(f"PPP download through CMUX: {result['bytes']} of {size} bytes, SHA-256 "
-                             f"{'ok' if result['sha'] == want else 'mismatch'}")  # fmt: skip
+        assert self.relay is not None
+        result = super().download(port, size, want)
         # DLC 2 still answers after the transfer
         if self.relay.at(2, "AT") != b"\r\nOK\r\n":
             raise BenchError("DLC 2 did not answer AT")
@@ -102,27 +92,11 @@ class CmuxPppLink:
 
 
 def cmux_download(size: int, rounds: int, extra: tuple[str, ...] = ()) -> list[dict[str, float]]:
-    data = payload(size, 16)
-    want = sha256(data)
-    results = []
-    with _sender(data) as server, CmuxPppLink(*extra) as link:
-        for _ in range(rounds):
-            results.append(link.download(server.port, size, want))
-    return results
-
-
-def _mb(bps: float) -> str:
-    return f"{bps / 1e6:.2f} MB/s"
+    return ppp_download(size, rounds, extra, CmuxPppLink)
 
 
 def run(args: argparse.Namespace) -> list[Figure]:
-    reason = missing()
-    if reason:
-        raise BenchError(f"CMUX benchmark: {reason}")
-    only = args.only.split(",") if args.only else list(PARTS)
-    unknown = set(only) - set(PARTS)
-    if unknown:
-        raise BenchError(f"unknown parts {sorted(unknown)}; known: {', '.join(PARTS)}")
+    only = chosen_parts("CMUX", args.only, PARTS)
     figures: list[Figure] = []
     if "download" in only:
         size = int(args.size * MiB)
@@ -146,22 +120,15 @@ def run(args: argparse.Namespace) -> list[Figure]:
         figures.append(Figure("cmux", f"PPP download through CMUX --baud {LINE_RATE_BAUD}, share of line",
                               f"{mux_rate / line:.1%}", f"{plain_rate / line:.1%}", "plain PPP",
                               f"{mux_rate / plain_rate:.2f}x"))  # fmt: skip
-    for f in figures:
-        print(f"{f.measure}: {f.emulator} ({f.against} {f.reference}) {f.ratio}")
-    return figures
+    return print_figures(figures)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description="PPP download throughput through AT+CMUX (DLC 1; DLC 2 open for AT) beside "
-        "plain PPP, on the pty and at --baud 115200. Needs root."
-    )
-    p.add_argument("--only", help=f"comma-separated parts (default: all: {','.join(PARTS)})")
-    p.add_argument("--size", type=float, default=8, help="MiB per pty download (default: %(default)s)")
-    p.add_argument("--rounds", type=int, default=3, help="pty downloads per side (default: %(default)s)")
-    p.add_argument("--baud-size", type=float, default=64,
-                   help="KiB of the --baud 115200 download (default: %(default)s, ~6 s)")
-    return p
+    return download_parser(
+        "PPP download throughput through AT+CMUX (DLC 1; DLC 2 open for AT) beside "
+        "plain PPP, on the pty and at --baud 115200. Needs root.",
+        PARTS, baud_size=64, baud_seconds=6,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,8 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
+from typing import Any, Self
 
 from common import (
     REPO,
@@ -91,16 +93,23 @@ print(json.dumps({"count": count, "seconds": time.perf_counter() - start}))
 """
 
 
-def _inner(ns: NetNs, code: str, *args: str, timeout: float) -> dict[str, float]:
+def _inner(ns: NetNs, code: str, *args: str, timeout: float) -> dict[str, Any]:
     got = ns.python(code, *args, timeout=timeout)
     if got.returncode != 0:
         raise BenchError(f"in the namespace: {got.stderr.decode(errors='replace')[-800:]}")
-    result: dict[str, float] = json.loads(got.stdout)
+    result: dict[str, Any] = json.loads(got.stdout)
     return result
 
 
 class PppLink:
-    """An emulator, a namespace and the bridge between them, up."""
+    """An emulator, a namespace and the bridge between them, up.
+
+    The bridge dials on :meth:`_serial_line` (here the emulator's pty); a
+    subclass that puts something between them (``cmux.py``'s multiplexer)
+    opens it there and closes it in :meth:`_close_line`."""
+
+    what = "PPP download"  # how a failed download names itself
+    ns_prefix = "s8eb"
 
     def __init__(self, *extra: str, timeout: float = 60.0) -> None:
         self.emu = Emulator(*extra)
@@ -108,12 +117,20 @@ class PppLink:
         self.bridge: Bridge | None = None
         self.timeout = timeout
 
-    def __enter__(self) -> PppLink:
+    def _serial_line(self) -> str | Path:
+        """The serial port the PPP bridge dials on (the emulator is up)."""
+        return self.emu.link
+
+    def _close_line(self) -> None:
+        """Undo :meth:`_serial_line` (after the bridge and the namespace are gone)."""
+
+    def __enter__(self) -> Self:
         self.emu.start()
         try:
-            self.ns = NetNs("s8eb")
+            serial = self._serial_line()
+            self.ns = NetNs(self.ns_prefix)
             self.ns.run("sysctl", "-qw", "net.ipv4.tcp_timestamps=0", check=True)
-            self.bridge = Bridge(self.ns, self.emu.link, "--no-carrier-wait", "0.5")
+            self.bridge = Bridge(self.ns, serial, "--no-carrier-wait", "0.5")
             self.bridge.wait_up(self.timeout)
         except BaseException:
             self.__exit__()
@@ -125,13 +142,14 @@ class PppLink:
             self.bridge.stop()
         if self.ns is not None:
             self.ns.delete()
+        self._close_line()
         self.emu.stop()
 
     def download(self, port: int, size: int, want: str) -> dict[str, float]:
         assert self.ns is not None
         result = _inner(self.ns, INNER_DOWNLOAD, HOST_ALIAS, str(port), str(size), timeout=self.timeout)
         if result["bytes"] != size or result["sha"] != want:
-            raise BenchError(f"PPP download: {result['bytes']} of {size} bytes, SHA-256 "
+            raise BenchError(f"{self.what}: {result['bytes']} of {size} bytes, SHA-256 "
                              f"{'ok' if result['sha'] == want else 'mismatch'}")  # fmt: skip
         return result
 
@@ -144,11 +162,13 @@ def _sender(data: bytes) -> TcpServer:
     return TcpServer(handler)
 
 
-def ppp_download(size: int, rounds: int, extra: tuple[str, ...] = ()) -> list[dict[str, float]]:
+def ppp_download(
+    size: int, rounds: int, extra: tuple[str, ...] = (), link_class: type[PppLink] = PppLink
+) -> list[dict[str, float]]:
     data = payload(size, 16)
     want = sha256(data)
     results = []
-    with _sender(data) as server, PppLink(*extra) as link:
+    with _sender(data) as server, link_class(*extra) as link:
         for _ in range(rounds):
             results.append(link.download(server.port, size, want))
     return results
@@ -181,7 +201,7 @@ def ppp_connects(count: int) -> float:
         assert link.ns is not None
         _inner(link.ns, INNER_CONNECTS, HOST_ALIAS, str(server.port), "20", timeout=60)  # warm-up
         result = _inner(link.ns, INNER_CONNECTS, HOST_ALIAS, str(server.port), str(count), timeout=300)
-    return result["count"] / result["seconds"]
+    return float(result["count"] / result["seconds"])
 
 
 def cip_connects(count: int) -> float:
@@ -206,14 +226,27 @@ def _mb(bps: float) -> str:
     return f"{bps / 1e6:.2f} MB/s"
 
 
-def run(args: argparse.Namespace) -> list[Figure]:
+def chosen_parts(bench: str, only: str | None, parts: tuple[str, ...]) -> list[str]:
+    """The parts ``--only`` names (all of ``parts`` without it); a
+    :class:`BenchError` where PPP cannot run here or a part is unknown."""
     reason = missing()
     if reason:
-        raise BenchError(f"PPP benchmark: {reason}")
-    only = args.only.split(",") if args.only else list(PARTS)
-    unknown = set(only) - set(PARTS)
+        raise BenchError(f"{bench} benchmark: {reason}")
+    chosen = only.split(",") if only else list(parts)
+    unknown = set(chosen) - set(parts)
     if unknown:
-        raise BenchError(f"unknown parts {sorted(unknown)}; known: {', '.join(PARTS)}")
+        raise BenchError(f"unknown parts {sorted(unknown)}; known: {', '.join(parts)}")
+    return chosen
+
+
+def print_figures(figures: list[Figure]) -> list[Figure]:
+    for f in figures:
+        print(f"{f.measure}: {f.emulator} ({f.against} {f.reference}) {f.ratio}")
+    return figures
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    only = chosen_parts("PPP", args.only, PARTS)
     figures: list[Figure] = []
     if "download" in only:
         size = int(args.size * MiB)
@@ -246,21 +279,29 @@ def run(args: argparse.Namespace) -> list[Figure]:
         figures.append(Figure("ppp", f"TCP connections/s, {args.connects} sequential",
                               f"{ppp_cps:.0f}/s", f"{cip_cps:.0f}/s", "CIPSTART+CLOSED",
                               f"{ppp_cps / cip_cps:.2f}x"))  # fmt: skip
-    for f in figures:
-        print(f"{f.measure}: {f.emulator} ({f.against} {f.reference}) {f.ratio}")
-    return figures
+    return print_figures(figures)
+
+
+def download_parser(
+    description: str, parts: tuple[str, ...], baud_size: float, baud_seconds: int
+) -> argparse.ArgumentParser:
+    """The options of the PPP download benchmarks (this one and ``cmux.py``):
+    --only, --size, --rounds, --baud-size."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--only", help=f"comma-separated parts (default: all: {','.join(parts)})")
+    p.add_argument("--size", type=float, default=8, help="MiB per pty download (default: %(default)s)")
+    p.add_argument("--rounds", type=int, default=3, help="pty downloads per side (default: %(default)s)")
+    p.add_argument("--baud-size", type=float, default=baud_size,
+                   help=f"KiB of the --baud 115200 download (default: %(default)s, ~{baud_seconds} s)")  # fmt: skip
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description="PPP download throughput (pty, --baud 115200) and TCP connections per "
-        "second through the emulator's terminator, beside CIP. Needs root."
-    )
-    p.add_argument("--only", help=f"comma-separated parts (default: all: {','.join(PARTS)})")
-    p.add_argument("--size", type=float, default=8, help="MiB per pty download (default: %(default)s)")
-    p.add_argument("--rounds", type=int, default=3, help="pty downloads per side (default: %(default)s)")
-    p.add_argument("--baud-size", type=float, default=128,
-                   help="KiB of the --baud 115200 download (default: %(default)s, ~11 s)")
+    p = download_parser(
+        "PPP download throughput (pty, --baud 115200) and TCP connections per "
+        "second through the emulator's terminator, beside CIP. Needs root.",
+        PARTS, baud_size=128, baud_seconds=11,
+    )  # fmt: skip
     p.add_argument("--connects", type=int, default=200, help="connections per side (default: %(default)s)")
     return p
 
