@@ -4,13 +4,12 @@ profile keys, and their one-line errors."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line_error, example_profile_defaults, serve_args
 
-from sim800emu.cli import _subparser, build_modem_config, build_parser, load_profile
+from sim800emu.cli import build_modem_config, build_parser
 from sim800emu.core.config import PppConfig, Timing
 
 
@@ -49,29 +48,17 @@ def test_options() -> None:
     ],
 )
 def test_bad_values_are_one_line_errors(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sim800emu", "serve", *args],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("sim800emu serve: error: ") and message in last, result.stderr
+    assert_one_line_error(args, message)
 
 
 def test_profile_keys(tmp_path: Path) -> None:
     profile = tmp_path / "p.toml"
     profile.write_text('ppp-auth = "u:p"\nppp-restart = 1.5\nescape-guard = 0.5\n')
-    parser = build_parser()
-    serve = _subparser(parser, "serve")
-    serve.set_defaults(**load_profile(serve, profile))
-    args = parser.parse_args(["serve"])
-    cfg = build_modem_config(args)
+    cfg = build_modem_config(serve_args(profile))
     assert cfg.ppp.auth == ("u", "p") and cfg.ppp.restart == 1.5
     assert cfg.timing.escape_guard == 0.5
 
 
 def test_example_profile_has_the_ppp_keys() -> None:
-    parser = build_parser()
-    example = Path(__file__).parents[2] / "docs" / "profile.example.toml"
-    defaults = load_profile(_subparser(parser, "serve"), example)
+    defaults = example_profile_defaults()
     assert defaults["ppp_host_alias"] == "10.0.2.2" and defaults["escape_guard"] == 1.0

@@ -5,14 +5,13 @@ docs/voice-ussd.md.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import assert_one_line_error, example_profile_defaults, serve_args
 
-from sim800emu.cli import _subparser, build_modem_config, build_parser, load_profile
+from sim800emu.cli import build_modem_config, build_parser
 from sim800emu.control import parse
 from sim800emu.core.events import CallerDtmf, CallerHangup, IncomingCall
 
@@ -39,30 +38,19 @@ def test_options_fill_the_services() -> None:
     ],
 )
 def test_bad_entries_are_one_line_errors(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sim800emu", "serve", *args],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("sim800emu serve: error: ") and message in last, result.stderr
+    assert_one_line_error(args, message)
 
 
 def test_profile_lists(tmp_path: Path) -> None:
     profile = tmp_path / "p.toml"
     profile.write_text('ussd = ["*100#=Balance 5", "*101#=Bonus"]\ndial = ["112=busy"]\n')
-    parser = build_parser()
-    serve = _subparser(parser, "serve")
-    serve.set_defaults(**load_profile(serve, profile))
-    args = parser.parse_args(["serve", "--ussd", "*102#=More"])
+    args = serve_args(profile, "--ussd", "*102#=More")
     assert [code for code, _ in args.ussd] == ["*100#", "*101#", "*102#"]
     assert args.dial == [("112", "busy")]
 
 
 def test_example_profile_has_calls_and_ussd() -> None:
-    parser = build_parser()
-    example = Path(__file__).parents[2] / "docs" / "profile.example.toml"
-    defaults = load_profile(_subparser(parser, "serve"), example)
+    defaults = example_profile_defaults()
     assert ("*111#", "1 Balance\n2 Bonus") in defaults["ussd"]  # type: ignore[operator]
 
 
