@@ -412,6 +412,55 @@ def wait_quiet(seconds: float) -> None:
     time.sleep(seconds)
 
 
+# --------------------------------------------------------------------------- fleet
+
+
+@dataclass
+class Fleet:
+    """A running ``serve --count N``: its ptys (open), links and control socket."""
+
+    proc: subprocess.Popen[bytes]
+    ctl: Path
+    links: list[Path]
+    fds: list[int]
+    err: str = ""  # the process's stderr, after the stop (with ``stderr=subprocess.PIPE``)
+
+
+@contextlib.contextmanager
+def fleet(tmp_path: Path, count: int, stderr: int = subprocess.DEVNULL) -> Iterator[Fleet]:
+    """``serve --count COUNT`` with the links ``tmp_path/modem{n}`` and the
+    control socket ``tmp_path/fleet.ctl``, once every link and the socket are
+    there, each pty open raw and non-blocking. Afterwards the ptys are closed
+    and the process, terminated, must exit with status 0."""
+    ctl = tmp_path / "fleet.ctl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim800emu", "serve", "--count", str(count), "--link",
+         str(tmp_path / "modem{n}"), "--state-dir", str(tmp_path / "state"), "--dns-offline",
+         "--control", str(ctl)],
+        stderr=stderr,
+    )  # fmt: skip
+    running = Fleet(proc, ctl, [tmp_path / f"modem{n}" for n in range(count)], [])
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not (all(p.exists() for p in running.links) and ctl.exists()):
+            assert time.monotonic() < deadline, "the fleet did not come up"
+            time.sleep(0.05)
+        try:
+            for link in running.links:
+                running.fds.append(os.open(link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK))
+                make_raw(running.fds[-1])
+            yield running
+        finally:
+            for fd in running.fds:
+                os.close(fd)
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+        if proc.stderr is not None:
+            running.err = proc.stderr.read().decode()
+            proc.stderr.close()
+
+
 # --------------------------------------------------------------------------- multi-link
 
 

@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from serial_helpers import fleet
+
 from sim800emu.core.config import ModemConfig, luhn_digit, nth_config
-from sim800emu.transports.pty import make_raw
 
 
 def test_nth_config_counts_identities_up() -> None:
@@ -40,48 +41,25 @@ def _ask(fd: int, line: bytes, timeout: float = 5.0) -> bytes:
 
 
 def test_three_modems_on_three_ptys(tmp_path: Path) -> None:
-    ctl = tmp_path / "fleet.ctl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sim800emu", "serve", "--count", "3", "--link",
-         str(tmp_path / "modem{n}"), "--state-dir", str(tmp_path / "state"), "--dns-offline",
-         "--control", str(ctl)],
-        stderr=subprocess.PIPE,
-    )
-    try:
-        links = [tmp_path / f"modem{n}" for n in range(3)]
-        deadline = time.monotonic() + 15
-        while not (all(p.exists() for p in links) and ctl.exists()):
-            assert time.monotonic() < deadline, "the fleet did not come up"
-            time.sleep(0.05)
-        fds = [os.open(p, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK) for p in links]
-        try:
-            imeis = []
-            for fd in fds:
-                make_raw(fd)
-                _ask(fd, b"ATE0\r")
-                m = re.search(rb"\r\n(\d{15})\r\n\r\nOK\r\n", _ask(fd, b"AT+GSN\r"))
-                assert m
-                imeis.append(m.group(1))
-            assert len(set(imeis)) == 3
-            for fd in fds:
-                _ask(fd, b"AT+CREG=1\r")
-            answer = subprocess.run(
-                [sys.executable, "-m", "sim800emu", "ctl", str(ctl), "@1", "register", "5"],
-                capture_output=True, text=True, timeout=20,
-            )
-            assert answer.stdout.strip() == "ok 1 modem(s)"
-            assert _ask(fds[1], b"AT+CREG?\r").endswith(b"+CREG: 5\r\n\r\n+CREG: 1,5\r\n\r\nOK\r\n")
-            assert _ask(fds[0], b"AT+CREG?\r") == b"\r\n+CREG: 1,1\r\n\r\nOK\r\n"
-        finally:
-            for fd in fds:
-                os.close(fd)
-    finally:
-        proc.terminate()
-        assert proc.wait(15) == 0
-        assert proc.stderr is not None
-        err = proc.stderr.read().decode()
-        proc.stderr.close()
-    assert "modem 2: serial port" in err
+    with fleet(tmp_path, 3, stderr=subprocess.PIPE) as modems:
+        fds, ctl = modems.fds, modems.ctl
+        imeis = []
+        for fd in fds:
+            _ask(fd, b"ATE0\r")
+            m = re.search(rb"\r\n(\d{15})\r\n\r\nOK\r\n", _ask(fd, b"AT+GSN\r"))
+            assert m
+            imeis.append(m.group(1))
+        assert len(set(imeis)) == 3
+        for fd in fds:
+            _ask(fd, b"AT+CREG=1\r")
+        answer = subprocess.run(
+            [sys.executable, "-m", "sim800emu", "ctl", str(ctl), "@1", "register", "5"],
+            capture_output=True, text=True, timeout=20,
+        )
+        assert answer.stdout.strip() == "ok 1 modem(s)"
+        assert _ask(fds[1], b"AT+CREG?\r").endswith(b"+CREG: 5\r\n\r\n+CREG: 1,5\r\n\r\nOK\r\n")
+        assert _ask(fds[0], b"AT+CREG?\r") == b"\r\n+CREG: 1,1\r\n\r\nOK\r\n"
+    assert "modem 2: serial port" in modems.err
     assert not any((tmp_path / f"modem{n}").exists() for n in range(3))
 
 

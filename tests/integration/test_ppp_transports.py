@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pppclient import PppClient
-from serial_helpers import make_raw
+from serial_helpers import fleet
 
 TIMEOUT = 20.0
 
@@ -128,41 +128,18 @@ def test_each_tcp_connection_dials_its_own_ppp(tmp_path: Path) -> None:
 
 
 def test_a_fleet_of_ptys_each_with_its_own_ppp(tmp_path: Path) -> None:
-    ctl = tmp_path / "fleet.ctl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sim800emu", "serve", "--count", "2", "--link",
-         str(tmp_path / "modem{n}"), "--state-dir", str(tmp_path / "state"), "--dns-offline",
-         "--control", str(ctl)],
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        links = [tmp_path / f"modem{n}" for n in range(2)]
-        deadline = time.monotonic() + 15
-        while not (all(p.exists() for p in links) and ctl.exists()):
-            assert time.monotonic() < deadline, "the fleet did not come up"
-            time.sleep(0.05)
-        fds = [os.open(p, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK) for p in links]
-        try:
-            lines = []
-            for fd in fds:
-                make_raw(fd)
-                lines.append(Line(fd))
-            clients = [dial_and_negotiate(line) for line in lines]
-            addresses = [c.settings.local for c in clients if c.settings is not None]
-            assert addresses == ["10.78.245.128", "10.78.245.129"], addresses
-            answer = subprocess.run(
-                [sys.executable, "-m", "sim800emu", "ctl", str(ctl), "status"],
-                capture_output=True, text=True, timeout=20,
-            )
-            assert answer.stdout.count("IPCP opened") == 2, answer.stdout
-            for line, client in zip(lines, clients, strict=True):
-                hang_up(line, client)
-        finally:
-            for fd in fds:
-                os.close(fd)
-    finally:
-        proc.terminate()
-        assert proc.wait(15) == 0
+    with fleet(tmp_path, 2) as modems:
+        lines = [Line(fd) for fd in modems.fds]
+        clients = [dial_and_negotiate(line) for line in lines]
+        addresses = [c.settings.local for c in clients if c.settings is not None]
+        assert addresses == ["10.78.245.128", "10.78.245.129"], addresses
+        answer = subprocess.run(
+            [sys.executable, "-m", "sim800emu", "ctl", str(modems.ctl), "status"],
+            capture_output=True, text=True, timeout=20,
+        )
+        assert answer.stdout.count("IPCP opened") == 2, answer.stdout
+        for line, client in zip(lines, clients, strict=True):
+            hang_up(line, client)
 
 
 def test_in_process_url_port() -> None:
