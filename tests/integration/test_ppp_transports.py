@@ -81,6 +81,22 @@ def dial_and_negotiate(line: Line) -> PppClient:
     return client
 
 
+def dial_on_pyserial(port: Any) -> tuple[PppClient, float]:
+    """ATD*99#, CONNECT, then the client up to IPCP opened on a pyserial
+    port (with a read timeout); the client and the deadline it met."""
+    port.write(b"ATD*99#\r")
+    assert port.read_until(b"CONNECT\r\n").endswith(b"CONNECT\r\n")
+    client = PppClient()
+    client.on_output = port.write
+    client.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not client.opened:
+        assert time.monotonic() < deadline, f"IPCP did not open: {client.counts}"
+        client.feed(port.read(4096))
+        client.tick()
+    return client, deadline
+
+
 def hang_up(line: Line, client: PppClient) -> None:
     """The client terminates LCP: the modem answers and says NO CARRIER."""
     client.close()
@@ -153,16 +169,7 @@ def test_in_process_url_port() -> None:
     try:
         port.write(b"ATE0\r")
         assert b"OK" in port.read_until(b"OK\r\n")
-        port.write(b"ATD*99#\r")
-        assert port.read_until(b"CONNECT\r\n").endswith(b"CONNECT\r\n")
-        client = PppClient()
-        client.on_output = port.write
-        client.start()
-        deadline = time.monotonic() + TIMEOUT
-        while not client.opened:
-            assert time.monotonic() < deadline, f"IPCP did not open: {client.counts}"
-            client.feed(port.read(4096))
-            client.tick()
+        client, _ = dial_on_pyserial(port)
         assert client.settings is not None and client.settings.local == "10.78.245.128"
     finally:
         port.close()
@@ -203,16 +210,7 @@ def test_pytest_plugin_fixture_dials_ppp(sim800: Any) -> None:
     with sim800.serial(timeout=0.2) as port:
         port.write(b"ATE0\r")
         assert port.read_until(b"OK\r\n").endswith(b"OK\r\n")
-        port.write(b"ATD*99#\r")
-        assert port.read_until(b"CONNECT\r\n").endswith(b"CONNECT\r\n")
-        client = PppClient()
-        client.on_output = port.write
-        client.start()
-        deadline = time.monotonic() + TIMEOUT
-        while not client.opened:
-            assert time.monotonic() < deadline, f"IPCP did not open: {client.counts}"
-            client.feed(port.read(4096))
-            client.tick()
+        client, deadline = dial_on_pyserial(port)
         sim800.hangup()
         seen = bytearray()
         while b"NO CARRIER" not in seen:
