@@ -10,7 +10,7 @@ import contextlib
 import functools
 import hashlib
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,40 @@ def setup(config: NetConfig) -> tuple[LoopHost, Terminator, Wire]:
     return host, term, Wire(term)
 
 
+def recording_driver() -> tuple[
+    NetDriver, list[Result], Callable[[Callable[[], bool]], Awaitable[None]]
+]:
+    """The real network driver, the results it delivers (in order) and a
+    wait for a condition on them (10 s at the most)."""
+    results: list[Result] = []
+    changed = asyncio.Event()
+
+    def deliver(res: Result) -> None:
+        results.append(res)
+        changed.set()
+
+    async def until(cond: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not cond():
+                changed.clear()
+                await changed.wait()
+
+    return NetDriver(NetConfig(), deliver), results, until
+
+
+@contextlib.asynccontextmanager
+async def local_server(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[int]:
+    """A TCP server on 127.0.0.1 serving each connection with ``serve``: its port."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 @aio
 async def test_download_and_upload_through_real_sockets() -> None:
     payload = bytes(range(256)) * (MiB // 256)
@@ -144,43 +178,40 @@ async def test_download_and_upload_through_real_sockets() -> None:
             upload_done.set()
             writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    host, term, wire = setup(NetConfig())
-    try:
-        down = Client(host, term, wire, dst=ALIAS, dport=port, window=16384, mss=1460)  # type: ignore[arg-type]
-        down.syn()
-        await host.until(lambda: down.peer_mss > 0, down.pump)
-        down.send(b"GET ")
-        await host.until(lambda: down.fin, down.pump)
-        down.close()
-        assert hashlib.sha256(down.received).digest() == hashlib.sha256(payload).digest()
+    async with local_server(serve) as port:
+        host, term, wire = setup(NetConfig())
+        try:
+            down = Client(host, term, wire, dst=ALIAS, dport=port, window=16384, mss=1460)  # type: ignore[arg-type]
+            down.syn()
+            await host.until(lambda: down.peer_mss > 0, down.pump)
+            down.send(b"GET ")
+            await host.until(lambda: down.fin, down.pump)
+            down.close()
+            assert hashlib.sha256(down.received).digest() == hashlib.sha256(payload).digest()
 
-        up = Client(host, term, wire, sport=40001, dst=ALIAS, dport=port)  # type: ignore[arg-type]
-        up.syn()
-        await host.until(lambda: up.peer_mss > 0, up.pump)
-        data = b"PUT " + payload
-        sent = 0
+            up = Client(host, term, wire, sport=40001, dst=ALIAS, dport=port)  # type: ignore[arg-type]
+            up.syn()
+            await host.until(lambda: up.peer_mss > 0, up.pump)
+            data = b"PUT " + payload
+            sent = 0
 
-        def push() -> None:
-            nonlocal sent
-            up.pump()
-            sent += up.send(data[sent:])
+            def push() -> None:
+                nonlocal sent
+                up.pump()
+                sent += up.send(data[sent:])
 
-        await host.until(lambda: sent == len(data) and up.snd_una == up.snd_nxt, push)
-        up.close()
-        await host.until(upload_done.is_set, up.pump)
-        assert bytes(uploaded) == payload[:]  # after the 4-byte command
-        await host.until(lambda: up.fin, up.pump)
-        # the upload is gone (LAST-ACK), the download waits in TIME-WAIT
-        await host.until(
-            lambda: [c.state.value for c in term.connections()] == ["time-wait"], up.pump
-        )
-    finally:
-        term.close_all()
-        await host.driver.aclose()
-        server.close()
-        await server.wait_closed()
+            await host.until(lambda: sent == len(data) and up.snd_una == up.snd_nxt, push)
+            up.close()
+            await host.until(upload_done.is_set, up.pump)
+            assert bytes(uploaded) == payload[:]  # after the 4-byte command
+            await host.until(lambda: up.fin, up.pump)
+            # the upload is gone (LAST-ACK), the download waits in TIME-WAIT
+            await host.until(
+                lambda: [c.state.value for c in term.connections()] == ["time-wait"], up.pump
+            )
+        finally:
+            term.close_all()
+            await host.driver.aclose()
 
 
 @aio
@@ -254,38 +285,21 @@ async def test_driver_shutdown_is_a_half_close() -> None:
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    results: list[Result] = []
-    changed = asyncio.Event()
-
-    def deliver(res: Result) -> None:
-        results.append(res)
-        changed.set()
-
-    driver = NetDriver(NetConfig(), deliver)
-
-    async def until(cond: Callable[[], bool]) -> None:
-        async with asyncio.timeout(10):
-            while not cond():
-                changed.clear()
-                await changed.wait()
-
-    try:
-        driver.submit(Connect(1, "TCP", "127.0.0.1", port))
-        await until(lambda: any(isinstance(r, Connected) for r in results))
-        driver.submit(Send(1, b"question"))
-        driver.submit(Shutdown(1))
-        await until(lambda: any(isinstance(r, PeerClosed) for r in results))
-        got = b"".join(r.data for r in results if isinstance(r, Received))
-        assert got == b"got question"
-        driver.submit(Send(1, b"late"))
-        await until(lambda: any(isinstance(r, SendFailed) for r in results))
-        driver.submit(Close(1))
-    finally:
-        await driver.aclose()
-        server.close()
-        await server.wait_closed()
+    async with local_server(serve) as port:
+        driver, results, until = recording_driver()
+        try:
+            driver.submit(Connect(1, "TCP", "127.0.0.1", port))
+            await until(lambda: any(isinstance(r, Connected) for r in results))
+            driver.submit(Send(1, b"question"))
+            driver.submit(Shutdown(1))
+            await until(lambda: any(isinstance(r, PeerClosed) for r in results))
+            got = b"".join(r.data for r in results if isinstance(r, Received))
+            assert got == b"got question"
+            driver.submit(Send(1, b"late"))
+            await until(lambda: any(isinstance(r, SendFailed) for r in results))
+            driver.submit(Close(1))
+        finally:
+            await driver.aclose()
 
 
 @aio
@@ -296,23 +310,20 @@ async def test_client_half_close_gets_the_answer() -> None:
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    host, term, wire = setup(NetConfig())
-    try:
-        c = Client(host, term, wire, dst=ALIAS, dport=port)  # type: ignore[arg-type]
-        c.syn()
-        await host.until(lambda: c.peer_mss > 0, c.pump)
-        c.send(b"question")
-        c.close()
-        await host.until(lambda: c.fin, c.pump)
-        assert c.received == b"got question"
-        await host.until(lambda: term.flows == 0, c.pump)
-    finally:
-        term.close_all()
-        await host.driver.aclose()
-        server.close()
-        await server.wait_closed()
+    async with local_server(serve) as port:
+        host, term, wire = setup(NetConfig())
+        try:
+            c = Client(host, term, wire, dst=ALIAS, dport=port)  # type: ignore[arg-type]
+            c.syn()
+            await host.until(lambda: c.peer_mss > 0, c.pump)
+            c.send(b"question")
+            c.close()
+            await host.until(lambda: c.fin, c.pump)
+            assert c.received == b"got question"
+            await host.until(lambda: term.flows == 0, c.pump)
+        finally:
+            term.close_all()
+            await host.driver.aclose()
 
 
 @aio
@@ -330,24 +341,21 @@ async def test_far_end_half_close_then_the_client_still_sends() -> None:
         done.set()
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    host, term, wire = setup(NetConfig())
-    try:
-        c = Client(host, term, wire, dst=ALIAS, dport=port)  # type: ignore[arg-type]
-        c.syn()
-        await host.until(lambda: c.fin, c.pump)
-        assert c.received == b"hello, then my FIN"
-        c.send(b"and my answer after it")
-        c.close()
-        await host.until(done.is_set, c.pump)
-        assert bytes(heard) == b"and my answer after it"
-        await host.until(lambda: term.flows == 1, c.pump)  # TIME_WAIT
-    finally:
-        term.close_all()
-        await host.driver.aclose()
-        server.close()
-        await server.wait_closed()
+    async with local_server(serve) as port:
+        host, term, wire = setup(NetConfig())
+        try:
+            c = Client(host, term, wire, dst=ALIAS, dport=port)  # type: ignore[arg-type]
+            c.syn()
+            await host.until(lambda: c.fin, c.pump)
+            assert c.received == b"hello, then my FIN"
+            c.send(b"and my answer after it")
+            c.close()
+            await host.until(done.is_set, c.pump)
+            assert bytes(heard) == b"and my answer after it"
+            await host.until(lambda: term.flows == 1, c.pump)  # TIME_WAIT
+        finally:
+            term.close_all()
+            await host.driver.aclose()
 
 
 @aio
@@ -360,37 +368,20 @@ async def test_driver_without_half_close_ends_the_link_at_the_peer_fin() -> None
         await reader.read()
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    results: list[Result] = []
-    changed = asyncio.Event()
-
-    def deliver(res: Result) -> None:
-        results.append(res)
-        changed.set()
-
-    driver = NetDriver(NetConfig(), deliver)
-
-    async def until(cond: Callable[[], bool]) -> None:
-        async with asyncio.timeout(10):
-            while not cond():
-                changed.clear()
-                await changed.wait()
-
-    try:
-        for sock, half in ((1, False), (2, True)):
-            driver.submit(Connect(sock, "TCP", "127.0.0.1", port, half_close=half))
-        await until(lambda: {r.sock for r in results if isinstance(r, PeerClosed)} == {1, 2})
-        driver.submit(Send(2, b"after"))
-        driver.submit(Send(1, b"after"))
-        # results come in order (call_soon): sock 2's failure would be first
-        await until(lambda: any(isinstance(r, SendFailed) for r in results))
-        failed = [r.sock for r in results if isinstance(r, SendFailed)]
-        assert failed == [1]
-    finally:
-        await driver.aclose()
-        server.close()
-        await server.wait_closed()
+    async with local_server(serve) as port:
+        driver, results, until = recording_driver()
+        try:
+            for sock, half in ((1, False), (2, True)):
+                driver.submit(Connect(sock, "TCP", "127.0.0.1", port, half_close=half))
+            await until(lambda: {r.sock for r in results if isinstance(r, PeerClosed)} == {1, 2})
+            driver.submit(Send(2, b"after"))
+            driver.submit(Send(1, b"after"))
+            # results come in order (call_soon): sock 2's failure would be first
+            await until(lambda: any(isinstance(r, SendFailed) for r in results))
+            failed = [r.sock for r in results if isinstance(r, SendFailed)]
+            assert failed == [1]
+        finally:
+            await driver.aclose()
 
 
 @aio
