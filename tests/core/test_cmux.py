@@ -514,8 +514,8 @@ def test_transparent_mode_on_one_dlc_while_another_answers() -> None:
     assert peer.at(2, "AT+CIPCLOSE", b"CLOSE OK\r\n").endswith(b"CLOSE OK\r\n")
 
 
-def test_another_dlc_closing_the_transparent_link_ends_its_data_mode() -> None:
-    h, peer, pipe = muxed()
+def transparent_link_on_dlc_2(h: Harness, peer: Peer, pipe: Pipe) -> int:
+    """CIPMODE=1, the bearer up and a TCP link in data mode on DLCI 2: its socket."""
     assert peer.at(2, "AT+CIPMODE=1") == OK
     assert peer.at(2, 'AT+CSTT="CMNET"') == OK
     peer.send(2, b"AT+CIICR\r")
@@ -525,9 +525,15 @@ def test_another_dlc_closing_the_transparent_link_ends_its_data_mode() -> None:
     peer.wait_text(2, b"\r\n")
     assert peer.at(2, 'AT+CIPSTART="TCP","10.0.0.1",80') == OK
     pipe.run_timers()
-    _, out = h.connected()
+    sock, out = h.connected()
     pipe.pending += out
     assert peer.wait_text(2, b"CONNECT\r\n") == b"\r\nCONNECT\r\n"
+    return sock
+
+
+def test_another_dlc_closing_the_transparent_link_ends_its_data_mode() -> None:
+    h, peer, pipe = muxed()
+    transparent_link_on_dlc_2(h, peer, pipe)
     assert peer.at(1, "AT+CIPCLOSE", b"CLOSE OK\r\n") == b"\r\nCLOSE OK\r\n"
     assert peer.wait_text(2, b"CLOSED\r\n") == b"\r\nCLOSED\r\n"
     assert peer.at(2, "AT") == OK  # commands again
@@ -541,18 +547,7 @@ def test_a_stalled_peer_in_transparent_mode_is_msc_flow_control_on_its_dlc() -> 
     from sim800emu.core.events import Congestion, HoldSerial
 
     h, peer, pipe = muxed()
-    assert peer.at(2, "AT+CIPMODE=1") == OK
-    assert peer.at(2, 'AT+CSTT="CMNET"') == OK
-    peer.send(2, b"AT+CIICR\r")
-    pipe.run_timers()
-    assert peer.wait_text(2, OK) == OK
-    peer.at(2, "AT+CIFSR", b"\r\n")
-    peer.wait_text(2, b"\r\n")
-    assert peer.at(2, 'AT+CIPSTART="TCP","10.0.0.1",80') == OK
-    pipe.run_timers()
-    sock, out = h.connected()
-    pipe.pending += out
-    assert peer.wait_text(2, b"CONNECT\r\n") == b"\r\nCONNECT\r\n"
+    sock = transparent_link_on_dlc_2(h, peer, pipe)
     pipe.handle(Congestion(sock, True))
     assert peer.wait_control(MT_MSC | CMD) == bytes([2 << 2 | 3, 0x0F])  # FC set
     assert not any(isinstance(r, HoldSerial) for r in h.requests)
