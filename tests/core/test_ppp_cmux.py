@@ -58,6 +58,14 @@ def lcp_packets(data: bytes) -> list[tuple[int, int]]:
     return out
 
 
+def escape_on_dlc_2(h: Harness, peer: Peer, pipe: Pipe) -> None:
+    """+++ with its guard times on DLCI 2 (the call's), up to its OK."""
+    h.advance(1.2)
+    peer.send(2, b"+++")
+    pipe.pending += h.advance(1.1)
+    peer.wait_text(2, OK)
+
+
 def test_ppp_on_dlci_1_at_on_dlci_2() -> None:
     h, peer, pipe = muxed()
     peer.send(1, b"ATD*99#\r")
@@ -80,17 +88,11 @@ def test_ato_only_on_the_calls_dlc_and_ath_anywhere() -> None:
     h, peer, pipe = muxed()
     peer.send(2, b"ATD*99***1#\r")
     peer.wait_text(2, CONNECT)
-    h.advance(1.2)
-    peer.send(2, b"+++")
-    pipe.pending += h.advance(1.1)
-    peer.wait_text(2, OK)
+    escape_on_dlc_2(h, peer, pipe)
     assert h.m.ppp.held
     assert peer.at(1, "ATO", expect=b"ERROR\r\n") == b"\r\nERROR\r\n"
     assert peer.at(2, "ATO", expect=CONNECT) == CONNECT
-    h.advance(1.2)
-    peer.send(2, b"+++")
-    pipe.pending += h.advance(1.1)
-    peer.wait_text(2, OK)
+    escape_on_dlc_2(h, peer, pipe)
     assert peer.at(3, "ATH") == OK
     assert not h.m.ppp.call
 
@@ -99,10 +101,7 @@ def test_network_drop_of_a_held_call_says_no_carrier_on_its_dlc() -> None:
     h, peer, pipe = muxed()
     peer.send(2, b'AT+CGDATA="PPP",1\r')
     peer.wait_text(2, CONNECT)
-    h.advance(1.2)
-    peer.send(2, b"+++")
-    pipe.pending += h.advance(1.1)
-    peer.wait_text(2, OK)
+    escape_on_dlc_2(h, peer, pipe)
     pipe.pending += h.handle(Fault("pdp-deact"))
     assert peer.wait_text(2, NO_CARRIER) == NO_CARRIER
 
