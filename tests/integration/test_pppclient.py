@@ -199,22 +199,33 @@ def test_restart_timer_and_give_up() -> None:
     assert downs == ["LCP: no answer to Configure-Request"]
 
 
-def test_two_clients_reach_each_other() -> None:
-    clock = Clock()
-    a = PppClient(clock=clock, address="10.9.0.1", request_dns=False)
-    b = PppClient(clock=clock, address="10.9.0.2", request_dns=False, accm=0x000A0000, pfc=False)
+def connect(a: PppClient, b: PppClient) -> tuple[list[bytes], list[bytes]]:
+    """``a``'s frames queue up for ``b`` and ``b``'s for ``a``: (to_a, to_b)."""
     to_a: list[bytes] = []
     to_b: list[bytes] = []
     a.on_output = to_b.append
     b.on_output = to_a.append
-    a.start()
-    b.start()
-    for _ in range(50):
+    return to_a, to_b
+
+
+def exchange(a: PppClient, b: PppClient, to_a: list[bytes], to_b: list[bytes], rounds: int) -> None:
+    """Deliver the queued frames, one each way in turn, until both queues are empty."""
+    for _ in range(rounds):
         while to_a or to_b:
             if to_a:
                 a.feed(to_a.pop(0))
             if to_b:
                 b.feed(to_b.pop(0))
+
+
+def test_two_clients_reach_each_other() -> None:
+    clock = Clock()
+    a = PppClient(clock=clock, address="10.9.0.1", request_dns=False)
+    b = PppClient(clock=clock, address="10.9.0.2", request_dns=False, accm=0x000A0000, pfc=False)
+    to_a, to_b = connect(a, b)
+    a.start()
+    b.start()
+    exchange(a, b, to_a, to_b, 50)
     assert a.opened and b.opened
     assert a.settings == Settings("10.9.0.1", "10.9.0.2", [])
     assert a.tx_accm == 0x000A0000 and not a.tx_pfc and b.tx_pfc
@@ -226,12 +237,7 @@ def test_two_clients_reach_each_other() -> None:
     assert got == [packet]
     to_b.clear()
     a.close()
-    for _ in range(10):
-        while to_a or to_b:
-            if to_a:
-                a.feed(to_a.pop(0))
-            if to_b:
-                b.feed(to_b.pop(0))
+    exchange(a, b, to_a, to_b, 10)
     assert a.done and b.done
     assert a.reason == "LCP closed" and b.reason == "the peer terminated the link"
 
@@ -243,18 +249,10 @@ def test_unknown_protocol_is_rejected_once_open() -> None:
     out = Scripted(a)
     a.feed(encode_frame(0x8057, b"\x01\x01\x00\x04"))  # before LCP: silently dropped
     assert out.take() == []
-    to_a: list[bytes] = []
-    to_b: list[bytes] = []
-    a.on_output = to_b.append
-    b.on_output = to_a.append
+    to_a, to_b = connect(a, b)
     a.start()
     b.start()
-    for _ in range(20):
-        while to_a or to_b:
-            if to_a:
-                a.feed(to_a.pop(0))
-            if to_b:
-                b.feed(to_b.pop(0))
+    exchange(a, b, to_a, to_b, 20)
     assert a.opened
     out = Scripted(a)
     a.feed(encode_frame(0x8057, b"\x01\x01\x00\x04", accm=0))
