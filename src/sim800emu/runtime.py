@@ -647,6 +647,7 @@ _LOCAL_REQUESTS: dict[type, Callable[[ModemRunner, Any], None]] = {
     PowerDown: ModemRunner._on_power_down_req,
 }
 
+
 @dataclass
 class ModemSpec:
     """Everything needed to make a modem: one per serve process (or per URL);
