@@ -461,6 +461,28 @@ def fleet(tmp_path: Path, count: int, stderr: int = subprocess.DEVNULL) -> Itera
             proc.stderr.close()
 
 
+@contextlib.contextmanager
+def tcp_serve(tmp_path: Path) -> Iterator[int]:
+    """``serve --transport tcp`` (every connection a modem of its own): its
+    port, read from the line it prints first. Afterwards it is terminated."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim800emu", "serve", "--transport", "tcp", "--state-dir",
+         str(tmp_path / "state"), "--dns-offline"],
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline().decode()
+        m = re.search(r"tcp://127\.0\.0\.1:(\d+)", line)
+        assert m, line
+        yield int(m.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
 # --------------------------------------------------------------------------- multi-link
 
 

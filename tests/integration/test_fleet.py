@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from serial_helpers import fleet
+from serial_helpers import fleet, tcp_serve
 
 from sim800emu.core.config import ModemConfig, luhn_digit, nth_config
 
@@ -92,17 +92,7 @@ def test_live_status_line(tmp_path: Path) -> None:
 def test_every_tcp_connection_is_its_own_device(tmp_path: Path) -> None:
     import socket
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sim800emu", "serve", "--transport", "tcp", "--state-dir",
-         str(tmp_path / "state"), "--dns-offline"],
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    try:
-        line = proc.stderr.readline().decode()
-        m = re.search(r"tcp://127\.0\.0\.1:(\d+)", line)
-        assert m, line
-        port = int(m.group(1))
+    with tcp_serve(tmp_path) as port:
         imeis = []
         conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
         try:
@@ -119,7 +109,3 @@ def test_every_tcp_connection_is_its_own_device(tmp_path: Path) -> None:
                 conn.close()
         assert len(set(imeis)) == 3
         assert imeis[0] == b"868183038764457"  # the first connection is the base identity
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        proc.stderr.close()

@@ -9,7 +9,6 @@ code): LCP, PAP and IPCP up to the addresses it was given.
 from __future__ import annotations
 
 import os
-import re
 import select
 import socket
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pppclient import PppClient
-from serial_helpers import fleet
+from serial_helpers import fleet, tcp_serve
 
 TIMEOUT = 20.0
 
@@ -113,16 +112,7 @@ def hang_up(line: Line, client: PppClient) -> None:
 
 
 def test_each_tcp_connection_dials_its_own_ppp(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sim800emu", "serve", "--transport", "tcp", "--state-dir",
-         str(tmp_path / "state"), "--dns-offline"],
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    try:
-        m = re.search(r"tcp://127\.0\.0\.1:(\d+)", proc.stderr.readline().decode())
-        assert m
-        port = int(m.group(1))
+    with tcp_serve(tmp_path) as port:
         conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
         try:
             lines = []
@@ -137,10 +127,6 @@ def test_each_tcp_connection_dials_its_own_ppp(tmp_path: Path) -> None:
         finally:
             for conn in conns:
                 conn.close()
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        proc.stderr.close()
 
 
 def test_a_fleet_of_ptys_each_with_its_own_ppp(tmp_path: Path) -> None:
