@@ -202,6 +202,28 @@ class FakeNet:
         self.events.append("aclose")
 
 
+class RecordingNet:
+    """The network under test of a wrapper (``ShapedNet``): records every
+    request with the loop time it came and answers nothing (the test
+    delivers results through ``deliver``)."""
+
+    def __init__(self, deliver: Callable[[Result], None], loop: asyncio.AbstractEventLoop) -> None:
+        self.deliver = deliver
+        self.loop = loop
+        self.seen: list[tuple[float, Request]] = []
+
+    def submit(self, req: Request) -> None:
+        self.seen.append((self.loop.time(), req))
+
+    def pause_all(self) -> None: ...
+    def resume_all(self) -> None: ...
+    def write_backlog(self) -> int:
+        return 0
+
+    def close_all(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+
 def fake_net_factory(deliver: Callable[[Result], None], loop: asyncio.AbstractEventLoop) -> FakeNet:
     return FakeNet(deliver, loop)
 

@@ -10,29 +10,12 @@ import time
 from collections.abc import Callable
 
 import pytest
+from runtime_fakes import RecordingNet
 from serial_helpers import HOST, Emulator, TcpServer
 
 from sim800emu.cli import build_shape, parse_serve_options
-from sim800emu.core.events import Connect, PeerClosed, ReadCredit, Received, Request, Result, Send
+from sim800emu.core.events import Connect, PeerClosed, ReadCredit, Received, Result, Send
 from sim800emu.net.shaping import NETWORK_PROFILES, Shape, ShapedNet
-
-
-class FakeNet:
-    def __init__(self, deliver: Callable[[Result], None], loop: asyncio.AbstractEventLoop) -> None:
-        self.deliver = deliver
-        self.loop = loop
-        self.seen: list[tuple[float, Request]] = []
-
-    def submit(self, req: Request) -> None:
-        self.seen.append((self.loop.time(), req))
-
-    def pause_all(self) -> None: ...
-    def resume_all(self) -> None: ...
-    def write_backlog(self) -> int:
-        return 0
-
-    def close_all(self) -> None: ...
-    async def aclose(self) -> None: ...
 
 
 def run(body: Callable[[asyncio.AbstractEventLoop], object]) -> None:
@@ -68,9 +51,9 @@ def test_up_and_down_rates_differ_and_jitter_keeps_order() -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         got: list[tuple[float, Result]] = []
         shape = Shape(up_rate=10_000, down_rate=40_000, jitter=0.02, seed=1)
-        net = ShapedNet(FakeNet, lambda r: got.append((loop.time(), r)), loop, shape)
+        net = ShapedNet(RecordingNet, lambda r: got.append((loop.time(), r)), loop, shape)
         inner = net.inner
-        assert isinstance(inner, FakeNet)
+        assert isinstance(inner, RecordingNet)
         t0 = loop.time()
         net.submit(Connect(1, "TCP", "1.2.3.4", 80))
         net.submit(Send(1, b"u" * 2000))  # 0.2 s up
@@ -95,10 +78,10 @@ def test_udp_loss_is_seeded_and_gives_the_window_back() -> None:
 
         async def body(loop: asyncio.AbstractEventLoop) -> None:
             nonlocal credits
-            net = ShapedNet(FakeNet, lambda r: kept.append(r.data[0])  # type: ignore[attr-defined]
+            net = ShapedNet(RecordingNet, lambda r: kept.append(r.data[0])  # type: ignore[attr-defined]
                             if isinstance(r, Received) else None, loop, Shape(loss=0.3, seed=seed))
             inner = net.inner
-            assert isinstance(inner, FakeNet)
+            assert isinstance(inner, RecordingNet)
             net.submit(Connect(1, "UDP", "1.2.3.4", 53))
             for k in range(100):
                 inner.deliver(Received(1, bytes([k]) * 10))
@@ -122,9 +105,9 @@ def test_udp_loss_is_seeded_and_gives_the_window_back() -> None:
 def test_tcp_is_never_lost() -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         got: list[Result] = []
-        net = ShapedNet(FakeNet, got.append, loop, Shape(loss=1.0))
+        net = ShapedNet(RecordingNet, got.append, loop, Shape(loss=1.0))
         inner = net.inner
-        assert isinstance(inner, FakeNet)
+        assert isinstance(inner, RecordingNet)
         net.submit(Connect(1, "TCP", "1.2.3.4", 80))
         inner.deliver(Received(1, b"abc"))
         await asyncio.sleep(0.01)

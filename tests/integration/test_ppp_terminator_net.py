@@ -17,6 +17,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
 
 from ppp_ip_fakes import Client, Wire, udp_packet
+from runtime_fakes import RecordingNet
 
 from sim800emu.core.events import (
     Close,
@@ -393,24 +394,9 @@ async def test_nat_forgets_a_half_closed_link_and_later_sends_fail() -> None:
 
     loop = asyncio.get_running_loop()
 
-    class Inner:
-        def __init__(self, deliver: Callable[[Result], None], loop: object) -> None:
-            self.deliver = deliver
-            self.seen: list[Request] = []
-
-        def submit(self, req: Request) -> None:
-            self.seen.append(req)
-
-        def pause_all(self) -> None: ...
-        def resume_all(self) -> None: ...
-        def write_backlog(self) -> int:
-            return 0
-
-        def close_all(self) -> None: ...
-        async def aclose(self) -> None: ...
 
     got: list[Result] = []
-    net = ShapedNet(Inner, got.append, loop, Shape())  # type: ignore[arg-type]
+    net = ShapedNet(RecordingNet, got.append, loop, Shape())  # type: ignore[arg-type]
     net.faults.nat_idle = 0.01
     net.submit(Connect(1, "TCP", "127.0.0.1", 9, half_close=True))
     net.inner.deliver(Connected(1, "127.0.0.1", 9))  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from runtime_fakes import RecordingNet
 from serial_helpers import Emulator
 
 from sim800emu.core.events import (
@@ -18,30 +19,11 @@ from sim800emu.core.events import (
     PauseReading,
     PeerClosed,
     Received,
-    Request,
     Result,
     ResumeReading,
     Send,
 )
 from sim800emu.net.shaping import DOWN_HIGH, STEP_MAX, Shape, ShapedNet
-
-
-class FakeNet:
-    def __init__(self, deliver: Callable[[Result], None], loop: asyncio.AbstractEventLoop) -> None:
-        self.deliver = deliver
-        self.loop = loop
-        self.seen: list[tuple[float, Request]] = []
-
-    def submit(self, req: Request) -> None:
-        self.seen.append((self.loop.time(), req))
-
-    def pause_all(self) -> None: ...
-    def resume_all(self) -> None: ...
-    def write_backlog(self) -> int:
-        return 0
-
-    def close_all(self) -> None: ...
-    async def aclose(self) -> None: ...
 
 
 def run(coro_fn: Callable[[asyncio.AbstractEventLoop], object]) -> None:
@@ -54,9 +36,9 @@ def run(coro_fn: Callable[[asyncio.AbstractEventLoop], object]) -> None:
 def test_uplink_latency_rate_and_order() -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         got: list[Result] = []
-        net = ShapedNet(FakeNet, got.append, loop, Shape(latency=0.1, rate=100_000))
+        net = ShapedNet(RecordingNet, got.append, loop, Shape(latency=0.1, rate=100_000))
         inner = net.inner
-        assert isinstance(inner, FakeNet)
+        assert isinstance(inner, RecordingNet)
         t0 = loop.time()
         net.submit(Connect(1, "TCP", "127.0.0.1", 9))
         net.submit(Send(1, b"x" * 10_000))  # 0.1 s on the air
@@ -77,9 +59,9 @@ def test_uplink_latency_rate_and_order() -> None:
 def test_downlink_order_and_backpressure() -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         got: list[Result] = []
-        net = ShapedNet(FakeNet, got.append, loop, Shape(latency=0.05, rate=1_000_000))
+        net = ShapedNet(RecordingNet, got.append, loop, Shape(latency=0.05, rate=1_000_000))
         inner = net.inner
-        assert isinstance(inner, FakeNet)
+        assert isinstance(inner, RecordingNet)
         chunk = b"y" * 16_384
         for _ in range(6):  # 96 KiB queued: above the high-water mark
             inner.deliver(Received(7, chunk))
