@@ -80,7 +80,11 @@ class IpStack:
     def handle(self, result: Result) -> None:
         """A result of the network for the IP stack (a CIP link, the server,
         DNS, ping, NTP)."""
-        if isinstance(result, Resolved):
+        if type(result) is Received:  # most of what a busy link gets
+            link = self.link_by_sock(result.sock)
+            if link is not None:
+                self._on_received(link, result.data, result.from_ip, result.from_port)
+        elif isinstance(result, Resolved):
             self._on_resolved(result)
         elif isinstance(result, (PingReply, PingDone)):
             self._on_ping(result)

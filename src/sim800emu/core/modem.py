@@ -49,6 +49,7 @@ from .events import (
     PingDone,
     ReadCredit,
     Reboot,
+    Received,
     Request,
     Resolve,
     Resolved,
@@ -191,6 +192,9 @@ class Modem:
     def handle(self, result: Result, now: float) -> None:
         """A result from a driver (network, timer)."""
         self.now = now
+        if type(result) is Received:  # data: most of what a busy modem handles
+            self._to_owner(result, result.sock)
+            return
         if isinstance(result, TimerFired):
             entry = self._timers.pop(result.key, None)
             if entry is not None:
@@ -220,6 +224,11 @@ class Modem:
         key = result.server if isinstance(result, Accepted) else getattr(result, "sock", 0)
         if not key and hasattr(result, "query"):  # Resolved, PingReply, PingDone, NtpTime
             key = _query_key(result.query)  # own_query's key space
+        self._to_owner(result, key)
+
+    def _to_owner(self, result: Result, key: int) -> None:
+        """A network result to whoever owns its socket or query (an
+        application), else the IP stack."""
         if self.mux is not None:
             self._route(result, key)
         owner = self._sock_owners.get(key)

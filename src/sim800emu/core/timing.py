@@ -30,10 +30,13 @@ class Pace:
 
     def delay(self, name: str) -> float:
         """Seconds for delay ``name`` (a ``Timing`` field)."""
-        low = getattr(self.timing, name)
+        timing = self.timing
+        low = getattr(timing, name)
         if not isinstance(low, float):
             raise KeyError(name)
-        high = self.timing.upper(name)
+        if not timing.spread:  # (the fast profile: asked on every command line)
+            return low
+        high = timing.upper(name)
         if high <= low:
             return low
         if self._rng is None:

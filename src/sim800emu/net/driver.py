@@ -554,13 +554,15 @@ class NetDriver:
 
     def _emit_now(self, link: _Link, result: Result) -> None:
         """Deliver ``result`` at once when nothing of ``link`` is still queued
-        (called from the loop itself: a read). Data read is most of what a
-        busy fleet delivers, and a turn of the loop per chunk costs more
-        than handling it; the order of a link's results stays the same."""
+        or held (called from the loop itself: a read). Data read is most of
+        what a busy fleet delivers, and a turn of the loop per chunk costs
+        more than handling it; the order of a link's results stays the same."""
         if link.queued:
             self._emit(link, result)
-        else:
+        elif link.held or link.closed or self._stopped(link):
             self._route(self._generation, link, result)
+        else:
+            self._hand_over(result)
 
     def _dispatch(self, generation: int, owner: _Owner | None, result: Result) -> None:
         if owner is not None:

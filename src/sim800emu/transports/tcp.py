@@ -88,7 +88,12 @@ class StreamLine(asyncio.BufferedProtocol):
         return _read_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(_read_buffer()[:nbytes]))
+        data = bytes(_read_buffer()[:nbytes])
+        sink = self._sink
+        if sink is not None:  # (every command a host sends: one call less)
+            sink.serial_received(data)
+        else:
+            self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
         sink = self._sink
@@ -151,10 +156,11 @@ class StreamLine(asyncio.BufferedProtocol):
             t.write(out)
 
     def write_backlog(self) -> int:
-        t = self.transport
-        if t is None or t.is_closing():
+        t = self.transport  # (asked after every write: kept lean)
+        if t is None:
             return 0
-        return t.get_write_buffer_size() + (len(self._out) if self._out is not None else 0)
+        out = self._out
+        return t.get_write_buffer_size() + (len(out) if out is not None else 0)
 
     def pause_reading(self) -> None:
         self._paused = True
