@@ -19,6 +19,10 @@ class Form(Enum):
     WRITE = "write"  # AT+X=<args>
     EXEC = "exec"  # AT+X
 
+    # Members are singletons: hash by identity (Enum's own hashes the name in
+    # Python, on every lookup of a command's form).
+    __hash__ = object.__hash__
+
 
 @dataclass(frozen=True, slots=True)
 class Arg:

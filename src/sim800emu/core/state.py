@@ -44,6 +44,10 @@ class LinkState(Enum):
     CLOSED = "CLOSED"  # by the peer, a failed connect, or the context lost
     LOCAL_CLOSED = "LOCAL CLOSED"  # by CIPCLOSE (single link: IP CLOSE)
 
+    # Members are singletons: hash by identity (Enum's own hashes the name in
+    # Python; ``Link.active`` asks on every send and receive).
+    __hash__ = object.__hash__
+
 
 ACTIVE = frozenset({LinkState.CONNECTING, LinkState.CONNECTED})
 
