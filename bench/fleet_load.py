@@ -24,6 +24,7 @@ first byte written to the last byte of its answer read, in the worker.
     .venv/bin/python bench/fleet_load.py                      # all four, 1,000 modems
     .venv/bin/python bench/fleet_load.py --only active,rate --modems 1000 --seconds 10
     .venv/bin/python bench/fleet_load.py --command AT+CSQ
+    .venv/bin/python bench/fleet_load.py --only cipsend --loop asyncio,uvloop   # serve --loop
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from common import (
 )
 
 SCENARIOS = ("active", "rate", "max", "cipsend")
+LOOPS = ("asyncio", "uvloop")  # serve --loop
 TARGETS = {  # issue 14, item 5
     "active p99": "< 5 ms",
     "rate per second": ">= 20,000",
@@ -258,6 +260,7 @@ def worker(spec: dict[str, object]) -> None:
 @dataclass
 class Run:
     scenario: str
+    loop: str  # serve --loop
     modems: int
     seconds: float
     sent: int
@@ -281,7 +284,7 @@ class Run:
         return percentile(self.lat_ms, p) if self.lat_ms else float("nan")
 
 
-def run_scenario(emu: Emulator, scenario: str, args: argparse.Namespace,
+def run_scenario(emu: Emulator, scenario: str, loop: str, args: argparse.Namespace,
                  echo_port: int) -> Run:
     assert emu.tcp_address is not None
     n = args.cipsend_modems if scenario == "cipsend" else args.modems
@@ -320,7 +323,7 @@ def run_scenario(emu: Emulator, scenario: str, args: argparse.Namespace,
             if p.poll() is None:
                 p.kill()
     lat = sorted(x / 1000 for r in results for x in r["lat_us"])
-    return Run(scenario, n, max(r["elapsed"] for r in results), sum(r["sent"] for r in results),
+    return Run(scenario, loop, n, max(r["elapsed"] for r in results), sum(r["sent"] for r in results),
                sum(r["answered"] for r in results), sum(r["late"] for r in results),
                sum(r["unanswered"] for r in results), lat, cpu)
 
@@ -341,6 +344,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per scenario")
     p.add_argument("--clients", type=int, default=2, help="worker processes driving the modems")
     p.add_argument("--command", default="AT", help="the command of active, rate, max")
+    p.add_argument("--loop", default="asyncio",
+                   help="serve's event loop(s), comma-separated: each scenario runs on each "
+                        "(serve --loop; default: %(default)s)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
 
 
@@ -349,6 +355,10 @@ def run(args: argparse.Namespace) -> list[Figure]:
     for s in only:
         if s not in SCENARIOS:
             raise BenchError(f"unknown scenario {s!r} (known: {', '.join(SCENARIOS)})")
+    loops = [x for x in args.loop.split(",") if x]
+    for x in loops:
+        if x not in LOOPS:
+            raise BenchError(f"unknown loop {x!r} (known: {', '.join(LOOPS)})")
     most = max(args.modems, args.cipsend_modems)
     if raise_fd_limit(2 * most + 512) < 2 * most + 64:
         raise BenchError("the open-file limit is too low")
@@ -363,11 +373,13 @@ def run(args: argparse.Namespace) -> list[Figure]:
         assert echo.stdout is not None
         echo_port = int(echo.stdout.readline())
         for scenario in only:
-            # a fresh process per scenario: nothing left over from the last one
-            with Emulator(transport="tcp") as emu:
-                runs.append(run_scenario(emu, scenario, args, echo_port))
-                if not emu.alive():
-                    raise BenchError("serve died")
+            for loop in loops:
+                # a fresh process per scenario: nothing left over from the last one
+                extra = () if loop == "asyncio" else ("--loop", loop)
+                with Emulator(*extra, transport="tcp") as emu:
+                    runs.append(run_scenario(emu, scenario, loop, args, echo_port))
+                    if not emu.alive():
+                        raise BenchError("serve died")
     finally:
         with contextlib.suppress(OSError):
             if echo.stdin is not None:
@@ -381,25 +393,26 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 "rate": f"{r.modems} modems, {args.rate:g} {args.command} a second each",
                 "max": f"{r.modems} modems, one {args.command} in flight each",
                 "cipsend": f"{r.modems} modems, CIPSEND={SIZE} -> SEND OK -> +IPD echo"}[r.scenario]
-        rows.append([r.scenario, what, f"{r.per_second:,.0f}", f"{r.pct(50):.2f}",
+        rows.append([r.scenario, r.loop, what, f"{r.per_second:,.0f}", f"{r.pct(50):.2f}",
                      f"{r.pct(99):.2f}", f"{r.lat_ms[-1] if r.lat_ms else 0:.1f}",
                      str(r.late), str(r.unanswered), f"{r.cpu_us:.0f}"])
         per_s = f"{r.per_second:,.0f}/s"
+        on = "" if r.loop == "asyncio" else f" (--loop {r.loop})"
         p99 = f"{r.pct(99):.2f} ms"
         if r.scenario == "active":
-            figures.append(Figure("fleet_load", f"{r.modems} active at 1/s: p99",
+            figures.append(Figure("fleet_load", f"{r.modems} active at 1/s: p99" + on,
                                   p99, TARGETS["active p99"], "issue 14"))
         elif r.scenario == "rate":
-            figures.append(Figure("fleet_load", f"{r.modems} at {args.rate:g}/s: answered",
+            figures.append(Figure("fleet_load", f"{r.modems} at {args.rate:g}/s: answered" + on,
                                   per_s, TARGETS["rate per second"], "issue 14"))
-            figures.append(Figure("fleet_load", f"{r.modems} at {args.rate:g}/s: p99",
+            figures.append(Figure("fleet_load", f"{r.modems} at {args.rate:g}/s: p99" + on,
                                   p99, TARGETS["rate p99"], "issue 14"))
         elif r.scenario == "max":
-            figures.append(Figure("fleet_load", f"{r.modems}, closed loop: answered", per_s))
+            figures.append(Figure("fleet_load", f"{r.modems}, closed loop: answered" + on, per_s))
         else:
-            figures.append(Figure("fleet_load", f"{r.modems} CIPSEND round trips",
+            figures.append(Figure("fleet_load", f"{r.modems} CIPSEND round trips" + on,
                                   per_s, TARGETS["cipsend per second"], "issue 14"))
-    print(table(rows, ["scenario", "what", "answered/s", "p50 ms", "p99 ms", "max ms",
+    print(table(rows, ["scenario", "loop", "what", "answered/s", "p50 ms", "p99 ms", "max ms",
                        "late", "unanswered", "serve CPU us/answer"]))
     print("  targets (issue 14): " + "; ".join(f"{k} {v}" for k, v in TARGETS.items()))
     return figures

@@ -8,6 +8,7 @@ prints a summary table. ``make bench`` runs this.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 import traceback
@@ -25,7 +26,16 @@ import links_throughput
 import memory_breakdown
 import ppp
 import transparent_throughput
-from common import SOCAT_HINT, BenchError, Figure, have_socat, machine, table
+from common import SOCAT_HINT, BenchError, Figure, emulator_python, have_socat, machine, table
+
+
+def _serve_loops() -> str:
+    """serve's event loops the fleet runs on: uvloop beside asyncio when the
+    emulator's Python has it (``sim800emu[uvloop]``)."""
+    found = subprocess.run([emulator_python(), "-c", "import uvloop"],
+                           capture_output=True, check=False).returncode == 0
+    return "asyncio,uvloop" if found else "asyncio"
+
 
 # name, module, the arguments run_all gives it (each script's own defaults
 # otherwise; see ``python bench/NAME.py --help``)
@@ -36,7 +46,7 @@ BENCHES: list[tuple[str, ModuleType, list[str]]] = [
     ("download_throughput", download_throughput, ["--size", "8", "--rounds", "3"]),
     ("fleet_memory", fleet_memory, ["--counts", "100,1000,19000", "--timeout", "300"]),
     ("memory_breakdown", memory_breakdown, ["--modems", "1000"]),
-    ("fleet_load", fleet_load, ["--seconds", "10"]),
+    ("fleet_load", fleet_load, ["--seconds", "10", "--loop", _serve_loops()]),
     ("http_throughput", http_throughput, ["--size", "307200", "--rounds", "5"]),
     ("baud_accuracy", baud_accuracy, ["--seconds", "10"]),
     # needs root (a network namespace and a TUN device for the kernel's PPP client)
