@@ -55,6 +55,7 @@ from .transports.tcp_client import parse_address
 log = logging.getLogger("sim800emu")
 
 PROG = "sim800emu"
+LOOPS = ("asyncio", "uvloop")  # serve --loop (docs/uvloop.md)
 
 
 class OptionError(ValueError):
@@ -401,6 +402,13 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         type=_port(True),
         default=0,
         help="(tcp) port the serial server binds; 0 picks a free one (printed at start)",
+    )
+    g.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="asyncio",
+        help="the event loop: uvloop (pip install 'sim800emu[uvloop]') takes about 5%% "
+        "less CPU per round trip for big --transport tcp fleets (docs/uvloop.md)",
     )
 
     g = p.add_argument_group("module")
@@ -1021,6 +1029,21 @@ def check_serve_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error("--transport tcp-client and --connect HOST:PORT go together")
     if args.tls_ca is not None and not Path(args.tls_ca).is_file():
         parser.error(f"--tls-ca: no such file: {args.tls_ca}")
+    if args.loop == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            parser.error("--loop uvloop needs uvloop: pip install 'sim800emu[uvloop]'")
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """What ``serve --loop NAME`` runs on (None: asyncio's own loop). uvloop
+    comes as the runner's loop factory, never as the global policy."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
 
 
 # ------------------------------------------------------------ running
@@ -1434,7 +1457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             where = args.state_dir if args.state_dir is not None else default_state_dir()
             return _error(f"cannot use the state directory {where}: {exc}")
         try:
-            return asyncio.run(serve(args, spec))
+            with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+                return runner.run(serve(args, spec))
         except KeyboardInterrupt:  # a second Ctrl-C during shutdown
             return 130
         except OSError as exc:

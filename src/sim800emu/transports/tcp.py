@@ -18,6 +18,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from typing import cast
 
 from ..runtime import ModemRunner, ModemSpec, SerialSink
 from ..writebatch import defer
@@ -71,7 +72,8 @@ class StreamLine(asyncio.BufferedProtocol):
     # ------------------------------------------------------ asyncio protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # not isinstance(): uvloop's transports do not derive from asyncio's classes
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=self.write_high, low=self.write_low)
         peer = transport.get_extra_info("peername")

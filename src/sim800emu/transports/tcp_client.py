@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from typing import cast
 
 from ..runtime import SerialSink
 
@@ -44,7 +45,8 @@ class _Connection(asyncio.Protocol):
         self.lost: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # not isinstance(): uvloop's transports do not derive from asyncio's classes
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=64 * 1024, low=16 * 1024)
         sock = transport.get_extra_info("socket")
