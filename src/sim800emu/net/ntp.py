@@ -6,6 +6,8 @@ import asyncio
 import socket
 import struct
 
+from . import dgram
+
 NTP_TO_UNIX = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 
 
@@ -25,15 +27,14 @@ def parse(reply: bytes) -> float | None:
 
 
 async def query(ip: str, port: int, timeout: float) -> float | None:
-    loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
-        await loop.sock_sendto(sock, request(), (ip, port))
+        await dgram.sendto(sock, request(), (ip, port))
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    data, _addr = await loop.sock_recvfrom(sock, 512)
+                    data, _addr = await dgram.recvfrom(sock, 512)
                     when = parse(data)
                     if when is not None:
                         return when

@@ -14,6 +14,8 @@ import socket
 import struct
 import time
 
+from . import dgram
+
 ECHO_REQUEST, ECHO_REPLY = 8, 0
 
 
@@ -46,7 +48,6 @@ async def echo(ip: str, seq: int, size: int, timeout: float, ttl: int) -> tuple[
         await asyncio.sleep(timeout)
         return None
     sock, raw = opened
-    loop = asyncio.get_running_loop()
     ident = os.getpid() & 0xFFFF
     payload = bytes(size)
     header = struct.pack("!BBHHH", ECHO_REQUEST, 0, 0, ident, seq)
@@ -54,13 +55,13 @@ async def echo(ip: str, seq: int, size: int, timeout: float, ttl: int) -> tuple[
     start = time.monotonic()
     deadline = start + timeout
     try:
-        await loop.sock_sendto(sock, packet + payload, (ip, 0))
+        await dgram.sendto(sock, packet + payload, (ip, 0))
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             try:
-                data, addr = await asyncio.wait_for(loop.sock_recvfrom(sock, 65535), remaining)
+                data, addr = await asyncio.wait_for(dgram.recvfrom(sock, 65535), remaining)
             except TimeoutError:
                 return None
             reply_ttl = 64
