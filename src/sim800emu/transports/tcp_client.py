@@ -55,6 +55,9 @@ class _Connection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.line.reading_paused:
             transport.pause_reading()
+        # the line writes here from now on: on uvloop the first bytes (and the
+        # modem's answer) can come before create_connection() returns
+        self.line.connection_made(self)
 
     def data_received(self, data: bytes) -> None:
         sink = self.line.sink
@@ -128,6 +131,9 @@ class TcpClientLine:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    def connection_made(self, conn: _Connection) -> None:
+        self._conn = conn
 
     # ---------------------------------------------------------- SerialLine
 
