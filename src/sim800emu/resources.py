@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import resource  # here, not when needed: importing it then takes a descriptor there is none of
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,8 +45,6 @@ def is_resource_error(exc: BaseException | None) -> bool:
 
 def open_files_limit() -> int | None:
     """The soft limit on open files (``ulimit -n``), ``None`` if unlimited."""
-    import resource
-
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return None if soft == resource.RLIM_INFINITY else int(soft)
 

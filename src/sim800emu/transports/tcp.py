@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import cast
 
+from ..resources import is_resource_error
 from ..runtime import ModemRunner, ModemSpec, SerialSink
 from ..writebatch import defer
 
@@ -213,7 +214,14 @@ class TcpSerialServer:
         log.info("[%s] serial client %s connected: a new modem", name, line.peer)
         # every connection is its own device: its own IMEI, ICCID, IP, settings
         spec = self.spec.nth(index - 1)
-        runner = spec.create_runner(line, self._loop, name=name, on_closed=self._finished)
+        try:
+            runner = spec.create_runner(line, self._loop, name=name, on_closed=self._finished)
+        except OSError as exc:  # no descriptor left to read its settings: no modem
+            if not is_resource_error(exc):
+                raise
+            self._loop.call_exception_handler({"message": "cannot start a modem", "exception": exc})
+            line.close()
+            return
         self._lines[runner] = line
         self.runners.add(runner)
         runner.start()
