@@ -5,11 +5,15 @@ empty NOERROR answer for other types of known names), counting queries.
     async with DnsServer({"device.example": "127.0.0.1"}) as server:
         ... NetConfig(dns_port=server.port) ...
         assert server.count == 1
+
+``DnsThread`` runs one on a loop of its own in a thread (for tests that
+drive the emulator from plain blocking code).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -81,3 +85,28 @@ class DnsServer(asyncio.DatagramProtocol):
             )
         if self._transport is not None:
             self._transport.sendto(response.to_wire(), addr)
+
+
+class DnsThread:
+    """A ``DnsServer`` on its own loop in a thread."""
+
+    def __init__(self, records: dict[str, str | list[str]]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.server = DnsServer(records)
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.server.start())
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert started.wait(5)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import os
 import re
 import select
@@ -48,6 +49,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from sim800emu.transports.pty import make_raw
 
 HOST = "127.0.0.1"
@@ -55,6 +58,15 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 10.0
 LOG_TAIL = 600
+
+
+HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
+LOOPS = [
+    pytest.param("asyncio"),
+    pytest.param("uvloop", marks=pytest.mark.skipif(
+        not HAVE_UVLOOP, reason="uvloop is not installed (pip install 'sim800emu[uvloop]')")),
+]
+"""``serve --loop`` values to run a test under: ``@pytest.mark.parametrize("loop", LOOPS)``."""
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -462,12 +474,13 @@ def fleet(tmp_path: Path, count: int, stderr: int = subprocess.DEVNULL) -> Itera
 
 
 @contextlib.contextmanager
-def tcp_serve(tmp_path: Path) -> Iterator[int]:
-    """``serve --transport tcp`` (every connection a modem of its own): its
-    port, read from the line it prints first. Afterwards it is terminated."""
+def tcp_serve(tmp_path: Path, *args: str) -> Iterator[int]:
+    """``serve --transport tcp`` (every connection a modem of its own; extra
+    ``args`` after): its port, read from the line it prints first.
+    Afterwards it is terminated."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "sim800emu", "serve", "--transport", "tcp", "--state-dir",
-         str(tmp_path / "state"), "--dns-offline"],
+         str(tmp_path / "state"), "--dns-offline", *args],
         stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -713,6 +726,17 @@ class Conn:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+
+
+def echo(conn: Conn) -> None:
+    """A :class:`TcpServer` handler (with ``read=False``): send back what
+    arrives until the modem closes (then ``conn.wait_eof()`` returns)."""
+    with contextlib.suppress(OSError):
+        while data := conn.sock.recv(65536):
+            conn.sock.sendall(data)
+    with conn.cond:
+        conn.eof = True
+        conn.cond.notify_all()
 
 
 def connect(port: int, timeout: float = DEFAULT_TIMEOUT, **kwargs: bool) -> Conn:

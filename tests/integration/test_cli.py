@@ -69,7 +69,7 @@ def test_serve_help_explains_every_option() -> None:
         "--route", "--allow", "--deny", "--listen-host", "--listen-map", "--connect-timeout",
         "--tls-verify", "--tls-ca", "--imei", "--iccid", "--imsi", "--local-ip", "--operator",
         "--csq", "--firmware", "--cold-boot", "--transport", "--tcp-host", "--tcp-port",
-        "--log", "--quiet", "--verbose",
+        "--loop", "--log", "--quiet", "--verbose",
     ):  # fmt: skip
         assert opt in text, opt
 
@@ -92,6 +92,7 @@ def test_version() -> None:
         (["--listen-map", "5555"], "--listen-map: listen map"),
         (["--tcp-port", "70000"], "--tcp-port: not a port number"),
         (["--transport", "serial"], "--transport: invalid choice"),
+        (["--loop", "libev"], "--loop: invalid choice"),
         (["--link", "/tmp/x", "--transport", "tcp"], "--link needs --transport pty"),
         (["--connect-timeout", "-1"], "--connect-timeout: expected a positive number"),
     ],

@@ -4,40 +4,13 @@ sets (a real DNS server on a high loopback port), and the client libraries'
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from dnsserver import DnsServer
+from dnsserver import DnsServer, DnsThread
 from serial_helpers import Conn, Emulator, TcpServer
-
-
-class DnsThread:
-    """tests/integration/dnsserver.DnsServer on its own loop in a thread."""
-
-    def __init__(self, records: dict[str, str | list[str]]) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.server = DnsServer(records)
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(self.server.start())
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert started.wait(5)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import socket
 import threading
 import time
 
-from serial_helpers import HOST, Emulator
+import pytest
+from serial_helpers import HOST, LOOPS, Emulator
 
 OK = b"\r\nOK\r\n"
 TOLERANCE = 0.02
@@ -109,8 +110,9 @@ def check_both_ways(emu: Emulator, bps: int, seconds: float) -> None:
     assert abs(up / rate - 1) < TOLERANCE, f"host->modem {up:.1f} B/s, want {rate}"
 
 
-def test_9600_both_ways_within_2_percent() -> None:
-    with Emulator("--baud", "9600") as emu:
+@pytest.mark.parametrize("loop", LOOPS)  # uvloop's clock and timers: milliseconds
+def test_9600_both_ways_within_2_percent(loop: str) -> None:
+    with Emulator("--baud", "9600", "--loop", loop) as emu:
         check_both_ways(emu, 9600, 2.0)
 
 

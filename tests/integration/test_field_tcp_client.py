@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from serial_helpers import HOST, free_port
+import pytest
+from serial_helpers import HOST, LOOPS, free_port
 
 OK = b"\r\nOK\r\n"
 
@@ -60,13 +61,15 @@ class Simulator:
                     sock.close()
 
 
-def test_attaches_to_a_simulator_and_survives_its_restart() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_attaches_to_a_simulator_and_survives_its_restart(loop: str) -> None:
     port = free_port()
     sim = Simulator(port)
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sim800emu", "serve", "--transport", "tcp-client",
-             "--connect", f"{HOST}:{port}", "--state-dir", str(Path(tmp) / "state"), "-v"],
+             "--connect", f"{HOST}:{port}", "--state-dir", str(Path(tmp) / "state"), "-v",
+             "--loop", loop],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:

@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from serial_helpers import fleet, tcp_serve
+import pytest
+from serial_helpers import LOOPS, fleet, tcp_serve
 
 from sim800emu.core.config import ModemConfig, luhn_digit, nth_config
 
@@ -89,10 +90,11 @@ def test_live_status_line(tmp_path: Path) -> None:
         proc.stderr.close()
 
 
-def test_every_tcp_connection_is_its_own_device(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_every_tcp_connection_is_its_own_device(tmp_path: Path, loop: str) -> None:
     import socket
 
-    with tcp_serve(tmp_path) as port:
+    with tcp_serve(tmp_path, "--loop", loop) as port:
         imeis = []
         conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
         try:

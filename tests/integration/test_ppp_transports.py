@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pppclient import PppClient
-from serial_helpers import fleet, tcp_serve
+from serial_helpers import LOOPS, fleet, tcp_serve
 
 TIMEOUT = 20.0
 
@@ -111,8 +112,9 @@ def hang_up(line: Line, client: PppClient) -> None:
     line.expect(b"OK\r\n")
 
 
-def test_each_tcp_connection_dials_its_own_ppp(tmp_path: Path) -> None:
-    with tcp_serve(tmp_path) as port:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_each_tcp_connection_dials_its_own_ppp(tmp_path: Path, loop: str) -> None:
+    with tcp_serve(tmp_path, "--loop", loop) as port:
         conns = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
         try:
             lines = []

@@ -520,7 +520,8 @@ def test_url_handler_rejects_bad_options() -> None:
     from sim800emu.transports import register_url_handler
 
     register_url_handler()
-    for url in ("sim800://?nope=1", "sim800://?csq=77", "sim800://?link=/tmp/x", "sim800://host"):
+    for url in ("sim800://?nope=1", "sim800://?csq=77", "sim800://?link=/tmp/x", "sim800://host",
+                "sim800://?loop=uvloop"):
         with pytest.raises(serial.SerialException):
             serial.serial_for_url(url)
 

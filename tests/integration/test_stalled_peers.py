@@ -16,7 +16,8 @@ import socket
 import threading
 import time
 
-from serial_helpers import HOST, Conn, Emulator, MuxStream, TcpServer, free_port
+import pytest
+from serial_helpers import HOST, LOOPS, Emulator, MuxStream, TcpServer, echo, free_port
 
 from sim800emu.core.config import RX_BUFFER
 
@@ -24,24 +25,17 @@ TIMEOUT = 30.0
 BLOCK = b"s" * 1460
 
 
-def _echo(conn: Conn) -> None:
-    while True:
-        data = conn.sock.recv(65536)
-        if not data:
-            return
-        conn.sock.sendall(data)
-
-
-def test_a_peer_that_never_reads_does_not_freeze_the_modem() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_peer_that_never_reads_does_not_freeze_the_modem(loop: str) -> None:
     with (
         TcpServer(read=False, rcvbuf=4096) as sink,
-        TcpServer(_echo, read=False) as echo,
-        Emulator("--dns-offline") as emu,
+        TcpServer(echo, read=False) as echoing,
+        Emulator("--dns-offline", "--loop", loop) as emu,
     ):
         emu.init()
         emu.command("AT+CIPMUX=1")
         mux = MuxStream(emu)
-        for n, port in ((0, sink.port), (1, echo.port)):
+        for n, port in ((0, sink.port), (1, echoing.port)):
             emu.send(f'AT+CIPSTART={n},"TCP","{HOST}",{port}')
             mux.wait_line(b"OK")
             mux.wait_line(f"{n}, CONNECT OK".encode(), timeout=TIMEOUT)

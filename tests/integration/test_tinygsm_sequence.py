@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 from ntpserver import SntpServer
-from serial_helpers import Conn, Emulator, TcpServer
+from serial_helpers import Conn, Emulator, TcpServer, echo
 
 IP = b"10.78.245.128"  # the emulator's default --local-ip
 MUX = 1  # TinyGsmClient(modem, 1): not link 0, so link numbers are really checked
@@ -184,19 +184,9 @@ class TinyGsm:
 # ---------------------------------------------------------------- local peers
 
 
-def _echo(conn: Conn) -> None:
-    """Echo until the modem closes (then ``conn.wait_eof()`` returns)."""
-    with contextlib.suppress(OSError):
-        while data := conn.sock.recv(65536):
-            conn.sock.sendall(data)
-    with conn.cond:
-        conn.eof = True
-        conn.cond.notify_all()
-
-
 @pytest.fixture
 def echo_server() -> Iterator[TcpServer]:
-    with TcpServer(on_accept=_echo, read=False) as server:
+    with TcpServer(on_accept=echo, read=False) as server:
         yield server
 
 

@@ -54,8 +54,9 @@ from .inprocess import InProcessModem
 SCHEME = "sim800"
 _TRUE = {"", "1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-# serve options that make no sense in-process
-_REFUSED = {"transport", "link", "tcp-host", "tcp-port", "help"}
+# serve options that make no sense in-process (its modems share one asyncio
+# loop in a background thread: no loop= either)
+_REFUSED = {"transport", "link", "tcp-host", "tcp-port", "loop", "help"}
 
 
 def url_to_argv(url: str) -> list[str]:
