@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 from dnsserver import DnsThread
 from ntpserver import SntpServer
-from serial_helpers import HOST, LOOPS, Emulator, TcpServer, UdpServer, echo
+from serial_helpers import HOST, LOOPS, Emulator, TcpServer, UdpServer, echo, free_port
 
 from sim800emu.net import ping
 
@@ -303,6 +303,38 @@ def test_at_the_descriptor_limit_the_modems_keep_answering(loop: str) -> None:
         errors = emu.stderr_tail(1_000_000)
         assert "Traceback" not in errors, errors
         assert len(errors.splitlines()) <= 3, errors
+
+
+def test_cipserver_at_the_descriptor_limit_accepts_again_once_freed(loop: str) -> None:
+    """AT+CIPSERVER with no descriptor left: a client gets no link (it waits
+    in the backlog on asyncio, libuv closes it at once), the modem answers
+    meanwhile, and once descriptors are free a client is a link again."""
+    port = free_port()
+    with serve(loop) as emu:
+        emu.init()
+        emu.command("AT+CIPMUX=1")
+        emu.bring_up()
+        emu.command(f"AT+CIPSERVER=1,{port}", b"SERVER OK\r\n")
+        pid = emu.proc.pid
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (len(os.listdir(f"/proc/{pid}/fd")), hard))
+        try:
+            refused = socket.create_connection((HOST, port), timeout=TIMEOUT)
+            refused.sendall(b"hello")
+            assert emu.command("AT", timeout=5) == OK
+            if loop == "uvloop":
+                with contextlib.suppress(ConnectionResetError):
+                    assert refused.recv(100) == b""
+            refused.close()
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        late = socket.create_connection((HOST, port), timeout=TIMEOUT)
+        try:
+            emu.expect(b"REMOTE IP: 127.0.0.1\r\n")
+        finally:
+            late.close()
+        assert emu.command("AT").endswith(OK)
+        assert "Traceback" not in emu.stderr_tail(1_000_000)
 
 
 def test_sigterm_stops_every_modem_and_closes_their_links(loop: str) -> None:
