@@ -407,7 +407,7 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
         "--loop",
         choices=LOOPS,
         default="asyncio",
-        help="the event loop: uvloop (pip install 'sim800emu[uvloop]') takes about 5%% "
+        help="the event loop: uvloop (pip install 'sim800emu[uvloop]') takes about 4%% "
         "less CPU per round trip for big --transport tcp fleets (docs/uvloop.md)",
     )
 
