@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import resource  # here, not when needed: importing it then takes a descriptor there is none of
+import resource  # up front: imported when needed, it would need a descriptor there is none of
 import time
 from collections.abc import Callable
 from typing import Any
