@@ -6,8 +6,10 @@ Issue 14's figures for one process on this machine:
   loop: a command is due every second whatever happened to the last one;
   one still unanswered at its next turn is counted ``late`` and that turn
   is skipped); p99 of command -> final result < 5 ms;
-* **rate**: the same N at R commands a second each (20 -> 20,000 a second
-  in all); answered per second >= 20,000 and p99 < 10 ms;
+* **rate**: the same N at R commands a second each (25 -> 25,000 a second
+  in all: offered a quarter above the target, so that what is answered
+  shows the target met rather than only the load offered); answered per
+  second >= 20,000 and p99 < 10 ms;
 * **max**: every modem keeps one command in flight (closed loop): the most
   commands a second the process answers (its latency is N / rate: queueing);
 * **cipsend**: N modems (1,000) each with a TCP link to a local echo server
@@ -339,7 +341,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated scenarios (default: %(default)s)")
     p.add_argument("--modems", type=int, default=1000, help="modems of active, rate, max")
     p.add_argument("--cipsend-modems", type=int, default=1000, help="modems of cipsend")
-    p.add_argument("--rate", type=float, default=20.0,
+    p.add_argument("--rate", type=float, default=25.0,
                    help="commands a second per modem in the rate scenario (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per scenario")
     p.add_argument("--clients", type=int, default=2, help="worker processes driving the modems")
