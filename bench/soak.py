@@ -396,6 +396,8 @@ class Soak:
         self.peers = LoopbackPeers()
         self.faults = not args.no_faults and args.transport == "pty"
         extra = ["--host", "echo.test=127.0.0.1", "--activation-delay", "0.01"]
+        if args.loop != "asyncio":
+            extra += ["--loop", args.loop]
         self.emu = Emulator(*extra, transport=args.transport, count=args.modems)
         self.ctl_path = self.emu.tmp / "ctl"
         self.emu.argv += ["--control", str(self.ctl_path)]
@@ -539,6 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pace", type=float, default=0.05,
                    help="seconds each client rests between scenarios (default: %(default)s)")
     p.add_argument("--no-faults", action="store_true", help="no faults through the control socket")
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                   help="serve's event loop (serve --loop; default: %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     p.add_argument("--rss-slack", type=float, default=2.0,
                    help="MiB of RSS growth still judged 'no growth' (default: %(default)s)")
