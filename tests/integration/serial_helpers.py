@@ -409,6 +409,14 @@ class Emulator:
         assert m, got
         return m.group(1).decode()
 
+    def listen(self, port: int) -> None:
+        """A fresh modem as a server: ``ATE0``, multi-link, the context up,
+        ``AT+CIPSERVER=1,port``."""
+        self.init()
+        self.command("AT+CIPMUX=1")
+        self.bring_up()
+        self.command(f"AT+CIPSERVER=1,{port}", b"SERVER OK\r\n")
+
     def escape(self, guard: float = 1.2) -> float:
         """``+++`` with guard times; waits for OK and returns the seconds from
         the last ``+`` to the OK."""

@@ -43,10 +43,7 @@ def _open_fds(pid: int) -> int:
 def test_cipserver_under_load_with_no_fds_left_logs_one_line() -> None:
     port = free_port()
     with Emulator() as emu:
-        emu.init()
-        emu.command("AT+CIPMUX=1")
-        emu.bring_up()
-        emu.command(f"AT+CIPSERVER=1,{port}", b"SERVER OK\r\n")
+        emu.listen(port)
         pid = emu.proc.pid
         # room for two accepted connections, then accept() fails with EMFILE
         soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 from dnsserver import DnsThread
 from ntpserver import SntpServer
-from serial_helpers import HOST, LOOPS, Emulator, TcpServer, UdpServer, echo, free_port
+from serial_helpers import HOST, LOOPS, Conn, Emulator, TcpServer, UdpServer, echo, free_port
 
 from sim800emu.net import ping
 
@@ -173,16 +173,21 @@ def test_ping_the_host(loop: str) -> None:
             assert re.fullmatch(rf'\+CIPPING: {seq},"127\.0\.0\.1",\d+,\d+', line), line
 
 
+def _transparent_link(emu: Emulator, srv: TcpServer) -> Conn:
+    """A fresh modem in transparent mode, connected to ``srv``: the peer."""
+    emu.init()
+    emu.command("AT+CIPMODE=1")
+    emu.bring_up()
+    emu.send(f'AT+CIPSTART="TCP","{HOST}",{srv.port}')
+    emu.expect_exact(b"\r\nOK\r\n\r\nCONNECT\r\n")
+    return srv.accept()
+
+
 def test_transparent_mode_and_its_escape(loop: str) -> None:
     up = os.urandom(200_000)
     down = os.urandom(200_000)
     with TcpServer() as srv, serve(loop, "--escape-guard", "0.2") as emu:
-        emu.init()
-        emu.command("AT+CIPMODE=1")
-        emu.bring_up()
-        emu.send(f'AT+CIPSTART="TCP","{HOST}",{srv.port}')
-        emu.expect_exact(b"\r\nOK\r\n\r\nCONNECT\r\n")
-        peer = srv.accept()
+        peer = _transparent_link(emu, srv)
         emu.write_all(up)
         assert peer.wait_count(len(up)) == up
         peer.send_all(down)
@@ -238,12 +243,7 @@ def test_a_serial_connection_nobody_reads_holds_the_peer_back(loop: str) -> None
     stays bounded) and nothing is lost once the host reads again."""
     total = 64 << 20
     with TcpServer(read=False) as srv, serve(loop, "--escape-guard", "0.2") as emu:
-        emu.init()
-        emu.command("AT+CIPMODE=1")
-        emu.bring_up()
-        emu.send(f'AT+CIPSTART="TCP","{HOST}",{srv.port}')
-        emu.expect_exact(b"\r\nOK\r\n\r\nCONNECT\r\n")
-        peer = srv.accept()
+        peer = _transparent_link(emu, srv)
         peer.sock.setblocking(False)
         data = os.urandom(total)
         before = emu.rss_kib()
@@ -311,10 +311,7 @@ def test_cipserver_at_the_descriptor_limit_accepts_again_once_freed(loop: str) -
     meanwhile, and once descriptors are free a client is a link again."""
     port = free_port()
     with serve(loop) as emu:
-        emu.init()
-        emu.command("AT+CIPMUX=1")
-        emu.bring_up()
-        emu.command(f"AT+CIPSERVER=1,{port}", b"SERVER OK\r\n")
+        emu.listen(port)
         pid = emu.proc.pid
         soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (len(os.listdir(f"/proc/{pid}/fd")), hard))
