@@ -80,10 +80,10 @@ class IpStack:
     def handle(self, result: Result) -> None:
         """A result of the network for the IP stack (a CIP link, the server,
         DNS, ping, NTP)."""
-        if type(result) is Received:  # most of what a busy link gets
+        if isinstance(result, SOCKET_RESULTS):  # first: Received is most of what comes
             link = self.link_by_sock(result.sock)
             if link is not None:
-                self._on_received(link, result.data, result.from_ip, result.from_port)
+                self._on_link_result(link, result)
         elif isinstance(result, Resolved):
             self._on_resolved(result)
         elif isinstance(result, (PingReply, PingDone)):
@@ -94,13 +94,11 @@ class IpStack:
             self._on_accepted(result)
         elif isinstance(result, (Listening, ListenFailed)):
             self._on_listen_result(result)
-        elif isinstance(result, SOCKET_RESULTS):
-            link = self.link_by_sock(result.sock)
-            if link is not None:
-                self._on_link_result(link, result)
 
     def _on_link_result(self, link: Link, result: SocketResult) -> None:
-        if isinstance(result, Connected):
+        if type(result) is Received:  # data: most of what a busy link gets
+            self._on_received(link, result.data, result.from_ip, result.from_port)
+        elif isinstance(result, Connected):
             self._on_connected(link, result)
         elif isinstance(result, ConnectFailed):
             if result.remote_ip:
@@ -112,8 +110,6 @@ class IpStack:
                 self.m.urc(f"{self.prefix(link)}CLOSE OK")
             else:
                 self._on_connect_failed(link)
-        elif isinstance(result, Received):
-            self._on_received(link, result.data, result.from_ip, result.from_port)
         elif isinstance(result, PeerClosed):
             self._on_peer_closed(link)
         elif isinstance(result, Congestion):

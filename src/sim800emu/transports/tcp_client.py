@@ -110,8 +110,7 @@ class TcpClientLine:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, RETRY_MAX)
                 continue
-            pause, announced = RETRY_MIN, False
-            self._conn = conn
+            pause, announced = RETRY_MIN, False  # (self._conn: set in connection_made)
             self.connections += 1
             self.connected.set()
             log.info("serial line connected to %s:%s", self.host, self.port)
